@@ -1,0 +1,28 @@
+use crate::{PasswordHash, Username};
+
+/// A registered user: credentials and personal details together, as the
+/// `users` and `user_details` tables hold them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: Username,
+    pub password_hash: PasswordHash,
+    pub is_active: bool,
+    pub details: UserDetails,
+}
+
+/// Personal details, all optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserDetails {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub full_name: Option<String>,
+}
+
+/// What registration hands the repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub username: Username,
+    pub password_hash: PasswordHash,
+    pub is_active: bool,
+}
