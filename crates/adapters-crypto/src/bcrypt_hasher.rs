@@ -1,0 +1,80 @@
+use domain::{InfraError, Password, PasswordHash, PasswordHasher};
+
+/// bcrypt at a fixed cost.
+///
+/// The domain's [`Password`] is at most 72 bytes with no NUL, so
+/// `bcrypt::hash` never truncates what it is given here.
+#[derive(Debug, Clone, Copy)]
+pub struct BcryptHasher {
+    cost: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bcrypt cost must be between 4 and 31, got {0}")]
+pub struct CostError(pub u32);
+
+impl BcryptHasher {
+    /// # Errors
+    /// [`CostError`] outside bcrypt's range 4–31.
+    pub fn new(cost: u32) -> Result<Self, CostError> {
+        if (4..=31).contains(&cost) {
+            Ok(Self { cost })
+        } else {
+            Err(CostError(cost))
+        }
+    }
+}
+
+impl PasswordHasher for BcryptHasher {
+    fn hash(&self, password: &Password) -> Result<PasswordHash, InfraError> {
+        bcrypt::hash(password.expose(), self.cost)
+            .map(PasswordHash::new)
+            .map_err(InfraError::unexpected)
+    }
+
+    fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, InfraError> {
+        bcrypt::verify(password.expose(), hash.as_ref()).map_err(InfraError::unexpected)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password(raw: &str) -> Password {
+        Password::parse(raw).unwrap()
+    }
+
+    #[test]
+    fn a_hash_verifies_its_own_password_only() {
+        let hasher = BcryptHasher::new(4).unwrap();
+        let hash = hasher.hash(&password("correct horse")).unwrap();
+        assert!(hash.as_ref().starts_with("$2b$04$"));
+        assert!(hasher.verify(&password("correct horse"), &hash).unwrap());
+        assert!(!hasher.verify(&password("correct horsf"), &hash).unwrap());
+    }
+
+    #[test]
+    fn every_one_of_72_bytes_counts() {
+        let hasher = BcryptHasher::new(4).unwrap();
+        let long = "a".repeat(72);
+        let hash = hasher.hash(&password(&long)).unwrap();
+        let last_byte_differs = format!("{}b", "a".repeat(71));
+        assert!(hasher.verify(&password(&long), &hash).unwrap());
+        assert!(!hasher.verify(&password(&last_byte_differs), &hash).unwrap());
+    }
+
+    #[test]
+    fn a_malformed_stored_hash_is_an_error_not_a_mismatch() {
+        let hasher = BcryptHasher::new(4).unwrap();
+        let result = hasher.verify(&password("correct horse"), &PasswordHash::new("nope"));
+        assert!(matches!(result, Err(InfraError::Unexpected(_))));
+    }
+
+    #[test]
+    fn the_cost_must_be_in_bcrypt_range() {
+        assert_eq!(BcryptHasher::new(3).unwrap_err(), CostError(3));
+        assert_eq!(BcryptHasher::new(32).unwrap_err(), CostError(32));
+        assert!(BcryptHasher::new(31).is_ok());
+    }
+}

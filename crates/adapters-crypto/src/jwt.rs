@@ -1,0 +1,255 @@
+use std::{fmt, str::FromStr};
+
+use domain::{
+    Claims, InfraError, IssuedToken, TokenError, TokenKind, TokenRequest, TokenService, UnixSeconds,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// Tokens longer than this are refused before any parsing: ours are a few
+/// hundred bytes, and a huge one is only an attempt to waste our time.
+pub const MAX_TOKEN_BYTES: usize = 4096;
+
+/// The HMAC algorithms the service signs with (API.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    Hs256,
+    Hs384,
+    Hs512,
+}
+
+impl JwtAlgorithm {
+    /// RFC 7518 §3.2: an HMAC key must be at least as long as the hash.
+    #[must_use]
+    pub fn min_key_bytes(self) -> usize {
+        match self {
+            Self::Hs256 => 32,
+            Self::Hs384 => 48,
+            Self::Hs512 => 64,
+        }
+    }
+
+    fn to_jsonwebtoken(self) -> Algorithm {
+        match self {
+            Self::Hs256 => Algorithm::HS256,
+            Self::Hs384 => Algorithm::HS384,
+            Self::Hs512 => Algorithm::HS512,
+        }
+    }
+}
+
+impl FromStr for JwtAlgorithm {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw {
+            "HS256" => Ok(Self::Hs256),
+            "HS384" => Ok(Self::Hs384),
+            "HS512" => Ok(Self::Hs512),
+            other => Err(format!(
+                "unknown algorithm {other:?}, expected HS256, HS384 or HS512"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for JwtAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Hs256 => "HS256",
+            Self::Hs384 => "HS384",
+            Self::Hs512 => "HS512",
+        })
+    }
+}
+
+/// Key material. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(Vec<u8>);
+
+impl SecretKey {
+    #[must_use]
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey(<{} bytes redacted>)", self.0.len())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtSettings {
+    pub algorithm: JwtAlgorithm,
+    pub access_secret: SecretKey,
+    pub refresh_secret: SecretKey,
+    pub issuer: String,
+    pub access_lifetime_secs: u64,
+    pub refresh_lifetime_secs: u64,
+}
+
+struct KindKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    lifetime_secs: u64,
+}
+
+/// HMAC-signed JWTs with one key for access tokens and another for refresh
+/// tokens, so that neither kind can ever pass for the other.
+pub struct JwtTokenService {
+    algorithm: JwtAlgorithm,
+    issuer: String,
+    access: KindKeys,
+    refresh: KindKeys,
+    validation: Validation,
+}
+
+impl fmt::Debug for JwtTokenService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtTokenService")
+            .field("algorithm", &self.algorithm)
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The claims on the wire (API.md §5).
+#[derive(Debug, Serialize, Deserialize)]
+struct WireClaims {
+    sub: String,
+    exp: u64,
+    iat: u64,
+    jti: String,
+    #[serde(rename = "type")]
+    kind: WireKind,
+    iss: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fam: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum WireKind {
+    Access,
+    Refresh,
+}
+
+impl From<TokenKind> for WireKind {
+    fn from(kind: TokenKind) -> Self {
+        match kind {
+            TokenKind::Access => Self::Access,
+            TokenKind::Refresh => Self::Refresh,
+        }
+    }
+}
+
+impl JwtTokenService {
+    #[must_use]
+    pub fn new(settings: &JwtSettings) -> Self {
+        let keys = |secret: &SecretKey, lifetime_secs| KindKeys {
+            encoding: EncodingKey::from_secret(&secret.0),
+            decoding: DecodingKey::from_secret(&secret.0),
+            lifetime_secs,
+        };
+        // Pin the one configured algorithm: `alg: none`, other HMAC sizes
+        // and asymmetric algorithms are all refused by the library.
+        let mut validation = Validation::new(settings.algorithm.to_jsonwebtoken());
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        // Expiry is checked below against the injected clock, with no
+        // leeway (the library's default leeway is 60 s).
+        validation.validate_exp = false;
+        validation.leeway = 0;
+        Self {
+            algorithm: settings.algorithm,
+            issuer: settings.issuer.clone(),
+            access: keys(&settings.access_secret, settings.access_lifetime_secs),
+            refresh: keys(&settings.refresh_secret, settings.refresh_lifetime_secs),
+            validation,
+        }
+    }
+
+    fn keys(&self, kind: TokenKind) -> &KindKeys {
+        match kind {
+            TokenKind::Access => &self.access,
+            TokenKind::Refresh => &self.refresh,
+        }
+    }
+}
+
+impl TokenService for JwtTokenService {
+    fn issue(&self, request: &TokenRequest) -> Result<IssuedToken, InfraError> {
+        let keys = self.keys(request.kind);
+        let family = match request.kind {
+            TokenKind::Access => None,
+            TokenKind::Refresh => Some(
+                request
+                    .family
+                    .clone()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
+            ),
+        };
+        let wire = WireClaims {
+            sub: request.subject.to_string(),
+            exp: request.now.saturating_add(keys.lifetime_secs),
+            iat: request.now,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            kind: request.kind.into(),
+            iss: self.issuer.clone(),
+            fam: family,
+        };
+        let header = Header::new(self.algorithm.to_jsonwebtoken());
+        let token =
+            jsonwebtoken::encode(&header, &wire, &keys.encoding).map_err(InfraError::unexpected)?;
+        Ok(IssuedToken {
+            token,
+            claims: Claims {
+                subject: wire.sub,
+                kind: request.kind,
+                issued_at: wire.iat,
+                expires_at: wire.exp,
+                id: wire.jti,
+                family: wire.fam,
+            },
+        })
+    }
+
+    fn decode(&self, token: &str, kind: TokenKind, now: UnixSeconds) -> Result<Claims, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Invalid);
+        }
+        let data =
+            jsonwebtoken::decode::<WireClaims>(token, &self.keys(kind).decoding, &self.validation)
+                .map_err(|_| TokenError::Invalid)?;
+        let wire = data.claims;
+        if wire.kind != WireKind::from(kind) || (kind == TokenKind::Refresh && wire.fam.is_none()) {
+            return Err(TokenError::Invalid);
+        }
+        if now >= wire.exp {
+            return Err(TokenError::Expired);
+        }
+        Ok(Claims {
+            subject: wire.sub,
+            kind,
+            issued_at: wire.iat,
+            expires_at: wire.exp,
+            id: wire.jti,
+            family: wire.fam,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

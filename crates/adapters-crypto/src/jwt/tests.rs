@@ -1,0 +1,251 @@
+use domain::Username;
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
+
+use super::*;
+
+const NOW: u64 = 1_700_000_000;
+const ACCESS_KEY: &[u8] = b"access-key-access-key-access-key-0123456789";
+const REFRESH_KEY: &[u8] = b"refresh-key-refresh-key-refresh-key-01234567";
+
+fn settings(algorithm: JwtAlgorithm) -> JwtSettings {
+    JwtSettings {
+        algorithm,
+        access_secret: SecretKey::new(ACCESS_KEY),
+        refresh_secret: SecretKey::new(REFRESH_KEY),
+        issuer: "zentra".into(),
+        access_lifetime_secs: 900,
+        refresh_lifetime_secs: 604_800,
+    }
+}
+
+fn service() -> JwtTokenService {
+    JwtTokenService::new(&settings(JwtAlgorithm::Hs256))
+}
+
+fn issue(service: &JwtTokenService, kind: TokenKind, family: Option<&str>) -> IssuedToken {
+    service
+        .issue(&TokenRequest {
+            kind,
+            subject: Username::parse("agent47").unwrap(),
+            family: family.map(Into::into),
+            now: NOW,
+        })
+        .unwrap()
+}
+
+/// A token signed with `key` and `alg` over arbitrary claims: how an
+/// attacker who knows (or guesses) things would forge one.
+fn forge(alg: Algorithm, key: &[u8], claims: &Value) -> String {
+    jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(key)).unwrap()
+}
+
+fn access_claims() -> Value {
+    json!({"sub": "agent47", "exp": NOW + 60, "iat": NOW, "jti": "j", "type": "access", "iss": "zentra"})
+}
+
+fn payload(token: &str) -> Value {
+    serde_json::from_slice(&base64url_decode(token.split('.').nth(1).unwrap())).unwrap()
+}
+
+/// base64url without padding, enough for reading our own tokens in tests.
+fn base64url_decode(input: &str) -> Vec<u8> {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for byte in input.bytes() {
+        let value = alphabet.iter().position(|&c| c == byte).unwrap() as u32;
+        bits = (bits << 6) | value;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn an_issued_access_token_decodes_to_its_claims() {
+    let service = service();
+    let issued = issue(&service, TokenKind::Access, None);
+    let claims = service
+        .decode(&issued.token, TokenKind::Access, NOW)
+        .unwrap();
+    assert_eq!(claims, issued.claims);
+    assert_eq!(claims.subject, "agent47");
+    assert_eq!(claims.expires_at, NOW + 900);
+    assert_eq!(claims.family, None);
+}
+
+#[test]
+fn tokens_carry_the_claims_of_the_contract() {
+    let service = service();
+    let access = payload(&issue(&service, TokenKind::Access, None).token);
+    assert_eq!(access["sub"], "agent47");
+    assert_eq!(access["type"], "access");
+    assert_eq!(access["iss"], "zentra");
+    assert_eq!(access["iat"], NOW);
+    assert_eq!(access["exp"], NOW + 900);
+    assert!(access["jti"].as_str().is_some_and(|j| !j.is_empty()));
+    assert!(access.get("fam").is_none());
+
+    let refresh = payload(&issue(&service, TokenKind::Refresh, Some("fam-1")).token);
+    assert_eq!(refresh["type"], "refresh");
+    assert_eq!(refresh["fam"], "fam-1");
+    assert_eq!(refresh["exp"], NOW + 604_800);
+}
+
+#[test]
+fn the_header_names_the_configured_algorithm_and_jwt() {
+    for (algorithm, name) in [
+        (JwtAlgorithm::Hs256, "HS256"),
+        (JwtAlgorithm::Hs384, "HS384"),
+        (JwtAlgorithm::Hs512, "HS512"),
+    ] {
+        let service = JwtTokenService::new(&settings(algorithm));
+        let token = issue(&service, TokenKind::Access, None).token;
+        let header: Value =
+            serde_json::from_slice(&base64url_decode(token.split('.').next().unwrap())).unwrap();
+        assert_eq!(header["alg"], name);
+        assert_eq!(header["typ"], "JWT");
+        assert!(service.decode(&token, TokenKind::Access, NOW).is_ok());
+    }
+}
+
+#[test]
+fn each_refresh_token_starts_or_continues_a_family() {
+    let service = service();
+    let first = issue(&service, TokenKind::Refresh, None);
+    let second = issue(&service, TokenKind::Refresh, None);
+    assert_ne!(first.claims.family, second.claims.family);
+    assert!(first.claims.family.is_some());
+    let continued = issue(&service, TokenKind::Refresh, first.claims.family.as_deref());
+    assert_eq!(continued.claims.family, first.claims.family);
+    assert_ne!(continued.claims.id, first.claims.id);
+}
+
+#[test]
+fn a_token_expires_exactly_at_its_exp_with_no_leeway() {
+    let service = service();
+    let token = issue(&service, TokenKind::Access, None).token;
+    assert!(service.decode(&token, TokenKind::Access, NOW + 899).is_ok());
+    assert_eq!(
+        service.decode(&token, TokenKind::Access, NOW + 900),
+        Err(TokenError::Expired)
+    );
+    assert_eq!(
+        service.decode(&token, TokenKind::Access, NOW + 910),
+        Err(TokenError::Expired)
+    );
+}
+
+#[test]
+fn a_refresh_token_is_not_an_access_token_nor_the_reverse() {
+    let service = service();
+    let access = issue(&service, TokenKind::Access, None).token;
+    let refresh = issue(&service, TokenKind::Refresh, None).token;
+    assert_eq!(
+        service.decode(&refresh, TokenKind::Access, NOW),
+        Err(TokenError::Invalid)
+    );
+    assert_eq!(
+        service.decode(&access, TokenKind::Refresh, NOW),
+        Err(TokenError::Invalid)
+    );
+}
+
+#[test]
+fn a_token_with_the_right_key_but_the_wrong_type_is_refused() {
+    let mut claims = access_claims();
+    claims["type"] = json!("refresh");
+    let token = forge(Algorithm::HS256, ACCESS_KEY, &claims);
+    assert_eq!(
+        service().decode(&token, TokenKind::Access, NOW),
+        Err(TokenError::Invalid)
+    );
+}
+
+#[test]
+fn a_well_forged_token_with_the_known_key_is_accepted() {
+    // The control for the attack tests below: they fail for their one flaw.
+    let token = forge(Algorithm::HS256, ACCESS_KEY, &access_claims());
+    assert!(service().decode(&token, TokenKind::Access, NOW).is_ok());
+}
+
+#[test]
+fn another_key_another_hmac_size_or_another_issuer_is_refused() {
+    let service = service();
+    let other_key = forge(
+        Algorithm::HS256,
+        b"some-other-key-some-other-key-0123",
+        &access_claims(),
+    );
+    let other_size = forge(Algorithm::HS512, ACCESS_KEY, &access_claims());
+    let mut foreign = access_claims();
+    foreign["iss"] = json!("someone-else");
+    let other_issuer = forge(Algorithm::HS256, ACCESS_KEY, &foreign);
+    for token in [other_key, other_size, other_issuer] {
+        assert_eq!(
+            service.decode(&token, TokenKind::Access, NOW),
+            Err(TokenError::Invalid)
+        );
+    }
+}
+
+#[test]
+fn alg_none_is_refused() {
+    let header = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"; // {"alg":"none","typ":"JWT"}
+    let valid = forge(Algorithm::HS256, ACCESS_KEY, &access_claims());
+    let body = valid.split('.').nth(1).unwrap();
+    for token in [format!("{header}.{body}."), format!("{header}.{body}")] {
+        assert_eq!(
+            service().decode(&token, TokenKind::Access, NOW),
+            Err(TokenError::Invalid)
+        );
+    }
+}
+
+#[test]
+fn a_missing_or_non_numeric_exp_is_refused() {
+    let mut missing = access_claims();
+    missing.as_object_mut().unwrap().remove("exp");
+    let mut text = access_claims();
+    text["exp"] = json!("tomorrow");
+    for claims in [missing, text] {
+        let token = forge(Algorithm::HS256, ACCESS_KEY, &claims);
+        assert_eq!(
+            service().decode(&token, TokenKind::Access, NOW),
+            Err(TokenError::Invalid)
+        );
+    }
+}
+
+#[test]
+fn garbage_and_oversized_tokens_are_refused() {
+    let service = service();
+    let huge = format!("{}.{}.{}", "a".repeat(3000), "b".repeat(3000), "c");
+    for token in ["", "not-a-jwt", "a.b.c", "....", huge.as_str()] {
+        assert_eq!(
+            service.decode(token, TokenKind::Access, NOW),
+            Err(TokenError::Invalid)
+        );
+    }
+}
+
+#[test]
+fn algorithms_parse_from_their_names_only() {
+    assert_eq!("HS384".parse::<JwtAlgorithm>(), Ok(JwtAlgorithm::Hs384));
+    assert!("hs256".parse::<JwtAlgorithm>().is_err());
+    assert!("RS256".parse::<JwtAlgorithm>().is_err());
+    assert!("none".parse::<JwtAlgorithm>().is_err());
+}
+
+#[test]
+fn secrets_are_redacted_in_debug_output() {
+    let debug = format!("{:?}", settings(JwtAlgorithm::Hs256));
+    assert!(!debug.contains("access-key"));
+    assert!(!debug.contains("refresh-key"));
+}
