@@ -1,1 +1,77 @@
+//! The HTTP adapter: actix-web routes that call the domain's use cases and
+//! answer in Zentra's JSON envelope (API.md §1).
+//!
+//! [`configure`] mounts every route; [`error_envelopes`] wraps the app so
+//! that errors the framework raises itself answer in the envelope too.
 
+pub mod envelope;
+pub mod error;
+pub mod extract;
+mod routes;
+
+use std::sync::Arc;
+
+use actix_web::{
+    body::MessageBody,
+    dev::ServiceResponse,
+    http::header,
+    middleware::{ErrorHandlerResponse, ErrorHandlers},
+    web,
+};
+use domain::{AuthService, InfraError};
+
+pub use envelope::{Envelope, FieldError};
+pub use error::ApiError;
+
+/// Whether the service can do its job right now (API.md §6, `/api/health`).
+pub trait ReadinessProbe: Send + Sync {
+    /// # Errors
+    /// The reason the store does not answer.
+    fn check(&self) -> Result<(), InfraError>;
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct HttpSettings {
+    /// Largest accepted request body, in bytes (413 beyond).
+    pub body_limit_bytes: usize,
+}
+
+/// Mounts every route, the state they need and the envelope 404.
+pub fn configure(
+    service: Arc<AuthService>,
+    probe: Arc<dyn ReadinessProbe>,
+    settings: HttpSettings,
+) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |config| {
+        config
+            .app_data(web::Data::from(service))
+            .app_data(web::Data::from(probe))
+            .app_data(web::PayloadConfig::new(settings.body_limit_bytes));
+        routes::mount(config);
+        config.default_service(web::to(routes::not_found));
+    }
+}
+
+/// Wraps any error response that is not already JSON in the envelope, so
+/// that nothing the framework answers on its own reaches a client as HTML
+/// or plain text.
+pub fn error_envelopes<B: MessageBody + 'static>() -> ErrorHandlers<B> {
+    ErrorHandlers::new().default_handler(|response: ServiceResponse<B>| {
+        let is_json = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+        if is_json {
+            return Ok(ErrorHandlerResponse::Response(
+                response.map_into_left_body(),
+            ));
+        }
+        let status = response.status();
+        let (request, _) = response.into_parts();
+        let message = status.canonical_reason().unwrap_or("Error").to_owned() + ".";
+        let enveloped = Envelope::new(status).message(message).into_response();
+        Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(request, enveloped).map_into_right_body(),
+        ))
+    })
+}

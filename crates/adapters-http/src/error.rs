@@ -1,0 +1,188 @@
+//! The one place where errors become HTTP statuses and envelopes.
+
+use std::error::Error as StdError;
+
+use actix_web::{
+    HttpResponse, ResponseError,
+    http::{StatusCode, header},
+};
+use domain::{AuthenticateError, InfraError, LoginError, RefreshError, RegisterError};
+
+use crate::envelope::{Envelope, FieldError};
+
+pub const NOT_AUTHENTICATED: &str = "Not authenticated.";
+pub const COULD_NOT_VALIDATE: &str = "Could not validate credentials.";
+pub const INCORRECT_LOGIN: &str = "Incorrect username or password.";
+pub const INVALID_REFRESH_TOKEN: &str = "Invalid refresh token.";
+pub const INACTIVE_USER: &str = "Inactive user.";
+pub const ALREADY_REGISTERED: &str = "User already registered.";
+pub const VALIDATION_FAILED: &str = "Validation failed.";
+pub const UNAVAILABLE: &str = "Service unavailable, try again later.";
+pub const INTERNAL: &str = "Internal server error.";
+
+/// Every way a request can fail, as the client sees it.
+#[derive(Debug)]
+pub enum ApiError {
+    /// No `Authorization: Bearer <token>` header.
+    NotAuthenticated,
+    /// A bearer token that is invalid, expired or names no user.
+    InvalidToken,
+    IncorrectLogin,
+    InvalidRefreshToken,
+    InactiveUser,
+    AlreadyRegistered,
+    /// 422 with one entry per offending field.
+    Validation(Vec<FieldError>),
+    /// A framework-level refusal (404, 405, 413, 415, …) with its message.
+    Refused {
+        status: StatusCode,
+        message: &'static str,
+        allow: Option<&'static str>,
+    },
+    /// The database (or another backing service) did not answer.
+    Unavailable(Box<dyn StdError + Send + Sync>),
+    /// A bug. The cause is logged, never sent.
+    Internal(Box<dyn StdError + Send + Sync>),
+}
+
+/// `Display` is what actix logs; it stays free of internals too.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status_code(), self.message())
+    }
+}
+
+impl ApiError {
+    pub fn refused(status: StatusCode, message: &'static str) -> Self {
+        Self::Refused {
+            status,
+            message,
+            allow: None,
+        }
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        Self::Refused {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            message: "Method not allowed.",
+            allow: Some(allow),
+        }
+    }
+
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    fn message(&self) -> &'static str {
+        match self {
+            Self::NotAuthenticated => NOT_AUTHENTICATED,
+            Self::InvalidToken => COULD_NOT_VALIDATE,
+            Self::IncorrectLogin => INCORRECT_LOGIN,
+            Self::InvalidRefreshToken => INVALID_REFRESH_TOKEN,
+            Self::InactiveUser => INACTIVE_USER,
+            Self::AlreadyRegistered => ALREADY_REGISTERED,
+            Self::Validation(_) => VALIDATION_FAILED,
+            Self::Refused { message, .. } => message,
+            Self::Unavailable(_) => UNAVAILABLE,
+            Self::Internal(_) => INTERNAL,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::NotAuthenticated
+            | Self::InvalidToken
+            | Self::IncorrectLogin
+            | Self::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
+            Self::InactiveUser | Self::AlreadyRegistered => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Refused { status, .. } => *status,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Unavailable(cause) => log_cause("backing service unavailable", cause.as_ref()),
+            Self::Internal(cause) => log_cause("internal error", cause.as_ref()),
+            _ => {}
+        }
+        let mut envelope = Envelope::new(self.status_code()).message(self.message());
+        match self {
+            Self::Validation(details) => envelope = envelope.details(details.clone()),
+            Self::Refused {
+                allow: Some(allow), ..
+            } => envelope = envelope.header(header::ALLOW, *allow),
+            _ => {}
+        }
+        // A 401 always challenges for a bearer token; so does the 400 for an
+        // inactive user, which only a bearer-authenticated route answers.
+        if matches!(self.status_code(), StatusCode::UNAUTHORIZED)
+            || matches!(self, Self::InactiveUser)
+        {
+            envelope = envelope.bearer();
+        }
+        envelope.into_response()
+    }
+}
+
+/// Logs the whole cause chain once, on the server side only.
+fn log_cause(what: &str, cause: &(dyn StdError + 'static)) {
+    let mut chain = cause.to_string();
+    let mut source = cause.source();
+    while let Some(next) = source {
+        chain.push_str(": ");
+        chain.push_str(&next.to_string());
+        source = next.source();
+    }
+    tracing::error!(cause = %chain, "{what}");
+}
+
+impl From<InfraError> for ApiError {
+    fn from(error: InfraError) -> Self {
+        match error {
+            InfraError::Unavailable(cause) => Self::Unavailable(cause),
+            InfraError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::UsernameTaken => Self::AlreadyRegistered,
+            RegisterError::Infra(infra) => infra.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => Self::IncorrectLogin,
+            LoginError::Infra(infra) => infra.into(),
+        }
+    }
+}
+
+impl From<AuthenticateError> for ApiError {
+    fn from(error: AuthenticateError) -> Self {
+        match error {
+            AuthenticateError::InvalidToken => Self::InvalidToken,
+            AuthenticateError::InactiveUser => Self::InactiveUser,
+            AuthenticateError::Infra(infra) => infra.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::InvalidToken => Self::InvalidRefreshToken,
+            RefreshError::Infra(infra) => infra.into(),
+        }
+    }
+}

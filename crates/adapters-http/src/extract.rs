@@ -1,0 +1,355 @@
+//! Request extraction that answers in the envelope: bodies in JSON or form
+//! encoding with per-field 422 details, and the bearer token.
+
+use std::{future::Future, pin::Pin};
+
+use actix_web::{
+    FromRequest, HttpMessage, HttpRequest, dev::Payload, http::StatusCode, http::header, web,
+};
+use serde::de::DeserializeOwned;
+
+use crate::{envelope::FieldError, error::ApiError};
+
+const JSON: &str = "application/json";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// Which body encodings a route takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encodings {
+    Json,
+    JsonOrForm,
+}
+
+/// Parses `body` as `T` in the encoding its `Content-Type` names.
+///
+/// A missing `Content-Type` is read as JSON (as FastAPI does); one the route
+/// does not take is 415.
+///
+/// # Errors
+/// 415 for an encoding the route does not take; 422 with details for a
+/// malformed body or a missing or mistyped field.
+pub fn parse_body<T: DeserializeOwned>(
+    request: &HttpRequest,
+    body: &[u8],
+    accepted: Encodings,
+) -> Result<T, ApiError> {
+    let content_type = request.content_type();
+    if content_type.is_empty() || content_type.eq_ignore_ascii_case(JSON) {
+        from_json(body)
+    } else if accepted == Encodings::JsonOrForm && content_type.eq_ignore_ascii_case(FORM) {
+        from_form(body)
+    } else {
+        Err(ApiError::refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            match accepted {
+                Encodings::Json => "Unsupported media type: send application/json.",
+                Encodings::JsonOrForm => {
+                    "Unsupported media type: send application/json or application/x-www-form-urlencoded."
+                }
+            },
+        ))
+    }
+}
+
+fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // serde would fill a struct from an array by position; a client of the
+    // original must send an object.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::validation("body", "Expected a JSON object."));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::validation(
+                "body",
+                format!("Malformed JSON: {}.", strip_position(&inner.to_string())),
+            )
+        } else {
+            field_error(&path, &strip_position(&inner.to_string()))
+        }
+    })?;
+    // Trailing garbage after the JSON value is malformed input too.
+    deserializer
+        .end()
+        .map_err(|_| ApiError::validation("body", "Malformed JSON: trailing characters."))?;
+    Ok(value)
+}
+
+fn from_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(body));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        field_error(&path, &error.into_inner().to_string())
+    })
+}
+
+/// One field's error from serde's message: a missing field names itself in
+/// the message, any other error in the path.
+fn field_error(path: &str, message: &str) -> ApiError {
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        return ApiError::validation(field, "Field required.");
+    }
+    let field = if path.is_empty() || path == "." {
+        "body"
+    } else {
+        path
+    };
+    ApiError::Validation(vec![FieldError::new(field, capitalise(message) + ".")])
+}
+
+/// serde_json appends ` at line 1 column 5`; the client sent one line.
+fn strip_position(message: &str) -> String {
+    message
+        .rfind(" at line ")
+        .map_or(message, |at| &message[..at])
+        .to_owned()
+}
+
+fn capitalise(message: &str) -> String {
+    let mut chars = message.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().collect::<String>() + chars.as_str()
+    })
+}
+
+/// Reads the whole body within the configured limit.
+///
+/// # Errors
+/// 413 over the limit; 400 if the body cannot be read.
+pub async fn read_body(
+    request: &HttpRequest,
+    payload: &mut Payload,
+) -> Result<web::Bytes, ApiError> {
+    web::Bytes::from_request(request, payload)
+        .await
+        .map_err(|error| {
+            if error.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::refused(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large.")
+            } else {
+                ApiError::refused(StatusCode::BAD_REQUEST, "Could not read the request body.")
+            }
+        })
+}
+
+type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
+
+/// The raw body, read within the limit, for routes that parse it themselves.
+#[derive(Debug)]
+pub struct RawBody(pub web::Bytes);
+
+impl FromRequest for RawBody {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        let mut payload = payload.take();
+        Box::pin(async move { read_body(&request, &mut payload).await.map(RawBody) })
+    }
+}
+
+/// A body parsed by [`parse_body`]; `FORM_TOO` says whether a form is taken
+/// besides JSON.
+#[derive(Debug)]
+pub struct Body<T, const FORM_TOO: bool>(pub T);
+
+/// A JSON-only body.
+pub type JsonBody<T> = Body<T, false>;
+/// A JSON or `application/x-www-form-urlencoded` body.
+pub type JsonOrFormBody<T> = Body<T, true>;
+
+impl<T: DeserializeOwned + 'static, const FORM_TOO: bool> FromRequest for Body<T, FORM_TOO> {
+    type Error = ApiError;
+    type Future = LocalFuture<Self>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_body(&request, &mut payload).await?;
+            let accepted = if FORM_TOO {
+                Encodings::JsonOrForm
+            } else {
+                Encodings::Json
+            };
+            parse_body(&request, &bytes, accepted).map(Body)
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header. The scheme is
+/// case-insensitive, as in FastAPI's `OAuth2PasswordBearer`.
+#[derive(Debug)]
+pub struct BearerToken(pub String);
+
+impl FromRequest for BearerToken {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            bearer_token(request)
+                .map(Self)
+                .ok_or(ApiError::NotAuthenticated),
+        )
+    }
+}
+
+fn bearer_token(request: &HttpRequest) -> Option<String> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+/// Runs blocking work (database calls, password hashing) on the blocking
+/// thread pool, never on an async worker, keeping the request's span.
+///
+/// # Errors
+/// The work's own error, or 503 if the pool is shutting down.
+pub async fn run_blocking<T, E>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    let span = tracing::Span::current();
+    web::block(move || span.in_scope(work))
+        .await
+        .map_err(|blocking| ApiError::Unavailable(Box::new(blocking)))?
+        .map_err(Into::into)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{ResponseError, test::TestRequest};
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    struct Login {
+        username: String,
+        password: String,
+        #[serde(default)]
+        is_active: Option<bool>,
+    }
+
+    fn details(error: ApiError) -> Vec<FieldError> {
+        match error {
+            ApiError::Validation(details) => details,
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    fn json_request() -> HttpRequest {
+        TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, "application/json; charset=utf-8"))
+            .to_http_request()
+    }
+
+    #[test]
+    fn json_and_form_bodies_parse_alike() {
+        let form = TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, FORM))
+            .to_http_request();
+        let from_form: Login = parse_body(
+            &form,
+            b"username=a%40b&password=p+w&is_active=false",
+            Encodings::JsonOrForm,
+        )
+        .unwrap();
+        let from_json: Login = parse_body(
+            &json_request(),
+            br#"{"username":"a@b","password":"p w","is_active":false}"#,
+            Encodings::JsonOrForm,
+        )
+        .unwrap();
+        assert_eq!(from_form, from_json);
+        assert_eq!(from_form.password, "p w");
+    }
+
+    #[test]
+    fn a_missing_field_is_named_in_the_details() {
+        let error = parse_body::<Login>(&json_request(), br#"{"username":"a"}"#, Encodings::Json)
+            .unwrap_err();
+        assert_eq!(
+            details(error),
+            vec![FieldError::new("password", "Field required.")]
+        );
+    }
+
+    #[test]
+    fn a_mistyped_field_is_named_in_the_details() {
+        let error = parse_body::<Login>(
+            &json_request(),
+            br#"{"username":1,"password":"x"}"#,
+            Encodings::Json,
+        )
+        .unwrap_err();
+        let details = details(error);
+        assert_eq!(details[0].field, "username");
+        assert!(
+            details[0].message.starts_with("Invalid type"),
+            "{details:?}"
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_a_body_error() {
+        for body in [&b"{\"username\":"[..], b"", b"[1,2]", b"{} trailing"] {
+            let error = parse_body::<Login>(&json_request(), body, Encodings::Json).unwrap_err();
+            let details = details(error);
+            assert_eq!(details.len(), 1, "{body:?}");
+            assert!(
+                details[0].field == "body" || details[0].field == "username",
+                "{body:?}: {details:?}"
+            );
+            assert!(!details[0].message.contains("line 1"), "{details:?}");
+        }
+    }
+
+    #[test]
+    fn a_form_is_refused_where_only_json_is_taken() {
+        let form = TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, FORM))
+            .to_http_request();
+        let error = parse_body::<Login>(&form, b"username=a", Encodings::Json).unwrap_err();
+        assert_eq!(error.status_code(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let text = TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, "text/plain"))
+            .to_http_request();
+        let error = parse_body::<Login>(&text, b"x", Encodings::JsonOrForm).unwrap_err();
+        assert_eq!(error.status_code(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively_and_never_empty() {
+        let with = |value: &str| {
+            bearer_token(
+                &TestRequest::default()
+                    .insert_header((header::AUTHORIZATION, value))
+                    .to_http_request(),
+            )
+        };
+        assert_eq!(with("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(with("bearer abc").as_deref(), Some("abc"));
+        assert_eq!(with("Bearer "), None);
+        assert_eq!(with("Basic abc"), None);
+        assert_eq!(with("Bearerabc"), None);
+        assert_eq!(
+            bearer_token(&TestRequest::default().to_http_request()),
+            None
+        );
+    }
+}

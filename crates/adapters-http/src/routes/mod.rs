@@ -1,0 +1,62 @@
+//! Route table. Every resource answers 405 with `Allow` for other methods.
+
+mod auth;
+mod service;
+
+use actix_web::{HttpResponse, Route, web};
+
+use crate::error::ApiError;
+
+pub(crate) fn mount(config: &mut web::ServiceConfig) {
+    config
+        .service(
+            web::resource("/")
+                .route(web::get().to(service::root))
+                .default_service(not_allowed("GET")),
+        )
+        .service(
+            web::resource("/api/health")
+                .route(web::get().to(service::health))
+                .default_service(not_allowed("GET")),
+        )
+        .service(
+            web::scope("/api/auth")
+                .service(
+                    web::resource("/users/me")
+                        .route(web::get().to(auth::current_user))
+                        .default_service(not_allowed("GET")),
+                )
+                .service(
+                    web::resource("/register")
+                        .route(web::post().to(auth::register))
+                        .default_service(not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/token")
+                        .route(web::post().to(auth::login))
+                        .default_service(not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/token/refresh")
+                        .route(web::post().to(auth::refresh))
+                        .default_service(not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/token/verify/{token}")
+                        .route(web::post().to(auth::verify))
+                        .default_service(not_allowed("POST")),
+                ),
+        );
+}
+
+fn not_allowed(allow: &'static str) -> Route {
+    web::route()
+        .to(move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(allow)) })
+}
+
+pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::refused(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "Not found.",
+    ))
+}
