@@ -1,1 +1,53 @@
+//! Zentra's database adapter: the domain's [`domain::UserRepository`] on
+//! diesel, over SQLite or Postgres as `DB__URL` says.
+//!
+//! Start-up calls [`connect`] (pool + migrations); the app hands the pool to
+//! [`DieselUserRepository::new`] and to [`ping`] for the health route.
 
+pub mod connection;
+pub mod error;
+pub mod migrations;
+pub mod pool;
+mod rows;
+pub mod schema;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+pub mod url;
+pub mod users;
+
+use std::time::Duration;
+
+pub use connection::AnyConnection;
+pub use error::{ConnectError, SetupError};
+pub use migrations::run_migrations;
+pub use pool::{DbPool, PooledConnection, build_pool, ping};
+pub use url::{DatabaseUrl, UrlError};
+pub use users::DieselUserRepository;
+
+/// How long start-up waits for the database before giving up.
+pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Builds the pool (waiting at most [`DEFAULT_CONNECTION_TIMEOUT`]) and
+/// brings the schema up to date: what the app does at start-up.
+///
+/// # Errors
+/// [`SetupError`] when the database cannot be reached or migrated.
+pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<DbPool, SetupError> {
+    connect_with_timeout(url, pool_size, DEFAULT_CONNECTION_TIMEOUT)
+}
+
+/// [`connect`] with an explicit connection timeout.
+///
+/// # Errors
+/// [`SetupError`] when the database cannot be reached or migrated.
+pub fn connect_with_timeout(
+    url: &DatabaseUrl,
+    pool_size: u32,
+    connection_timeout: Duration,
+) -> Result<DbPool, SetupError> {
+    let pool = build_pool(url, pool_size, connection_timeout)?;
+    let mut conn = pool.get().map_err(SetupError::Connect)?;
+    run_migrations(&mut conn)?;
+    drop(conn);
+    Ok(pool)
+}

@@ -1,0 +1,152 @@
+//! Errors of this adapter, and the one place where driver errors become
+//! domain errors.
+//!
+//! What reaches the domain carries the driver error only as its `source`,
+//! for logs; the HTTP layer never shows it to a client.
+
+use std::error::Error as StdError;
+use std::path::PathBuf;
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use domain::{CreateUserError, InfraError};
+
+/// Why a new connection could not be opened. `r2d2` keeps only the
+/// `Display` of the last one, so each message carries its cause.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("the directory {} of the SQLite database does not exist", .0.display())]
+    MissingDirectory(PathBuf),
+    #[error("the SQLite path is not valid UTF-8")]
+    NonUtf8Path,
+    #[error(transparent)]
+    Connection(#[from] diesel::ConnectionError),
+    #[error("could not configure the SQLite connection: {0}")]
+    Pragmas(#[source] DieselError),
+    #[error("the connection does not answer: {0}")]
+    Ping(#[source] DieselError),
+}
+
+/// Why the database could not be made ready at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("the directory {} of the SQLite database does not exist", .0.display())]
+    MissingDirectory(PathBuf),
+    #[error("the database pool size must be at least 1")]
+    PoolSize,
+    #[error("could not connect to the database")]
+    Connect(#[source] r2d2::Error),
+    #[error("could not run the database migrations")]
+    Migrations(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+/// Messages of SQLite result codes that mean "try again later" (diesel
+/// reports them all as `DatabaseErrorKind::Unknown`): BUSY, LOCKED,
+/// READONLY, IOERR, CANTOPEN, FULL.
+const SQLITE_UNAVAILABLE_MESSAGES: &[&str] = &[
+    "database is locked",
+    "database table is locked",
+    "database schema is locked",
+    "readonly database",
+    "disk I/O error",
+    "unable to open database file",
+    "database or disk is full",
+];
+
+/// Failing to get a pooled connection means the database is down or
+/// saturated.
+pub(crate) fn pool_error(err: r2d2::Error) -> InfraError {
+    InfraError::unavailable(err)
+}
+
+pub(crate) fn query_error(err: DieselError) -> InfraError {
+    if is_unavailable(&err) {
+        InfraError::unavailable(err)
+    } else {
+        InfraError::unexpected(err)
+    }
+}
+
+/// A unique violation while creating a user can only be the username: the
+/// details row is new and empty.
+pub(crate) fn create_user_error(err: DieselError) -> CreateUserError {
+    match err {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            CreateUserError::UsernameTaken
+        }
+        other => CreateUserError::Infra(query_error(other)),
+    }
+}
+
+fn is_unavailable(err: &DieselError) -> bool {
+    match err {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::SerializationFailure
+            | DatabaseErrorKind::ReadOnlyTransaction,
+            _,
+        ) => true,
+        DieselError::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            SQLITE_UNAVAILABLE_MESSAGES
+                .iter()
+                .any(|known| message.contains(known))
+        }
+        DieselError::RollbackErrorOnCommit { commit_error, .. } => is_unavailable(commit_error),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db_error(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    #[test]
+    fn a_unique_violation_is_a_taken_username() {
+        let err = create_user_error(db_error(DatabaseErrorKind::UniqueViolation, "dup"));
+        assert!(matches!(err, CreateUserError::UsernameTaken));
+    }
+
+    #[test]
+    fn lost_connections_and_a_locked_sqlite_are_unavailable() {
+        for err in [
+            db_error(DatabaseErrorKind::ClosedConnection, "gone"),
+            db_error(DatabaseErrorKind::UnableToSendCommand, "broken pipe"),
+            db_error(DatabaseErrorKind::Unknown, "database is locked"),
+            db_error(
+                DatabaseErrorKind::Unknown,
+                "attempt to write a readonly database",
+            ),
+            db_error(DatabaseErrorKind::Unknown, "disk I/O error"),
+            DieselError::RollbackErrorOnCommit {
+                rollback_error: Box::new(DieselError::NotInTransaction),
+                commit_error: Box::new(db_error(DatabaseErrorKind::Unknown, "database is locked")),
+            },
+        ] {
+            assert!(
+                matches!(query_error(err), InfraError::Unavailable(_)),
+                "should be unavailable"
+            );
+        }
+    }
+
+    #[test]
+    fn other_errors_are_unexpected() {
+        for err in [
+            db_error(DatabaseErrorKind::Unknown, "no such table: users"),
+            db_error(DatabaseErrorKind::ForeignKeyViolation, "fk"),
+            DieselError::NotFound,
+        ] {
+            assert!(matches!(query_error(err), InfraError::Unexpected(_)));
+        }
+        let err = create_user_error(db_error(DatabaseErrorKind::NotNullViolation, "null"));
+        assert!(matches!(
+            err,
+            CreateUserError::Infra(InfraError::Unexpected(_))
+        ));
+    }
+}

@@ -1,0 +1,207 @@
+//! The connection pool: r2d2 over a manager that opens the backend the URL
+//! names and reports the real error when it cannot.
+//!
+//! diesel's own `ConnectionManager` is not used: for a multi-backend
+//! connection it tries every backend and reports only "Invalid connection
+//! url for multiconnection", hiding a wrong password or a refused port.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+use domain::InfraError;
+
+use crate::connection::AnyConnection;
+use crate::error::{self, ConnectError, SetupError};
+use crate::url::DatabaseUrl;
+
+pub type DbPool = r2d2::Pool<AnyConnectionManager>;
+pub type PooledConnection = r2d2::PooledConnection<AnyConnectionManager>;
+
+/// Set on every new SQLite connection. Without a busy timeout concurrent
+/// writers fail at once with "database is locked"; WAL lets readers and
+/// one writer work together; SQLite leaves foreign keys off unless asked.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
+     PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON;";
+
+/// How long [`ping`] waits for a free connection: the health route must
+/// answer within a second.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Opens connections for the backend `url` names.
+#[derive(Debug, Clone)]
+pub struct AnyConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl AnyConnectionManager {
+    #[must_use]
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+impl r2d2::ManageConnection for AnyConnectionManager {
+    type Connection = AnyConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<AnyConnection, ConnectError> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => {
+                Ok(AnyConnection::Postgresql(PgConnection::establish(url)?))
+            }
+            DatabaseUrl::SqliteMemory => open_sqlite(":memory:"),
+            DatabaseUrl::SqliteFile(path) => {
+                if let Some(dir) = missing_parent(path) {
+                    return Err(ConnectError::MissingDirectory(dir));
+                }
+                open_sqlite(&sqlite_filename(path)?)
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1").map_err(ConnectError::Ping)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        // Only a connection left in a broken transaction; no round trip.
+        conn.is_broken()
+    }
+}
+
+fn open_sqlite(filename: &str) -> Result<AnyConnection, ConnectError> {
+    let mut conn = SqliteConnection::establish(filename)?;
+    conn.batch_execute(SQLITE_PRAGMAS)
+        .map_err(ConnectError::Pragmas)?;
+    Ok(AnyConnection::Sqlite(conn))
+}
+
+/// diesel opens SQLite with URI filenames enabled, so a relative path that
+/// happens to start with `file:` would be read as a URI: anchor it.
+fn sqlite_filename(path: &Path) -> Result<String, ConnectError> {
+    let name = path.to_str().ok_or(ConnectError::NonUtf8Path)?;
+    Ok(if name.starts_with("file:") {
+        format!("./{name}")
+    } else {
+        name.to_owned()
+    })
+}
+
+/// The parent directory of a SQLite file if it does not exist. Directories
+/// are never created: a typo in `DB__URL` should stop the start, not leave
+/// a database somewhere unexpected.
+fn missing_parent(path: &Path) -> Option<PathBuf> {
+    let parent = path.parent()?;
+    if parent.as_os_str().is_empty() || parent.is_dir() {
+        None
+    } else {
+        Some(parent.to_path_buf())
+    }
+}
+
+/// Builds the pool and opens its connections, waiting at most
+/// `connection_timeout` for them.
+///
+/// An in-memory SQLite database lives as long as its one connection, so its
+/// pool holds exactly one connection, never closed for idleness or age.
+///
+/// # Errors
+/// [`SetupError::MissingDirectory`] at once for a SQLite file in a missing
+/// directory; [`SetupError::Connect`] with the driver's last error when no
+/// connection could be opened in time; [`SetupError::PoolSize`] for 0.
+pub fn build_pool(
+    url: &DatabaseUrl,
+    size: u32,
+    connection_timeout: Duration,
+) -> Result<DbPool, SetupError> {
+    if size == 0 {
+        return Err(SetupError::PoolSize);
+    }
+    if let Some(dir) = url.sqlite_file().and_then(missing_parent) {
+        return Err(SetupError::MissingDirectory(dir));
+    }
+    let builder = r2d2::Pool::builder().connection_timeout(connection_timeout);
+    let builder = match url {
+        DatabaseUrl::SqliteMemory => builder
+            .max_size(1)
+            .min_idle(Some(1))
+            .idle_timeout(None)
+            .max_lifetime(None),
+        DatabaseUrl::SqliteFile(_) | DatabaseUrl::Postgres(_) => builder.max_size(size),
+    };
+    builder
+        .build(AnyConnectionManager::new(url.clone()))
+        .map_err(SetupError::Connect)
+}
+
+/// Whether the database answers: a free connection within a second, then
+/// `SELECT 1`.
+///
+/// # Errors
+/// [`InfraError::Unavailable`] when no connection is free or the database
+/// does not answer.
+pub fn ping(pool: &DbPool) -> Result<(), InfraError> {
+    let mut conn = pool.get_timeout(PING_TIMEOUT).map_err(error::pool_error)?;
+    conn.batch_execute("SELECT 1")
+        .map_err(InfraError::unavailable)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_file_in_the_working_directory_has_no_missing_parent() {
+        assert_eq!(missing_parent(Path::new("zentra.db")), None);
+        assert_eq!(missing_parent(Path::new("/tmp/zentra.db")), None);
+    }
+
+    #[test]
+    fn a_missing_directory_is_named() {
+        let path = Path::new("/nonexistent-zentra-dir/sub/zentra.db");
+        assert_eq!(
+            missing_parent(path),
+            Some(PathBuf::from("/nonexistent-zentra-dir/sub"))
+        );
+    }
+
+    #[test]
+    fn a_relative_path_looking_like_a_uri_is_anchored() {
+        assert_eq!(
+            sqlite_filename(Path::new("file:x.db")).unwrap(),
+            "./file:x.db"
+        );
+        assert_eq!(
+            sqlite_filename(Path::new("data/x.db")).unwrap(),
+            "data/x.db"
+        );
+    }
+
+    #[test]
+    fn an_in_memory_pool_keeps_its_one_database() {
+        let pool = build_pool(&DatabaseUrl::SqliteMemory, 8, Duration::from_secs(5)).unwrap();
+        assert_eq!(pool.max_size(), 1);
+        pool.get()
+            .unwrap()
+            .batch_execute("CREATE TABLE kept (x INTEGER)")
+            .unwrap();
+        pool.get()
+            .unwrap()
+            .batch_execute("INSERT INTO kept VALUES (1)")
+            .unwrap();
+        ping(&pool).unwrap();
+    }
+
+    #[test]
+    fn a_pool_size_of_zero_is_refused() {
+        assert!(matches!(
+            build_pool(&DatabaseUrl::SqliteMemory, 0, Duration::from_secs(1)),
+            Err(SetupError::PoolSize)
+        ));
+    }
+}

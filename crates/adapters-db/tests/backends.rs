@@ -1,0 +1,154 @@
+//! What is particular to one backend: SQLite's connection set-up and
+//! locking, in-memory databases, and failing fast when the database cannot
+//! be reached.
+
+use std::time::{Duration, Instant};
+
+use adapters_db::test_support::fresh_sqlite;
+use adapters_db::{
+    AnyConnection, DatabaseUrl, DieselUserRepository, SetupError, build_pool, connect,
+};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+use domain::{CreateUserError, InfraError, NewUser, PasswordHash, UserRepository, Username};
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: Username::parse(name).unwrap(),
+        password_hash: PasswordHash::new("h"),
+        is_active: true,
+    }
+}
+
+#[derive(QueryableByName)]
+struct ForeignKeys {
+    #[diesel(sql_type = Integer)]
+    foreign_keys: i32,
+}
+
+#[derive(QueryableByName)]
+struct JournalMode {
+    #[diesel(sql_type = Text)]
+    journal_mode: String,
+}
+
+#[derive(QueryableByName)]
+struct BusyTimeout {
+    #[diesel(sql_type = Integer)]
+    timeout: i32,
+}
+
+#[derive(QueryableByName)]
+struct Synchronous {
+    #[diesel(sql_type = Integer)]
+    synchronous: i32,
+}
+
+#[test]
+fn sqlite_pragmas_are_set_on_every_pooled_connection() {
+    let (_dir, url) = fresh_sqlite();
+    let pool = connect(&DatabaseUrl::parse(&url).unwrap(), 3).unwrap();
+
+    // Hold all three at once so that each is a different connection.
+    let mut held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
+    for conn in &mut held {
+        let AnyConnection::Sqlite(conn) = &mut **conn else {
+            panic!("a sqlite URL gave another backend");
+        };
+        let fk: ForeignKeys = diesel::sql_query("PRAGMA foreign_keys")
+            .get_result(conn)
+            .unwrap();
+        let journal: JournalMode = diesel::sql_query("PRAGMA journal_mode")
+            .get_result(conn)
+            .unwrap();
+        let busy: BusyTimeout = diesel::sql_query("PRAGMA busy_timeout")
+            .get_result(conn)
+            .unwrap();
+        let sync: Synchronous = diesel::sql_query("PRAGMA synchronous")
+            .get_result(conn)
+            .unwrap();
+        assert_eq!(fk.foreign_keys, 1);
+        assert_eq!(journal.journal_mode, "wal");
+        assert_eq!(busy.timeout, 5000);
+        assert_eq!(sync.synchronous, 1, "NORMAL");
+    }
+}
+
+#[test]
+fn a_sqlite_file_in_a_missing_directory_is_refused_at_once() {
+    let (dir, _) = fresh_sqlite();
+    let missing = dir.path().join("missing");
+    let url = DatabaseUrl::parse(&format!("sqlite:///{}/zentra.db", missing.display())).unwrap();
+
+    let started = Instant::now();
+    let err = build_pool(&url, 2, Duration::from_secs(5)).unwrap_err();
+
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        matches!(&err, SetupError::MissingDirectory(dir) if *dir == missing),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("does not exist"), "{err}");
+    assert!(!missing.exists(), "the directory must not be created");
+}
+
+#[test]
+fn an_unreachable_postgres_fails_within_the_timeout() {
+    let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/x").unwrap();
+
+    let started = Instant::now();
+    let err = build_pool(&url, 2, Duration::from_millis(1500)).unwrap_err();
+
+    assert!(started.elapsed() < Duration::from_secs(10), "it hung");
+    let SetupError::Connect(cause) = &err else {
+        panic!("{err:?}");
+    };
+    // The real driver error, not diesel's "Invalid connection url for
+    // multiconnection".
+    assert!(cause.to_string().contains("127.0.0.1"), "{cause}");
+    assert!(!cause.to_string().contains("multiconnection"), "{cause}");
+}
+
+#[test]
+fn an_in_memory_database_keeps_its_data_across_checkouts() {
+    let url = DatabaseUrl::parse("sqlite:///:memory:").unwrap();
+    let pool = connect(&url, 8).unwrap();
+    let repo = DieselUserRepository::new(pool.clone());
+
+    let created = repo.create(&new_user("agent47")).unwrap();
+    for _ in 0..3 {
+        let found = repo.find_by_username(&Username::parse("agent47").unwrap());
+        assert_eq!(found.unwrap(), Some(created.clone()));
+    }
+    assert_eq!(pool.max_size(), 1);
+}
+
+#[test]
+fn a_locked_sqlite_database_is_unavailable_not_unexpected() {
+    let (_dir, url) = fresh_sqlite();
+    let url = DatabaseUrl::parse(&url).unwrap();
+    let repo = DieselUserRepository::new(connect(&url, 1).unwrap());
+
+    // Another process holds the write lock for longer than busy_timeout.
+    let mut other =
+        SqliteConnection::establish(url.sqlite_file().unwrap().to_str().unwrap()).unwrap();
+    other.batch_execute("BEGIN IMMEDIATE").unwrap();
+
+    let started = Instant::now();
+    let created = repo.create(&new_user("agent47"));
+
+    assert!(
+        matches!(
+            created,
+            Err(CreateUserError::Infra(InfraError::Unavailable(_)))
+        ),
+        "{created:?}"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "busy_timeout should make a writer wait"
+    );
+    other.batch_execute("ROLLBACK").unwrap();
+    assert!(repo.create(&new_user("agent47")).is_ok());
+}

@@ -1,0 +1,2 @@
+DROP TABLE user_details;
+DROP TABLE users;
