@@ -1,0 +1,176 @@
+use super::*;
+
+const KEY_32: &str = "0123456789abcdef0123456789abcdef";
+const KEY_64: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    Settings::from_vars(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+}
+
+fn error_variable(vars: &[(&str, &str)]) -> String {
+    settings(vars).unwrap_err().variable
+}
+
+#[test]
+fn an_empty_environment_gives_the_documented_defaults() {
+    let s = settings(&[]).unwrap();
+    assert_eq!(s.environment, Environment::Local);
+    assert_eq!(
+        s.database_url,
+        DatabaseUrl::parse("sqlite:///zentra.db").unwrap()
+    );
+    assert_eq!(s.pool_size, 8);
+    assert_eq!(s.jwt.algorithm, JwtAlgorithm::Hs256);
+    assert_eq!(s.jwt.issuer, "zentra");
+    assert_eq!(s.jwt.access_lifetime_secs, 15 * 60);
+    assert_eq!(s.jwt.refresh_lifetime_secs, 10_080 * 60);
+    assert_eq!(s.bcrypt_cost, 12);
+    assert_eq!(
+        s.login,
+        LoginLimits {
+            max_failures: 10,
+            max_failures_per_address: 100,
+            window_mins: 15
+        }
+    );
+    assert_eq!(
+        s.server,
+        ServerSettings {
+            host: "127.0.0.1".into(),
+            port: 8000,
+            body_limit_bytes: 65_536,
+            trust_forwarded_for: false
+        }
+    );
+    assert!(s.cors_origins.is_empty());
+}
+
+#[test]
+fn local_without_secrets_gets_distinct_random_keys_and_a_warning() {
+    let s = settings(&[]).unwrap();
+    assert_ne!(s.jwt.access_secret, s.jwt.refresh_secret);
+    assert!(s.jwt.access_secret.len() >= 64);
+    assert_eq!(s.warnings.len(), 2);
+    assert!(s.warnings[0].contains("AUTH__SECRET_ACCESS_KEY"));
+}
+
+#[test]
+fn variables_override_defaults() {
+    let s = settings(&[
+        ("DB__URL", "postgres://postgres@127.0.0.1:5432/test"),
+        ("DB__POOL_SIZE", "3"),
+        ("AUTH__ALGORITHM", "HS512"),
+        ("AUTH__SECRET_ACCESS_KEY", KEY_64),
+        ("AUTH__SECRET_REFRESH_KEY", KEY_64),
+        ("AUTH__ROUNDS", "4"),
+        ("AUTH__ACCESS_TOKEN_EXPIRE_MINS", "5"),
+        ("AUTH__ISSUER", "acme"),
+        ("SERVER__PORT", "0"),
+        ("SERVER__TRUST_FORWARDED_FOR", "true"),
+        ("BACKEND_CORS_ORIGINS", "http://a.test, http://b.test,"),
+        ("ENVIRONMENT", "production"),
+    ])
+    .unwrap();
+    assert!(matches!(s.database_url, DatabaseUrl::Postgres(_)));
+    assert_eq!(s.pool_size, 3);
+    assert_eq!(s.jwt.algorithm, JwtAlgorithm::Hs512);
+    assert_eq!(s.jwt.access_secret, SecretKey::new(KEY_64));
+    assert_eq!(s.jwt.access_lifetime_secs, 300);
+    assert_eq!(s.jwt.issuer, "acme");
+    assert_eq!(s.bcrypt_cost, 4);
+    assert_eq!(s.server.port, 0);
+    assert!(s.server.trust_forwarded_for);
+    assert_eq!(s.cors_origins, ["http://a.test", "http://b.test"]);
+    assert!(s.warnings.is_empty());
+}
+
+#[test]
+fn a_secret_like_0123_stays_a_string() {
+    // config's try_parsing would turn it into the number 123.
+    let s = settings(&[("AUTH__SECRET_ACCESS_KEY", "0123")]).unwrap();
+    assert_eq!(s.jwt.access_secret, SecretKey::new("0123"));
+}
+
+#[test]
+fn bad_values_name_their_variable() {
+    assert_eq!(
+        error_variable(&[("AUTH__ALGORITHM", "RS256")]),
+        "AUTH__ALGORITHM"
+    );
+    assert_eq!(error_variable(&[("DB__URL", "mysql://x")]), "DB__URL");
+    assert_eq!(
+        error_variable(&[("DB__POOL_SIZE", "many")]),
+        "DB__POOL_SIZE"
+    );
+    assert_eq!(error_variable(&[("DB__POOL_SIZE", "0")]), "DB__POOL_SIZE");
+    assert_eq!(error_variable(&[("AUTH__ROUNDS", "3")]), "AUTH__ROUNDS");
+    assert_eq!(error_variable(&[("AUTH__ROUNDS", "32")]), "AUTH__ROUNDS");
+    assert_eq!(error_variable(&[("SERVER__PORT", "70000")]), "SERVER__PORT");
+    assert_eq!(
+        error_variable(&[("SERVER__TRUST_FORWARDED_FOR", "maybe")]),
+        "SERVER__TRUST_FORWARDED_FOR"
+    );
+    assert_eq!(error_variable(&[("ENVIRONMENT", "prod")]), "ENVIRONMENT");
+    assert_eq!(
+        error_variable(&[("AUTH__REFRESH_TOKEN_EXPIRE_MINS", "1")]),
+        "AUTH__REFRESH_TOKEN_EXPIRE_MINS"
+    );
+}
+
+#[test]
+fn outside_local_secrets_are_required_and_long_enough_for_the_algorithm() {
+    let production = ("ENVIRONMENT", "production");
+    assert_eq!(error_variable(&[production]), "AUTH__SECRET_ACCESS_KEY");
+    assert_eq!(
+        error_variable(&[production, ("AUTH__SECRET_ACCESS_KEY", KEY_32)]),
+        "AUTH__SECRET_REFRESH_KEY"
+    );
+    let short = &KEY_32[..31];
+    let error = settings(&[
+        production,
+        ("AUTH__SECRET_ACCESS_KEY", short),
+        ("AUTH__SECRET_REFRESH_KEY", KEY_32),
+    ])
+    .unwrap_err();
+    assert_eq!(error.variable, "AUTH__SECRET_ACCESS_KEY");
+    assert!(error.message.contains("32"), "{error}");
+    // 32 bytes suffice for HS256 but not for HS512.
+    assert_eq!(
+        error_variable(&[
+            production,
+            ("AUTH__ALGORITHM", "HS512"),
+            ("AUTH__SECRET_ACCESS_KEY", KEY_32),
+            ("AUTH__SECRET_REFRESH_KEY", KEY_32),
+        ]),
+        "AUTH__SECRET_ACCESS_KEY"
+    );
+}
+
+#[test]
+fn errors_read_as_one_line_and_never_echo_a_secret() {
+    let error = settings(&[
+        ("ENVIRONMENT", "staging"),
+        ("AUTH__SECRET_ACCESS_KEY", "hunter2"),
+    ])
+    .unwrap_err();
+    let line = error.to_string();
+    assert!(line.starts_with("AUTH__SECRET_ACCESS_KEY: "), "{line}");
+    assert!(!line.contains('\n'));
+    assert!(!line.contains("hunter2"));
+}
+
+#[test]
+fn unrelated_variables_are_ignored() {
+    assert!(settings(&[("PATH", "/usr/bin"), ("SERVER", "x"), ("DB", "y")]).is_ok());
+}
+
+#[test]
+fn random_keys_are_url_safe_and_fresh() {
+    let (a, b) = (random_key(), random_key());
+    assert_ne!(a, b);
+    assert!(a.len() >= 64);
+    assert!(
+        a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    );
+}

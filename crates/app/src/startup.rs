@@ -1,0 +1,99 @@
+//! Builds the service from its settings: database, adapters, use cases and
+//! the HTTP server.
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{App, HttpServer, dev::Server, web};
+use adapters_crypto::{BcryptHasher, JwtTokenService};
+use adapters_db::{DbPool, DieselUserRepository};
+use adapters_http::{HttpSettings, ReadinessProbe, configure, error_envelopes};
+use anyhow::Context;
+use domain::{AuthService, InfraError, Password, PasswordHasher, SystemClock};
+
+use crate::config::Settings;
+
+/// A bound, not yet running, server.
+pub struct Application {
+    server: Server,
+    address: std::net::SocketAddr,
+}
+
+struct DatabaseProbe(DbPool);
+
+impl ReadinessProbe for DatabaseProbe {
+    fn check(&self) -> Result<(), InfraError> {
+        adapters_db::ping(&self.0)
+    }
+}
+
+impl Application {
+    /// Connects to the database (running its migrations), wires the
+    /// adapters and binds the listener.
+    ///
+    /// # Errors
+    /// When the database cannot be reached or migrated, or the address
+    /// cannot be bound.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = settings.database_url.clone();
+        let pool_size = settings.pool_size;
+        let cost = settings.bcrypt_cost;
+        // Connecting, migrating and hashing block: keep them off the runtime.
+        let (pool, hasher, dummy_hash) = web::block(move || -> anyhow::Result<_> {
+            let pool = adapters_db::connect(&url, pool_size)
+                .with_context(|| format!("cannot open the database at {url}"))?;
+            let hasher = BcryptHasher::new(cost)?;
+            let dummy =
+                Password::parse("zentra-dummy-password").expect("the dummy password is valid");
+            let dummy_hash = hasher.hash(&dummy)?;
+            Ok((pool, hasher, dummy_hash))
+        })
+        .await??;
+
+        let service = Arc::new(AuthService::new(
+            Arc::new(DieselUserRepository::new(pool.clone())),
+            Arc::new(hasher),
+            Arc::new(JwtTokenService::new(&settings.jwt)),
+            Arc::new(SystemClock),
+            dummy_hash,
+        ));
+        let probe: Arc<dyn ReadinessProbe> = Arc::new(DatabaseProbe(pool));
+        let http = HttpSettings {
+            body_limit_bytes: settings.server.body_limit_bytes,
+        };
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}:{} (SERVER__HOST, SERVER__PORT)",
+                    settings.server.host, settings.server.port
+                )
+            })?;
+        let address = listener.local_addr()?;
+        let server = HttpServer::new(move || {
+            App::new().wrap(error_envelopes()).configure(configure(
+                service.clone(),
+                probe.clone(),
+                http,
+            ))
+        })
+        .listen(listener)?
+        // SIGTERM and SIGINT stop accepting, then let requests in flight
+        // finish for up to this long.
+        .shutdown_timeout(10)
+        .run();
+        Ok(Self { server, address })
+    }
+
+    #[must_use]
+    pub fn address(&self) -> std::net::SocketAddr {
+        self.address
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
