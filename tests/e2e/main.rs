@@ -1,0 +1,8 @@
+//! Black-box tests: the real binary, a fresh database per test, HTTP only.
+//! Every test runs on SQLite and on Postgres (when `ZENTRA_TEST_POSTGRES_URL`
+//! names a server; `.ci/run` makes that mandatory).
+
+mod errors;
+mod lifecycle;
+mod seed_flow;
+mod support;

@@ -1,0 +1,347 @@
+//! Starts the real `zentra` binary on port 0 with a fresh database and
+//! speaks HTTP to it.
+
+use std::{
+    fs::File,
+    io::{BufRead, BufReader},
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    sync::mpsc,
+    time::Duration,
+};
+
+use adapters_db::test_support::{TestPostgres, fresh_sqlite};
+use serde_json::Value;
+
+/// Known secrets, so that tests can forge tokens the way an attacker who
+/// stole them would.
+pub const ACCESS_SECRET: &str = "e2e-access-secret-0123456789abcdef-0123456789";
+pub const REFRESH_SECRET: &str = "e2e-refresh-secret-0123456789abcdef-012345678";
+pub const PASSWORD: &str = "correct horse battery";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where a test's data lives; kept alive as long as the test needs it.
+pub enum Database {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres(TestPostgres),
+}
+
+impl Database {
+    /// A fresh database, or `None` when Postgres tests are skipped (no
+    /// `ZENTRA_TEST_POSTGRES_URL`; CI makes them mandatory instead).
+    pub fn fresh(backend: Backend) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => {
+                let (dir, url) = fresh_sqlite();
+                Some(Self::Sqlite { _dir: dir, url })
+            }
+            Backend::Postgres => {
+                let database = TestPostgres::from_env();
+                if database.is_none() {
+                    eprintln!(
+                        "skipped: set ZENTRA_TEST_POSTGRES_URL to run the Postgres end-to-end tests"
+                    );
+                }
+                database.map(Self::Postgres)
+            }
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } => url,
+            Self::Postgres(database) => &database.url,
+        }
+    }
+}
+
+/// A running service. Killed when dropped.
+pub struct TestApp {
+    pub base: String,
+    child: Child,
+    logs: PathBuf,
+    _workdir: tempfile::TempDir,
+}
+
+/// The built `zentra` binary, beside this test binary's `deps/` folder.
+/// `cargo test` builds it because the `app` package has integration tests.
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ZENTRA_BIN") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps")
+        .join("zentra");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test --workspace` (or `cargo build --bin zentra`) first",
+        path.display()
+    );
+    path
+}
+
+impl TestApp {
+    /// Starts the service on a fresh database of `backend`; `None` when
+    /// that backend's tests are skipped.
+    pub fn spawn(backend: Backend) -> Option<(Self, Database)> {
+        let database = Database::fresh(backend)?;
+        let app = Self::start(database.url(), &[]);
+        Some((app, database))
+    }
+
+    /// Starts the service on `db_url` with the test settings plus `extra`.
+    pub fn start(db_url: &str, extra: &[(&str, &str)]) -> Self {
+        let workdir = tempfile::tempdir().expect("work dir");
+        let logs = workdir.path().join("zentra.log");
+        let mut command = Command::new(binary());
+        command
+            .env_clear()
+            .current_dir(workdir.path())
+            .env("DB__URL", db_url)
+            .env("DB__POOL_SIZE", "4")
+            .env("SERVER__PORT", "0")
+            .env("AUTH__ROUNDS", "4")
+            .env("AUTH__SECRET_ACCESS_KEY", ACCESS_SECRET)
+            .env("AUTH__SECRET_REFRESH_KEY", REFRESH_SECRET)
+            .env("RUST_LOG", "info")
+            .envs(extra.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(File::create(&logs).expect("log file"));
+        let mut child = command.spawn().expect("start zentra");
+
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix("zentra listening on ") {
+                    let _ = sender.send(address.to_owned());
+                }
+            }
+        });
+        match receiver.recv_timeout(Duration::from_secs(60)) {
+            Ok(base) => Self {
+                base,
+                child,
+                logs,
+                _workdir: workdir,
+            },
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "zentra did not start; its log:\n{}",
+                    std::fs::read_to_string(&logs).unwrap_or_default()
+                );
+            }
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.logs).unwrap_or_default()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    // --- HTTP ---------------------------------------------------------------
+
+    pub fn get(&self, path: &str, bearer: Option<&str>) -> Reply {
+        let mut request = agent().get(&self.url(path));
+        if let Some(token) = bearer {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        Reply::from(request.call())
+    }
+
+    pub fn post_json(&self, path: &str, body: &Value) -> Reply {
+        self.post_raw(path, Some("application/json"), &body.to_string())
+    }
+
+    pub fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.post_raw(path, Some("application/x-www-form-urlencoded"), &body)
+    }
+
+    pub fn post_raw(&self, path: &str, content_type: Option<&str>, body: &str) -> Reply {
+        let mut request = agent().post(&self.url(path));
+        if let Some(content_type) = content_type {
+            request = request.set("Content-Type", content_type);
+        }
+        Reply::from(request.send_string(body))
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Reply {
+        Reply::from(agent().request(method, &self.url(path)).call())
+    }
+
+    // --- the seed's steps ----------------------------------------------------
+
+    pub fn register(&self, username: &str, password: &str) -> Reply {
+        self.post_json(
+            "/api/auth/register",
+            &serde_json::json!({"username": username, "password": password}),
+        )
+    }
+
+    pub fn login(&self, username: &str, password: &str) -> Reply {
+        self.post_form(
+            "/api/auth/token",
+            &[("username", username), ("password", password)],
+        )
+    }
+
+    /// Registers `username` and logs in: (access token, refresh token).
+    pub fn signed_in(&self, username: &str) -> (String, String) {
+        assert_eq!(self.register(username, PASSWORD).status, 201);
+        let tokens = self.login(username, PASSWORD);
+        assert_eq!(tokens.status, 202, "{}", tokens.body);
+        (tokens.str("access_token"), tokens.str("refresh_token"))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(30))
+        .redirects(0)
+        .build()
+}
+
+fn encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A response: status, headers and the JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Value,
+}
+
+impl Reply {
+    fn from(result: Result<ureq::Response, ureq::Error>) -> Self {
+        let response = match result {
+            Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+            Err(error) => panic!("request failed: {error}"),
+        };
+        let status = response.status();
+        let headers = response
+            .headers_names()
+            .into_iter()
+            .filter_map(|name| {
+                let value = response.header(&name)?.to_owned();
+                Some((name, value))
+            })
+            .collect();
+        let content_type = response.content_type().to_owned();
+        let text = response.into_string().expect("body");
+        assert_eq!(content_type, "application/json", "status {status}: {text}");
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn str(&self, field: &str) -> String {
+        self.body[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no string {field} in {}", self.body))
+            .to_owned()
+    }
+
+    /// Asserts an error envelope of API.md §1.
+    pub fn assert_error(&self, status: u16, response: &str, message: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.body["status"], "error", "{}", self.body);
+        assert_eq!(self.body["code"], status, "{}", self.body);
+        assert_eq!(self.body["response"], response, "{}", self.body);
+        assert_eq!(self.body["message"], message, "{}", self.body);
+        assert!(self.body.get("data").is_none(), "{}", self.body);
+        if status == 401 {
+            assert_eq!(self.header("WWW-Authenticate"), Some("Bearer"));
+            assert_eq!(self.body["headers"]["WWW-Authenticate"], "Bearer");
+        }
+    }
+
+    /// Asserts a 422 naming `field` in its details.
+    pub fn assert_invalid(&self, field: &str) {
+        assert_eq!(self.status, 422, "{}", self.body);
+        assert_eq!(self.body["response"], "422_UNPROCESSABLE_ENTITY");
+        assert_eq!(self.body["message"], "Validation failed.");
+        let fields: Vec<_> = self.body["details"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no details in {}", self.body))
+            .iter()
+            .filter_map(|d| d["field"].as_str())
+            .collect();
+        assert!(fields.contains(&field), "{field} not in {}", self.body);
+    }
+}
+
+/// Instantiates each named test once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $test() { super::$test($crate::support::Backend::Sqlite) })*
+        }
+        mod postgres {
+            $(#[test] fn $test() { super::$test($crate::support::Backend::Postgres) })*
+        }
+    };
+}
