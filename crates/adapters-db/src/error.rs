@@ -8,7 +8,7 @@ use std::error::Error as StdError;
 use std::path::PathBuf;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use domain::{CreateUserError, InfraError};
+use domain::{CreateUserError, InfraError, UpdateDetailsError};
 
 /// Why a new connection could not be opened. `r2d2` keeps only the
 /// `Display` of the last one, so each message carries its cause.
@@ -77,6 +77,35 @@ pub(crate) fn create_user_error(err: DieselError) -> CreateUserError {
     }
 }
 
+/// The unique constraints of `user_details` a details update can break,
+/// as each backend names them: Postgres by the constraint's name (its
+/// default, `<table>_<column>_key`), SQLite only in the message.
+const EMAIL_TAKEN: (&str, &str) = (
+    "user_details_email_key",
+    "UNIQUE constraint failed: user_details.email",
+);
+const PHONE_TAKEN: (&str, &str) = (
+    "user_details_phone_key",
+    "UNIQUE constraint failed: user_details.phone",
+);
+
+/// A unique violation while updating details is a taken email or phone,
+/// told apart by the constraint it breaks; one on anything else is a bug.
+pub(crate) fn update_details_error(err: DieselError) -> UpdateDetailsError {
+    if let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &err {
+        let breaks = |(constraint, message): (&str, &str)| {
+            info.constraint_name() == Some(constraint) || info.message() == message
+        };
+        if breaks(EMAIL_TAKEN) {
+            return UpdateDetailsError::EmailTaken;
+        }
+        if breaks(PHONE_TAKEN) {
+            return UpdateDetailsError::PhoneTaken;
+        }
+    }
+    UpdateDetailsError::Infra(query_error(err))
+}
+
 fn is_unavailable(err: &DieselError) -> bool {
     match err {
         DieselError::DatabaseError(
@@ -132,6 +161,94 @@ mod tests {
                 "should be unavailable"
             );
         }
+    }
+
+    /// Error information as Postgres gives it: a constraint name.
+    #[derive(Debug)]
+    struct PgInfo(&'static str);
+
+    impl diesel::result::DatabaseErrorInformation for PgInfo {
+        fn message(&self) -> &str {
+            "duplicate key value violates unique constraint"
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            Some("user_details")
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            Some(self.0)
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    fn pg_unique(constraint: &'static str) -> DieselError {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            Box::new(PgInfo(constraint)),
+        )
+    }
+
+    #[test]
+    fn a_unique_violation_of_a_detail_names_the_detail() {
+        for (err, email) in [
+            (pg_unique("user_details_email_key"), true),
+            (pg_unique("user_details_phone_key"), false),
+            (
+                db_error(
+                    DatabaseErrorKind::UniqueViolation,
+                    "UNIQUE constraint failed: user_details.email",
+                ),
+                true,
+            ),
+            (
+                db_error(
+                    DatabaseErrorKind::UniqueViolation,
+                    "UNIQUE constraint failed: user_details.phone",
+                ),
+                false,
+            ),
+        ] {
+            match (update_details_error(err), email) {
+                (UpdateDetailsError::EmailTaken, true)
+                | (UpdateDetailsError::PhoneTaken, false) => {}
+                (other, _) => panic!("wrong mapping: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_unrecognised_violation_of_a_detail_is_unexpected() {
+        for err in [
+            pg_unique("user_details_user_id_key"),
+            db_error(
+                DatabaseErrorKind::UniqueViolation,
+                "UNIQUE constraint failed: user_details.user_id",
+            ),
+            db_error(DatabaseErrorKind::UniqueViolation, "dup"),
+            db_error(
+                DatabaseErrorKind::ForeignKeyViolation,
+                "user_details_email_key",
+            ),
+        ] {
+            assert!(matches!(
+                update_details_error(err),
+                UpdateDetailsError::Infra(InfraError::Unexpected(_))
+            ));
+        }
+        assert!(matches!(
+            update_details_error(db_error(DatabaseErrorKind::Unknown, "database is locked")),
+            UpdateDetailsError::Infra(InfraError::Unavailable(_))
+        ));
     }
 
     #[test]

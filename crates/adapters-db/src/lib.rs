@@ -1,15 +1,20 @@
-//! Zentra's database adapter: the domain's [`domain::UserRepository`] on
+//! Zentra's database adapter: the domain's [`domain::UserRepository`],
+//! [`domain::SessionRepository`] and [`domain::LoginFailureRepository`] on
 //! diesel, over SQLite or Postgres as `DB__URL` says.
 //!
 //! Start-up calls [`connect`] (pool + migrations); the app hands the pool to
-//! [`DieselUserRepository::new`] and to [`ping`] for the health route.
+//! [`DieselUserRepository::new`], [`DieselSessionRepository::new`],
+//! [`DieselLoginFailureRepository::new`] and to [`ping`] for the health
+//! route.
 
 pub mod connection;
 pub mod error;
+pub mod login_failures;
 pub mod migrations;
 pub mod pool;
 mod rows;
 pub mod schema;
+pub mod sessions;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 pub mod url;
@@ -19,8 +24,10 @@ use std::time::Duration;
 
 pub use connection::AnyConnection;
 pub use error::{ConnectError, SetupError};
+pub use login_failures::DieselLoginFailureRepository;
 pub use migrations::run_migrations;
 pub use pool::{DbPool, PooledConnection, build_pool, ping};
+pub use sessions::DieselSessionRepository;
 pub use url::{DatabaseUrl, UrlError};
 pub use users::DieselUserRepository;
 

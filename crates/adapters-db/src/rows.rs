@@ -1,9 +1,11 @@
 //! Rows as the tables hold them, and their conversion into domain types.
 
-use diesel::{Insertable, Queryable};
-use domain::{InfraError, PasswordHash, User, UserDetails, Username};
+use diesel::{AsChangeset, Insertable, Queryable};
+use domain::{
+    DetailsUpdate, InfraError, NewSession, PasswordHash, UnixSeconds, User, UserDetails, Username,
+};
 
-use crate::schema::{user_details, users};
+use crate::schema::{login_failures, sessions, user_details, users};
 
 /// A `users` row, as `RETURNING users.*` gives it back.
 #[derive(Debug, Queryable)]
@@ -40,6 +42,79 @@ pub(crate) struct UserWithDetailsRow {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub full_name: Option<String>,
+}
+
+/// A details update as one `UPDATE user_details SET …`: a `None` field
+/// leaves its column out, `Some(None)` writes NULL.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = user_details)]
+pub(crate) struct DetailsChangeset<'a> {
+    pub email: Option<Option<&'a str>>,
+    pub phone: Option<Option<&'a str>>,
+    pub full_name: Option<Option<&'a str>>,
+}
+
+impl<'a> DetailsChangeset<'a> {
+    pub(crate) fn new(update: &'a DetailsUpdate) -> Self {
+        Self {
+            email: update
+                .email
+                .as_ref()
+                .map(|email| email.as_ref().map(AsRef::as_ref)),
+            phone: update
+                .phone
+                .as_ref()
+                .map(|phone| phone.as_ref().map(AsRef::as_ref)),
+            full_name: update.full_name.as_ref().map(Option::as_deref),
+        }
+    }
+
+    /// Whether no column would change: diesel refuses to run such an
+    /// `UPDATE` (an empty `SET`).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.email.is_none() && self.phone.is_none() && self.full_name.is_none()
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sessions)]
+pub(crate) struct NewSessionRow<'a> {
+    pub family: &'a str,
+    pub user_id: i64,
+    pub current_token_id: &'a str,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl<'a> NewSessionRow<'a> {
+    pub(crate) fn new(session: &'a NewSession) -> Result<Self, InfraError> {
+        Ok(Self {
+            family: &session.family,
+            user_id: session.user_id,
+            current_token_id: &session.current_token_id,
+            created_at: to_db_time(session.created_at)?,
+            expires_at: to_db_time(session.expires_at)?,
+        })
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = login_failures)]
+pub(crate) struct NewLoginFailureRow<'a> {
+    pub key: &'a str,
+    pub failed_at: i64,
+}
+
+/// A time as the `BIGINT` columns hold it. Past `i64::MAX` seconds is no
+/// real time: refused rather than wrapped into the past.
+pub(crate) fn to_db_time(time: UnixSeconds) -> Result<i64, InfraError> {
+    i64::try_from(time).map_err(|_| InfraError::unexpected(format!("time out of range: {time}")))
+}
+
+/// A stored time; a negative one is a corrupt record.
+pub(crate) fn from_db_time(time: i64) -> Result<UnixSeconds, InfraError> {
+    UnixSeconds::try_from(time)
+        .map_err(|_| InfraError::unexpected(format!("a stored time is negative: {time}")))
 }
 
 impl UserRow {
@@ -105,6 +180,32 @@ mod tests {
         assert_eq!(user.details.email.as_deref(), Some("a@b.example"));
         assert_eq!(user.details.phone, None);
         assert_eq!(user.details.full_name.as_deref(), Some("Agent"));
+    }
+
+    #[test]
+    fn times_beyond_the_column_are_refused_not_wrapped() {
+        assert_eq!(to_db_time(1_700_000_000).unwrap(), 1_700_000_000);
+        assert!(matches!(
+            to_db_time(u64::MAX),
+            Err(InfraError::Unexpected(_))
+        ));
+        assert_eq!(from_db_time(42).unwrap(), 42);
+        assert!(matches!(from_db_time(-1), Err(InfraError::Unexpected(_))));
+    }
+
+    #[test]
+    fn a_changeset_keeps_what_the_update_leaves_out() {
+        let update = DetailsUpdate {
+            email: None,
+            phone: Some(None),
+            full_name: Some(Some("Agent".to_owned())),
+        };
+        let changeset = DetailsChangeset::new(&update);
+        assert_eq!(changeset.email, None);
+        assert_eq!(changeset.phone, Some(None));
+        assert_eq!(changeset.full_name, Some(Some("Agent")));
+        assert!(!changeset.is_empty());
+        assert!(DetailsChangeset::new(&DetailsUpdate::default()).is_empty());
     }
 
     #[test]

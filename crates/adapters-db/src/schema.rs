@@ -1,5 +1,6 @@
 //! The tables, typed alike on both backends: ids are `BigInt` (a rowid
-//! alias on SQLite, `BIGSERIAL` on Postgres).
+//! alias on SQLite, `BIGSERIAL` on Postgres), times are `BigInt` Unix
+//! seconds.
 
 diesel::table! {
     users (id) {
@@ -20,5 +21,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// One row per refresh-token family; times are Unix seconds.
+    sessions (id) {
+        id -> BigInt,
+        family -> Text,
+        user_id -> BigInt,
+        current_token_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked -> Bool,
+    }
+}
+
+diesel::table! {
+    /// One row per failed login per key; `failed_at` in Unix seconds.
+    login_failures (id) {
+        id -> BigInt,
+        key -> Text,
+        failed_at -> BigInt,
+    }
+}
+
 diesel::joinable!(user_details -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, user_details);
+diesel::joinable!(sessions -> users (user_id));
+diesel::allow_tables_to_appear_in_same_query!(users, user_details, sessions, login_failures);

@@ -1,11 +1,15 @@
 //! The `UserRepository` port on diesel.
 
 use diesel::prelude::*;
-use domain::{CreateUserError, InfraError, NewUser, User, UserDetails, UserRepository, Username};
+use domain::{
+    CreateUserError, DetailsUpdate, InfraError, NewUser, PasswordHash, UpdateDetailsError, User,
+    UserDetails, UserRepository, Username,
+};
 
-use crate::error::{create_user_error, pool_error, query_error};
+use crate::connection::AnyConnection;
+use crate::error::{create_user_error, pool_error, query_error, update_details_error};
 use crate::pool::DbPool;
-use crate::rows::{NewUserDetailsRow, NewUserRow, UserRow, UserWithDetailsRow};
+use crate::rows::{DetailsChangeset, NewUserDetailsRow, NewUserRow, UserRow, UserWithDetailsRow};
 use crate::schema::{user_details, users};
 
 /// Users in `users` and `user_details`, on SQLite or Postgres.
@@ -67,4 +71,69 @@ impl UserRepository for DieselUserRepository {
             .map(UserWithDetailsRow::into_user)
             .transpose()
     }
+
+    fn update_details(
+        &self,
+        user_id: i64,
+        update: &DetailsUpdate,
+    ) -> Result<User, UpdateDetailsError> {
+        let changeset = DetailsChangeset::new(update);
+        let mut conn = self.pool.get().map_err(pool_error)?;
+        let row = conn
+            .transaction(|conn| {
+                // No check-then-update: the UNIQUE constraints decide, so two
+                // users setting one email at once cannot both get it.
+                if !changeset.is_empty() {
+                    let updated = diesel::update(
+                        user_details::table.filter(user_details::user_id.eq(user_id)),
+                    )
+                    .set(&changeset)
+                    .execute(conn)?;
+                    if updated == 0 {
+                        return Ok(None);
+                    }
+                }
+                find_by_id(conn, user_id)
+            })
+            .map_err(update_details_error)?;
+        let row = row.ok_or_else(|| {
+            InfraError::unexpected(format!("no user with details has id {user_id}"))
+        })?;
+        Ok(row.into_user()?)
+    }
+
+    fn update_password(
+        &self,
+        user_id: i64,
+        password_hash: &PasswordHash,
+    ) -> Result<(), InfraError> {
+        let mut conn = self.pool.get().map_err(pool_error)?;
+        let updated = diesel::update(users::table.find(user_id))
+            .set(users::password.eq(password_hash.as_ref()))
+            .execute(&mut conn)
+            .map_err(query_error)?;
+        if updated == 0 {
+            return Err(InfraError::unexpected(format!("no user has id {user_id}")));
+        }
+        Ok(())
+    }
+}
+
+/// The user `user_id` with their details (inner join: a user without a
+/// details row is not found).
+fn find_by_id(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Option<UserWithDetailsRow>> {
+    users::table
+        .inner_join(user_details::table)
+        .filter(users::id.eq(user_id))
+        .select((
+            users::id,
+            users::username,
+            users::password,
+            users::is_active,
+            user_details::email,
+            user_details::phone,
+            user_details::full_name,
+        ))
+        .first(conn)
+        .optional()
 }

@@ -1,5 +1,6 @@
-//! The `UserRepository` contract, once, run against SQLite (a temporary
-//! file) and Postgres (a fresh database per test).
+//! The contracts of `UserRepository`, `SessionRepository` and
+//! `LoginFailureRepository`, once, run against SQLite (a temporary file)
+//! and Postgres (a fresh database per test).
 //!
 //! Postgres tests skip with a notice unless `ZENTRA_TEST_POSTGRES_URL` is
 //! set; with `ZENTRA_REQUIRE_POSTGRES=1` a missing server fails them.
@@ -8,13 +9,20 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use adapters_db::schema::{user_details, users};
+use adapters_db::migrations::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
+use adapters_db::schema::{login_failures, sessions, user_details, users};
 use adapters_db::test_support::{TestPostgres, fresh_sqlite};
 use adapters_db::{
-    DatabaseUrl, DbPool, DieselUserRepository, build_pool, connect, ping, run_migrations,
+    AnyConnection, DatabaseUrl, DbPool, DieselLoginFailureRepository, DieselSessionRepository,
+    DieselUserRepository, build_pool, connect, ping, run_migrations,
 };
 use diesel::prelude::*;
-use domain::{CreateUserError, NewUser, PasswordHash, User, UserDetails, UserRepository, Username};
+use diesel_migrations::MigrationHarness;
+use domain::{
+    CreateUserError, DetailsUpdate, Email, InfraError, LoginFailureRepository, NewSession, NewUser,
+    PasswordHash, Phone, Rotation, SessionRepository, UpdateDetailsError, User, UserDetails,
+    UserRepository, Username,
+};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -95,6 +103,30 @@ contract!(
     deleting_a_user_deletes_the_details,
     an_exhausted_pool_is_unavailable,
     ping_answers,
+    // Details and passwords.
+    details_are_set_and_read_back,
+    some_none_clears_a_detail_and_none_keeps_the_others,
+    a_taken_email_is_refused_and_nothing_changes,
+    a_taken_phone_is_refused_and_nothing_changes,
+    setting_your_own_email_again_is_fine,
+    an_empty_update_returns_the_user_unchanged,
+    updating_an_unknown_user_is_unexpected,
+    concurrent_claims_of_one_email_have_exactly_one_winner,
+    a_new_password_hash_is_stored,
+    // Sessions.
+    a_family_rotates_once_from_each_token,
+    a_rotation_sets_the_new_expiry,
+    a_revoked_family_does_not_rotate,
+    an_expired_family_does_not_rotate,
+    revoking_all_of_a_user_spares_other_users,
+    concurrent_rotations_of_one_token_have_exactly_one_winner,
+    deleting_a_user_deletes_their_sessions,
+    // Login failures.
+    recent_failures_are_per_key_and_oldest_first,
+    clearing_a_key_keeps_the_others,
+    recording_forgets_old_failures_of_every_key,
+    // Migrations.
+    a_database_at_the_first_migration_gets_the_second,
 );
 
 fn new_user(name: &str, hash: &str, is_active: bool) -> NewUser {
@@ -217,7 +249,7 @@ fn migrations_run_twice_are_a_no_op(db: &TestDb) {
     let mut conn = pool.get().unwrap();
 
     let first = run_migrations(&mut conn).unwrap();
-    assert_eq!(first, ["20261124000001"]);
+    assert_eq!(first, ["20261124000001", "20261124000002"]);
     drop(conn);
     let repo = DieselUserRepository::new(pool.clone());
     let user = repo.create(&new_user("survivor", "h", true)).unwrap();
@@ -320,4 +352,651 @@ fn an_exhausted_pool_is_unavailable(db: &TestDb) {
 
 fn ping_answers(db: &TestDb) {
     ping(&db.pool(1)).unwrap();
+}
+
+// ---------------------------------------------------------------- details
+
+fn email(raw: &str) -> Email {
+    Email::parse(raw).unwrap()
+}
+
+fn phone(raw: &str) -> Phone {
+    Phone::parse(raw).unwrap()
+}
+
+fn details(email: Option<&str>, phone: Option<&str>, full_name: Option<&str>) -> UserDetails {
+    UserDetails {
+        email: email.map(str::to_owned),
+        phone: phone.map(str::to_owned),
+        full_name: full_name.map(str::to_owned),
+    }
+}
+
+fn set_all(email_raw: &str, phone_raw: &str, full_name: &str) -> DetailsUpdate {
+    DetailsUpdate {
+        email: Some(Some(email(email_raw))),
+        phone: Some(Some(phone(phone_raw))),
+        full_name: Some(Some(full_name.to_owned())),
+    }
+}
+
+fn stored(repo: &DieselUserRepository, username: &str) -> User {
+    repo.find_by_username(&name(username)).unwrap().unwrap()
+}
+
+fn details_are_set_and_read_back(db: &TestDb) {
+    let (repo, _) = db.repo(2);
+    let user = repo.create(&new_user("agent47", "h", true)).unwrap();
+    let other = repo.create(&new_user("other", "h", true)).unwrap();
+
+    let updated = repo
+        .update_details(
+            user.id,
+            &set_all("Agent@Example.COM", "+44123456789", "Agent 47"),
+        )
+        .unwrap();
+
+    let expected = details(
+        Some("agent@example.com"),
+        Some("+44123456789"),
+        Some("Agent 47"),
+    );
+    assert_eq!(updated.details, expected);
+    assert_eq!(updated.id, user.id);
+    assert_eq!(updated.username, user.username);
+    assert_eq!(updated.password_hash, user.password_hash);
+    assert_eq!(stored(&repo, "agent47"), updated);
+    // Only that user's row changed.
+    assert_eq!(stored(&repo, "other"), other);
+}
+
+fn some_none_clears_a_detail_and_none_keeps_the_others(db: &TestDb) {
+    let (repo, _) = db.repo(2);
+    let user = repo.create(&new_user("agent47", "h", true)).unwrap();
+    repo.update_details(user.id, &set_all("a@example.com", "+44123456789", "Agent"))
+        .unwrap();
+
+    // Each step clears or sets one field and must keep every other one.
+    let steps = [
+        (
+            DetailsUpdate {
+                phone: Some(None),
+                ..DetailsUpdate::default()
+            },
+            details(Some("a@example.com"), None, Some("Agent")),
+        ),
+        (
+            DetailsUpdate {
+                email: Some(None),
+                phone: Some(Some(phone("+4400000000"))),
+                full_name: None,
+            },
+            details(None, Some("+4400000000"), Some("Agent")),
+        ),
+        (
+            DetailsUpdate {
+                full_name: Some(None),
+                ..DetailsUpdate::default()
+            },
+            details(None, Some("+4400000000"), None),
+        ),
+    ];
+    for (update, expected) in steps {
+        let updated = repo.update_details(user.id, &update).unwrap();
+        assert_eq!(updated.details, expected, "after {update:?}");
+        assert_eq!(stored(&repo, "agent47").details, expected);
+    }
+}
+
+fn a_taken_email_is_refused_and_nothing_changes(db: &TestDb) {
+    let (repo, _) = db.repo(2);
+    let owner = repo.create(&new_user("owner", "h", true)).unwrap();
+    let caller = repo.create(&new_user("caller", "h", true)).unwrap();
+    repo.update_details(
+        owner.id,
+        &set_all("taken@example.com", "+11111111", "Owner"),
+    )
+    .unwrap();
+    let before = repo
+        .update_details(
+            caller.id,
+            &set_all("mine@example.com", "+22222222", "Caller"),
+        )
+        .unwrap();
+
+    // Compared lower-cased: `Email` lower-cases on the way in.
+    let result = repo.update_details(caller.id, &set_all("TAKEN@example.com", "+33333333", "New"));
+
+    assert!(
+        matches!(result, Err(UpdateDetailsError::EmailTaken)),
+        "{result:?}"
+    );
+    assert_eq!(stored(&repo, "caller"), before);
+    assert_eq!(
+        stored(&repo, "owner").details,
+        details(Some("taken@example.com"), Some("+11111111"), Some("Owner"))
+    );
+}
+
+fn a_taken_phone_is_refused_and_nothing_changes(db: &TestDb) {
+    let (repo, _) = db.repo(2);
+    let owner = repo.create(&new_user("owner", "h", true)).unwrap();
+    let caller = repo.create(&new_user("caller", "h", true)).unwrap();
+    repo.update_details(
+        owner.id,
+        &set_all("owner@example.com", "+11111111", "Owner"),
+    )
+    .unwrap();
+    let before = repo
+        .update_details(
+            caller.id,
+            &set_all("mine@example.com", "+22222222", "Caller"),
+        )
+        .unwrap();
+
+    let result = repo.update_details(
+        caller.id,
+        &DetailsUpdate {
+            email: Some(Some(email("new@example.com"))),
+            phone: Some(Some(phone("+11111111"))),
+            full_name: Some(None),
+        },
+    );
+
+    assert!(
+        matches!(result, Err(UpdateDetailsError::PhoneTaken)),
+        "{result:?}"
+    );
+    assert_eq!(stored(&repo, "caller"), before);
+}
+
+fn setting_your_own_email_again_is_fine(db: &TestDb) {
+    let (repo, _) = db.repo(2);
+    let user = repo.create(&new_user("agent47", "h", true)).unwrap();
+    let first = repo
+        .update_details(user.id, &set_all("a@example.com", "+44123456789", "Agent"))
+        .unwrap();
+
+    let again = repo
+        .update_details(user.id, &set_all("A@example.com", "+44123456789", "Agent"))
+        .unwrap();
+
+    assert_eq!(again, first);
+}
+
+fn an_empty_update_returns_the_user_unchanged(db: &TestDb) {
+    let (repo, _) = db.repo(2);
+    let user = repo.create(&new_user("agent47", "h", false)).unwrap();
+    let set = repo
+        .update_details(user.id, &set_all("a@example.com", "+44123456789", "Agent"))
+        .unwrap();
+
+    let unchanged = repo
+        .update_details(user.id, &DetailsUpdate::default())
+        .unwrap();
+
+    assert_eq!(unchanged, set);
+    assert_eq!(stored(&repo, "agent47"), set);
+}
+
+fn updating_an_unknown_user_is_unexpected(db: &TestDb) {
+    let (repo, _) = db.repo(2);
+    let user = repo.create(&new_user("agent47", "h", true)).unwrap();
+    let unknown = user.id + 1000;
+
+    for update in [
+        DetailsUpdate::default(),
+        set_all("a@example.com", "+44123456789", "A"),
+    ] {
+        let result = repo.update_details(unknown, &update);
+        assert!(
+            matches!(
+                result,
+                Err(UpdateDetailsError::Infra(InfraError::Unexpected(_)))
+            ),
+            "{result:?}"
+        );
+    }
+    let result = repo.update_password(unknown, &PasswordHash::new("new"));
+    assert!(
+        matches!(result, Err(InfraError::Unexpected(_))),
+        "{result:?}"
+    );
+    assert_eq!(stored(&repo, "agent47"), user);
+}
+
+fn concurrent_claims_of_one_email_have_exactly_one_winner(db: &TestDb) {
+    const THREADS: usize = 8;
+    let (repo, _) = db.repo(THREADS as u32);
+    let ids: Vec<i64> = (0..THREADS)
+        .map(|i| {
+            repo.create(&new_user(&format!("claimer{i}"), "h", true))
+                .unwrap()
+                .id
+        })
+        .collect();
+    let repo = Arc::new(repo);
+    let barrier = Arc::new(Barrier::new(THREADS));
+
+    let results: Vec<_> = ids
+        .into_iter()
+        .map(|id| {
+            let repo = Arc::clone(&repo);
+            let barrier = Arc::clone(&barrier);
+            thread::spawn(move || {
+                let update = DetailsUpdate {
+                    email: Some(Some(email("contested@example.com"))),
+                    ..DetailsUpdate::default()
+                };
+                barrier.wait();
+                repo.update_details(id, &update)
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|handle| handle.join().unwrap())
+        .collect();
+
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    let taken = results
+        .iter()
+        .filter(|r| matches!(r, Err(UpdateDetailsError::EmailTaken)))
+        .count();
+    assert_eq!((winners, taken), (1, THREADS - 1), "{results:?}");
+}
+
+fn a_new_password_hash_is_stored(db: &TestDb) {
+    let (repo, _) = db.repo(2);
+    let user = repo.create(&new_user("agent47", "old-hash", true)).unwrap();
+    let other = repo.create(&new_user("other", "other-hash", true)).unwrap();
+    repo.update_details(user.id, &set_all("a@example.com", "+44123456789", "Agent"))
+        .unwrap();
+
+    repo.update_password(user.id, &PasswordHash::new("new-hash"))
+        .unwrap();
+
+    let found = stored(&repo, "agent47");
+    assert_eq!(found.password_hash.as_ref(), "new-hash");
+    assert_eq!(found.details.email.as_deref(), Some("a@example.com"));
+    assert_eq!(stored(&repo, "other"), other);
+}
+
+// --------------------------------------------------------------- sessions
+
+const NOW: u64 = 1_800_000_000;
+
+struct Sessions {
+    users: DieselUserRepository,
+    sessions: DieselSessionRepository,
+    pool: DbPool,
+}
+
+impl TestDb {
+    fn sessions(&self, size: u32) -> Sessions {
+        let pool = self.pool(size);
+        Sessions {
+            users: DieselUserRepository::new(pool.clone()),
+            sessions: DieselSessionRepository::new(pool.clone()),
+            pool,
+        }
+    }
+}
+
+fn session(family: &str, user_id: i64, token: &str, expires_at: u64) -> NewSession {
+    NewSession {
+        family: family.to_owned(),
+        user_id,
+        current_token_id: token.to_owned(),
+        created_at: NOW - 10,
+        expires_at,
+    }
+}
+
+fn rotation(family: &str, current: &str, next: &str, now: u64) -> Rotation {
+    Rotation {
+        family: family.to_owned(),
+        current_token_id: current.to_owned(),
+        next_token_id: next.to_owned(),
+        expires_at: now + 3600,
+        now,
+    }
+}
+
+fn session_count(pool: &DbPool) -> i64 {
+    sessions::table
+        .count()
+        .get_result(&mut pool.get().unwrap())
+        .unwrap()
+}
+
+fn a_family_rotates_once_from_each_token(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.users.create(&new_user("agent47", "h", true)).unwrap();
+    s.sessions
+        .create(&session("fam-1", user.id, "jti-1", NOW + 3600))
+        .unwrap();
+
+    assert!(
+        s.sessions
+            .rotate(&rotation("fam-1", "jti-1", "jti-2", NOW))
+            .unwrap()
+    );
+    // The old token is spent; the new one works once.
+    assert!(
+        !s.sessions
+            .rotate(&rotation("fam-1", "jti-1", "jti-x", NOW))
+            .unwrap()
+    );
+    assert!(
+        s.sessions
+            .rotate(&rotation("fam-1", "jti-2", "jti-3", NOW))
+            .unwrap()
+    );
+    assert!(
+        !s.sessions
+            .rotate(&rotation("fam-1", "jti-2", "jti-y", NOW))
+            .unwrap()
+    );
+    // An unknown family, or the right token under another family: no.
+    assert!(
+        !s.sessions
+            .rotate(&rotation("fam-2", "jti-3", "jti-4", NOW))
+            .unwrap()
+    );
+    assert!(
+        s.sessions
+            .rotate(&rotation("fam-1", "jti-3", "jti-4", NOW))
+            .unwrap()
+    );
+}
+
+fn a_rotation_sets_the_new_expiry(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.users.create(&new_user("agent47", "h", true)).unwrap();
+    s.sessions
+        .create(&session("fam-1", user.id, "jti-1", NOW + 10))
+        .unwrap();
+
+    // Past the first expiry, within the one the rotation set.
+    assert!(
+        s.sessions
+            .rotate(&rotation("fam-1", "jti-1", "jti-2", NOW))
+            .unwrap()
+    );
+    assert!(
+        s.sessions
+            .rotate(&rotation("fam-1", "jti-2", "jti-3", NOW + 100))
+            .unwrap()
+    );
+    // That rotation moved the expiry to NOW + 100 + 3600.
+    assert!(
+        !s.sessions
+            .rotate(&rotation("fam-1", "jti-3", "jti-4", NOW + 3700))
+            .unwrap()
+    );
+    assert!(
+        s.sessions
+            .rotate(&rotation("fam-1", "jti-3", "jti-4", NOW + 3699))
+            .unwrap()
+    );
+}
+
+fn a_revoked_family_does_not_rotate(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.users.create(&new_user("agent47", "h", true)).unwrap();
+    s.sessions
+        .create(&session("fam-1", user.id, "jti-1", NOW + 3600))
+        .unwrap();
+    s.sessions
+        .create(&session("fam-2", user.id, "jti-1b", NOW + 3600))
+        .unwrap();
+
+    s.sessions.revoke_family("fam-1").unwrap();
+    // Again, and an unknown family: nothing to do.
+    s.sessions.revoke_family("fam-1").unwrap();
+    s.sessions.revoke_family("no-such-family").unwrap();
+
+    assert!(
+        !s.sessions
+            .rotate(&rotation("fam-1", "jti-1", "jti-2", NOW))
+            .unwrap()
+    );
+    // Only that family.
+    assert!(
+        s.sessions
+            .rotate(&rotation("fam-2", "jti-1b", "jti-2b", NOW))
+            .unwrap()
+    );
+}
+
+fn an_expired_family_does_not_rotate(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.users.create(&new_user("agent47", "h", true)).unwrap();
+    s.sessions
+        .create(&session("fam-1", user.id, "jti-1", NOW))
+        .unwrap();
+    s.sessions
+        .create(&session("fam-2", user.id, "jti-1", NOW + 1))
+        .unwrap();
+
+    // Expired at the very second of its expiry.
+    assert!(
+        !s.sessions
+            .rotate(&rotation("fam-1", "jti-1", "jti-2", NOW))
+            .unwrap()
+    );
+    assert!(
+        s.sessions
+            .rotate(&rotation("fam-2", "jti-1", "jti-2", NOW))
+            .unwrap()
+    );
+}
+
+fn revoking_all_of_a_user_spares_other_users(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.users.create(&new_user("agent47", "h", true)).unwrap();
+    let other = s.users.create(&new_user("other", "h", true)).unwrap();
+    for (family, owner) in [("a-1", user.id), ("a-2", user.id), ("b-1", other.id)] {
+        s.sessions
+            .create(&session(family, owner, "jti-1", NOW + 3600))
+            .unwrap();
+    }
+
+    s.sessions.revoke_all_for_user(user.id).unwrap();
+
+    assert!(
+        !s.sessions
+            .rotate(&rotation("a-1", "jti-1", "jti-2", NOW))
+            .unwrap()
+    );
+    assert!(
+        !s.sessions
+            .rotate(&rotation("a-2", "jti-1", "jti-2", NOW))
+            .unwrap()
+    );
+    assert!(
+        s.sessions
+            .rotate(&rotation("b-1", "jti-1", "jti-2", NOW))
+            .unwrap()
+    );
+    // A user without sessions: nothing to do.
+    s.sessions.revoke_all_for_user(other.id + 1000).unwrap();
+}
+
+fn concurrent_rotations_of_one_token_have_exactly_one_winner(db: &TestDb) {
+    // Several rounds: one race can happen to be won cleanly even by a
+    // read-then-write, especially on SQLite's single writer.
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 10;
+    let s = db.sessions(THREADS as u32);
+    let user = s.users.create(&new_user("agent47", "h", true)).unwrap();
+    let sessions = Arc::new(s.sessions);
+
+    for round in 0..ROUNDS {
+        let family = format!("fam-{round}");
+        sessions
+            .create(&session(&family, user.id, "jti-0", NOW + 3600))
+            .unwrap();
+        let barrier = Arc::new(Barrier::new(THREADS));
+
+        let results: Vec<bool> = (0..THREADS)
+            .map(|i| {
+                let sessions = Arc::clone(&sessions);
+                let barrier = Arc::clone(&barrier);
+                let rotation = rotation(&family, "jti-0", &format!("next-{i}"), NOW);
+                thread::spawn(move || {
+                    barrier.wait();
+                    sessions.rotate(&rotation).unwrap()
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect();
+
+        assert_eq!(
+            results.iter().filter(|won| **won).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        let winner = results.iter().position(|won| *won).unwrap();
+        let current: String = sessions::table
+            .filter(sessions::family.eq(&family))
+            .select(sessions::current_token_id)
+            .first(&mut s.pool.get().unwrap())
+            .unwrap();
+        assert_eq!(current, format!("next-{winner}"), "round {round}");
+    }
+}
+
+fn deleting_a_user_deletes_their_sessions(db: &TestDb) {
+    // Needs foreign keys enforced: on SQLite only the pragma does that.
+    let s = db.sessions(2);
+    let gone = s.users.create(&new_user("gone", "h", true)).unwrap();
+    let kept = s.users.create(&new_user("kept", "h", true)).unwrap();
+    s.sessions
+        .create(&session("gone-1", gone.id, "jti-1", NOW + 3600))
+        .unwrap();
+    s.sessions
+        .create(&session("kept-1", kept.id, "jti-1", NOW + 3600))
+        .unwrap();
+
+    diesel::delete(users::table.filter(users::id.eq(gone.id)))
+        .execute(&mut s.pool.get().unwrap())
+        .unwrap();
+
+    assert_eq!(session_count(&s.pool), 1);
+    assert!(
+        s.sessions
+            .rotate(&rotation("kept-1", "jti-1", "jti-2", NOW))
+            .unwrap()
+    );
+    // And a session for a user that does not exist is refused.
+    let orphan = s
+        .sessions
+        .create(&session("orphan", gone.id, "jti-1", NOW + 3600));
+    assert!(
+        matches!(orphan, Err(InfraError::Unexpected(_))),
+        "{orphan:?}"
+    );
+    assert_eq!(session_count(&s.pool), 1);
+}
+
+// --------------------------------------------------------- login failures
+
+fn failures(db: &TestDb) -> (DieselLoginFailureRepository, DbPool) {
+    let pool = db.pool(2);
+    (DieselLoginFailureRepository::new(pool.clone()), pool)
+}
+
+fn keys(raw: &[&str]) -> Vec<String> {
+    raw.iter().map(|&key| key.to_owned()).collect()
+}
+
+fn recent_failures_are_per_key_and_oldest_first(db: &TestDb) {
+    let (repo, _) = failures(db);
+    let (t1, t2) = (NOW, NOW + 5);
+
+    // Recorded newest first, read oldest first.
+    repo.record(&keys(&["user:a"]), t2, 0).unwrap();
+    repo.record(&keys(&["user:a", "addr:b"]), t1, 0).unwrap();
+
+    assert_eq!(repo.recent("user:a", 0).unwrap(), [t1, t2]);
+    assert_eq!(repo.recent("user:a", t2).unwrap(), [t2]);
+    assert_eq!(repo.recent("user:a", t2 + 1).unwrap(), Vec::<u64>::new());
+    assert_eq!(repo.recent("addr:b", 0).unwrap(), [t1]);
+    assert_eq!(repo.recent("user:A", 0).unwrap(), Vec::<u64>::new());
+    // Two failures in one second both count.
+    repo.record(&keys(&["user:a"]), t2, 0).unwrap();
+    assert_eq!(repo.recent("user:a", t1 + 1).unwrap(), [t2, t2]);
+    // Recording under no key only prunes.
+    repo.record(&[], t2, 0).unwrap();
+    assert_eq!(repo.recent("user:a", 0).unwrap().len(), 3);
+}
+
+fn clearing_a_key_keeps_the_others(db: &TestDb) {
+    let (repo, _) = failures(db);
+    repo.record(&keys(&["user:a", "addr:b"]), NOW, 0).unwrap();
+    repo.record(&keys(&["user:a"]), NOW + 1, 0).unwrap();
+
+    repo.clear("user:a").unwrap();
+    repo.clear("user:never-failed").unwrap();
+
+    assert_eq!(repo.recent("user:a", 0).unwrap(), Vec::<u64>::new());
+    assert_eq!(repo.recent("addr:b", 0).unwrap(), [NOW]);
+}
+
+fn recording_forgets_old_failures_of_every_key(db: &TestDb) {
+    let (repo, pool) = failures(db);
+    repo.record(&keys(&["user:a", "addr:b"]), NOW - 100, 0)
+        .unwrap();
+    repo.record(&keys(&["user:c"]), NOW - 50, 0).unwrap();
+    repo.record(&keys(&["user:c"]), NOW - 10, 0).unwrap();
+
+    // Forget everything before NOW - 10 (exclusive), while recording for a.
+    repo.record(&keys(&["user:a"]), NOW, NOW - 10).unwrap();
+
+    assert_eq!(repo.recent("user:a", 0).unwrap(), [NOW]);
+    assert_eq!(repo.recent("addr:b", 0).unwrap(), Vec::<u64>::new());
+    assert_eq!(repo.recent("user:c", 0).unwrap(), [NOW - 10]);
+    let rows: i64 = login_failures::table
+        .count()
+        .get_result(&mut pool.get().unwrap())
+        .unwrap();
+    assert_eq!(rows, 2);
+}
+
+// ------------------------------------------------------------- migrations
+
+fn a_database_at_the_first_migration_gets_the_second(db: &TestDb) {
+    let pool = build_pool(&db.url, 2, TIMEOUT).unwrap();
+    let mut conn = pool.get().unwrap();
+    // A database as the previous release left it: 000001 only.
+    let first = match &mut *conn {
+        AnyConnection::Postgresql(pg) => pg.run_next_migration(POSTGRES_MIGRATIONS),
+        AnyConnection::Sqlite(sqlite) => sqlite.run_next_migration(SQLITE_MIGRATIONS),
+    }
+    .unwrap();
+    assert_eq!(first.to_string(), "20261124000001");
+    drop(conn);
+    let user = DieselUserRepository::new(pool.clone())
+        .create(&new_user("veteran", "h", true))
+        .unwrap();
+
+    let applied = run_migrations(&mut pool.get().unwrap()).unwrap();
+
+    assert_eq!(applied, ["20261124000002"]);
+    let sessions = DieselSessionRepository::new(pool.clone());
+    sessions
+        .create(&session("fam-1", user.id, "jti-1", NOW + 3600))
+        .unwrap();
+    assert!(
+        sessions
+            .rotate(&rotation("fam-1", "jti-1", "jti-2", NOW))
+            .unwrap()
+    );
+    DieselLoginFailureRepository::new(pool.clone())
+        .record(&keys(&["user:veteran"]), NOW, 0)
+        .unwrap();
+    assert!(run_migrations(&mut pool.get().unwrap()).unwrap().is_empty());
 }

@@ -6,7 +6,10 @@ use actix_web::{
     HttpResponse, ResponseError,
     http::{StatusCode, header},
 };
-use domain::{AuthenticateError, InfraError, LoginError, RefreshError, RegisterError};
+use domain::{
+    AuthenticateError, ChangePasswordError, InfraError, LoginError, RefreshError, RegisterError,
+    UpdateDetailsError,
+};
 
 use crate::envelope::{Envelope, FieldError};
 
@@ -17,6 +20,10 @@ pub const INVALID_REFRESH_TOKEN: &str = "Invalid refresh token.";
 pub const INACTIVE_USER: &str = "Inactive user.";
 pub const ALREADY_REGISTERED: &str = "User already registered.";
 pub const VALIDATION_FAILED: &str = "Validation failed.";
+pub const TOO_MANY_REQUESTS: &str = "Too many requests, try again later.";
+pub const EMAIL_TAKEN: &str = "Email already in use.";
+pub const PHONE_TAKEN: &str = "Phone already in use.";
+pub const INCORRECT_PASSWORD: &str = "Incorrect password.";
 pub const UNAVAILABLE: &str = "Service unavailable, try again later.";
 pub const INTERNAL: &str = "Internal server error.";
 
@@ -31,6 +38,14 @@ pub enum ApiError {
     InvalidRefreshToken,
     InactiveUser,
     AlreadyRegistered,
+    /// 429 until the failed-login window lets the client try again.
+    TooManyRequests {
+        retry_after_secs: u64,
+    },
+    EmailTaken,
+    PhoneTaken,
+    /// The current password given to a password change is wrong.
+    IncorrectPassword,
     /// 422 with one entry per offending field.
     Validation(Vec<FieldError>),
     /// A framework-level refusal (404, 405, 413, 415, …) with its message.
@@ -81,6 +96,10 @@ impl ApiError {
             Self::InvalidRefreshToken => INVALID_REFRESH_TOKEN,
             Self::InactiveUser => INACTIVE_USER,
             Self::AlreadyRegistered => ALREADY_REGISTERED,
+            Self::TooManyRequests { .. } => TOO_MANY_REQUESTS,
+            Self::EmailTaken => EMAIL_TAKEN,
+            Self::PhoneTaken => PHONE_TAKEN,
+            Self::IncorrectPassword => INCORRECT_PASSWORD,
             Self::Validation(_) => VALIDATION_FAILED,
             Self::Refused { message, .. } => message,
             Self::Unavailable(_) => UNAVAILABLE,
@@ -95,8 +114,12 @@ impl ResponseError for ApiError {
             Self::NotAuthenticated
             | Self::InvalidToken
             | Self::IncorrectLogin
-            | Self::InvalidRefreshToken => StatusCode::UNAUTHORIZED,
-            Self::InactiveUser | Self::AlreadyRegistered => StatusCode::BAD_REQUEST,
+            | Self::InvalidRefreshToken
+            | Self::IncorrectPassword => StatusCode::UNAUTHORIZED,
+            Self::InactiveUser | Self::AlreadyRegistered | Self::EmailTaken | Self::PhoneTaken => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Refused { status, .. } => *status,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -116,6 +139,9 @@ impl ResponseError for ApiError {
             Self::Refused {
                 allow: Some(allow), ..
             } => envelope = envelope.header(header::ALLOW, *allow),
+            Self::TooManyRequests { retry_after_secs } => {
+                envelope = envelope.header(header::RETRY_AFTER, retry_after_secs.to_string());
+            }
             _ => {}
         }
         // A 401 always challenges for a bearer token; so does the 400 for an
@@ -163,6 +189,9 @@ impl From<LoginError> for ApiError {
     fn from(error: LoginError) -> Self {
         match error {
             LoginError::InvalidCredentials => Self::IncorrectLogin,
+            LoginError::TooManyAttempts { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs }
+            }
             LoginError::Infra(infra) => infra.into(),
         }
     }
@@ -183,6 +212,25 @@ impl From<RefreshError> for ApiError {
         match error {
             RefreshError::InvalidToken => Self::InvalidRefreshToken,
             RefreshError::Infra(infra) => infra.into(),
+        }
+    }
+}
+
+impl From<UpdateDetailsError> for ApiError {
+    fn from(error: UpdateDetailsError) -> Self {
+        match error {
+            UpdateDetailsError::EmailTaken => Self::EmailTaken,
+            UpdateDetailsError::PhoneTaken => Self::PhoneTaken,
+            UpdateDetailsError::Infra(infra) => infra.into(),
+        }
+    }
+}
+
+impl From<ChangePasswordError> for ApiError {
+    fn from(error: ChangePasswordError) -> Self {
+        match error {
+            ChangePasswordError::IncorrectPassword => Self::IncorrectPassword,
+            ChangePasswordError::Infra(infra) => infra.into(),
         }
     }
 }

@@ -2,11 +2,13 @@
 //! answer in Zentra's JSON envelope (API.md §1).
 //!
 //! [`configure`] mounts every route; [`error_envelopes`] wraps the app so
-//! that errors the framework raises itself answer in the envelope too.
+//! that errors the framework raises itself answer in the envelope too, and
+//! [`limits::refuse_oversized`] refuses oversized headers and URIs.
 
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod limits;
 mod routes;
 
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub trait ReadinessProbe: Send + Sync {
 pub struct HttpSettings {
     /// Largest accepted request body, in bytes (413 beyond).
     pub body_limit_bytes: usize,
+    /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
+    pub trust_forwarded_for: bool,
 }
 
 /// Mounts every route, the state they need and the envelope 404.
@@ -46,7 +50,8 @@ pub fn configure(
         config
             .app_data(web::Data::from(service))
             .app_data(web::Data::from(probe))
-            .app_data(web::PayloadConfig::new(settings.body_limit_bytes));
+            .app_data(web::PayloadConfig::new(settings.body_limit_bytes))
+            .app_data(web::Data::new(settings));
         routes::mount(config);
         config.default_service(web::to(routes::not_found));
     }

@@ -7,6 +7,7 @@ use std::{collections::HashMap, fmt, str::FromStr};
 use adapters_crypto::{JwtAlgorithm, JwtSettings, SecretKey};
 use adapters_db::DatabaseUrl;
 use base64::Engine;
+use domain::LoginLimits;
 use serde::Deserialize;
 
 /// A configuration value that cannot be used.
@@ -55,18 +56,11 @@ pub struct Settings {
     pub pool_size: u32,
     pub jwt: JwtSettings,
     pub bcrypt_cost: u32,
-    pub login: LoginLimits,
+    pub login_limits: LoginLimits,
     pub server: ServerSettings,
     pub cors_origins: Vec<String>,
     /// Things worth a warning once logging is up (random local secrets…).
     pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginLimits {
-    pub max_failures: u32,
-    pub max_failures_per_address: u32,
-    pub window_mins: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,14 +174,14 @@ impl Settings {
             refresh_lifetime_secs: u64::from(refresh_mins) * 60,
         };
         let bcrypt_cost = auth.number("rounds", 12, 4..=31)?;
-        let login = LoginLimits {
+        let login_limits = LoginLimits {
             max_failures: auth.number("login_max_failures", 10, 1..=1_000_000)?,
             max_failures_per_address: auth.number(
                 "login_max_failures_per_address",
                 100,
                 1..=1_000_000,
             )?,
-            window_mins: auth.number("login_window_mins", 15, 1..=525_600)?,
+            window_secs: u64::from(auth.number("login_window_mins", 15_u32, 1..=525_600)?) * 60,
         };
 
         let server_section = Section::new("SERVER", &raw.server);
@@ -217,7 +211,7 @@ impl Settings {
             pool_size,
             jwt,
             bcrypt_cost,
-            login,
+            login_limits,
             server,
             cors_origins,
             warnings,

@@ -3,12 +3,16 @@
 
 use std::{net::TcpListener, sync::Arc};
 
-use actix_web::{App, HttpServer, dev::Server, web};
+use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
 use adapters_crypto::{BcryptHasher, JwtTokenService};
-use adapters_db::{DbPool, DieselUserRepository};
-use adapters_http::{HttpSettings, ReadinessProbe, configure, error_envelopes};
+use adapters_db::{
+    DbPool, DieselLoginFailureRepository, DieselSessionRepository, DieselUserRepository,
+};
+use adapters_http::{
+    HttpSettings, ReadinessProbe, configure, error_envelopes, limits::refuse_oversized,
+};
 use anyhow::Context;
-use domain::{AuthService, InfraError, Password, PasswordHasher, SystemClock};
+use domain::{AuthPolicy, AuthService, InfraError, Password, PasswordHasher, Ports, SystemClock};
 
 use crate::config::Settings;
 
@@ -49,16 +53,23 @@ impl Application {
         })
         .await??;
 
-        let service = Arc::new(AuthService::new(
-            Arc::new(DieselUserRepository::new(pool.clone())),
-            Arc::new(hasher),
-            Arc::new(JwtTokenService::new(&settings.jwt)),
-            Arc::new(SystemClock),
+        let ports = Ports {
+            users: Arc::new(DieselUserRepository::new(pool.clone())),
+            sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
+            login_failures: Arc::new(DieselLoginFailureRepository::new(pool.clone())),
+            hasher: Arc::new(hasher),
+            tokens: Arc::new(JwtTokenService::new(&settings.jwt)),
+            clock: Arc::new(SystemClock),
+        };
+        let policy = AuthPolicy {
             dummy_hash,
-        ));
+            login_limits: settings.login_limits,
+        };
+        let service = Arc::new(AuthService::new(ports, policy));
         let probe: Arc<dyn ReadinessProbe> = Arc::new(DatabaseProbe(pool));
         let http = HttpSettings {
             body_limit_bytes: settings.server.body_limit_bytes,
+            trust_forwarded_for: settings.server.trust_forwarded_for,
         };
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
@@ -70,11 +81,10 @@ impl Application {
             })?;
         let address = listener.local_addr()?;
         let server = HttpServer::new(move || {
-            App::new().wrap(error_envelopes()).configure(configure(
-                service.clone(),
-                probe.clone(),
-                http,
-            ))
+            App::new()
+                .wrap(from_fn(refuse_oversized))
+                .wrap(error_envelopes())
+                .configure(configure(service.clone(), probe.clone(), http))
         })
         .listen(listener)?
         // SIGTERM and SIGINT stop accepting, then let requests in flight

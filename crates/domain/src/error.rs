@@ -59,6 +59,9 @@ pub enum LoginError {
     /// Unknown user and wrong password alike: the caller must not learn which.
     #[error("incorrect username or password")]
     InvalidCredentials,
+    /// Too many recent failures for this username or client address.
+    #[error("too many failed logins, retry after {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -79,6 +82,27 @@ pub enum RefreshError {
     /// Missing, invalid, expired, or naming a user that no longer exists.
     #[error("invalid refresh token")]
     InvalidToken,
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Why a details update was refused; [`crate::UserRepository::update_details`]
+/// and [`crate::AuthService::update_details`] alike.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateDetailsError {
+    #[error("email already in use")]
+    EmailTaken,
+    #[error("phone already in use")]
+    PhoneTaken,
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangePasswordError {
+    /// The current password given is not the user's.
+    #[error("incorrect password")]
+    IncorrectPassword,
     #[error(transparent)]
     Infra(#[from] InfraError),
 }

@@ -4,21 +4,34 @@
 //! Nothing here knows about HTTP, SQL, JWT or bcrypt. Start reading at
 //! [`ports`], then [`service::AuthService`].
 
+pub mod email;
 pub mod error;
 pub mod password;
+pub mod phone;
 pub mod ports;
 pub mod service;
+pub mod session;
+pub mod throttle;
 pub mod token;
 pub mod user;
 pub mod username;
 
+pub use email::{Email, EmailError};
 pub use error::{
-    AuthenticateError, CreateUserError, InfraError, LoginError, RefreshError, RegisterError,
-    TokenError,
+    AuthenticateError, ChangePasswordError, CreateUserError, InfraError, LoginError, RefreshError,
+    RegisterError, TokenError, UpdateDetailsError,
 };
 pub use password::{Password, PasswordError, PasswordHash};
-pub use ports::{Clock, PasswordHasher, SystemClock, TokenService, UserRepository};
-pub use service::{AuthService, LoginRequest, RegisterRequest};
+pub use phone::{Phone, PhoneError};
+pub use ports::{
+    Clock, LoginFailureRepository, PasswordHasher, SessionRepository, SystemClock, TokenService,
+    UserRepository,
+};
+pub use service::{
+    AuthPolicy, AuthService, ChangePasswordRequest, LoginRequest, Ports, RegisterRequest,
+};
+pub use session::{NewSession, Rotation};
+pub use throttle::{LoginLimits, ThrottleKey};
 pub use token::{Claims, IssuedToken, TokenKind, TokenPair, TokenRequest, UnixSeconds};
-pub use user::{NewUser, User, UserDetails};
+pub use user::{DetailsUpdate, NewUser, User, UserDetails};
 pub use username::{Username, UsernameError};

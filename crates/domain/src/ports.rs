@@ -8,8 +8,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{
-    Claims, CreateUserError, InfraError, IssuedToken, NewUser, Password, PasswordHash, TokenError,
-    TokenKind, TokenRequest, UnixSeconds, User, Username,
+    Claims, CreateUserError, DetailsUpdate, InfraError, IssuedToken, NewSession, NewUser, Password,
+    PasswordHash, Rotation, TokenError, TokenKind, TokenRequest, UnixSeconds, UpdateDetailsError,
+    User, Username,
 };
 
 /// Where users are stored.
@@ -29,6 +30,91 @@ pub trait UserRepository: Send + Sync {
     /// # Errors
     /// [`InfraError`] only when the store fails; an unknown user is `Ok(None)`.
     fn find_by_username(&self, username: &Username) -> Result<Option<User>, InfraError>;
+
+    /// Applies `update` to the details of user `user_id` and returns the
+    /// user as stored afterwards.
+    ///
+    /// # Errors
+    /// MUST return [`UpdateDetailsError::EmailTaken`] /
+    /// [`UpdateDetailsError::PhoneTaken`] if another user already has that
+    /// email (compared lower-cased) or phone, even one set concurrently;
+    /// [`UpdateDetailsError::Infra`] otherwise (an unknown `user_id` too).
+    fn update_details(
+        &self,
+        user_id: i64,
+        update: &DetailsUpdate,
+    ) -> Result<User, UpdateDetailsError>;
+
+    /// Replaces the password hash of user `user_id`.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn update_password(&self, user_id: i64, password_hash: &PasswordHash)
+    -> Result<(), InfraError>;
+}
+
+/// Server-side state of refresh-token families (API.md §3.5).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a new, unrevoked session.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn create(&self, session: &NewSession) -> Result<(), InfraError>;
+
+    /// Moves the family from `current_token_id` to `next_token_id` and sets
+    /// its expiry, but only if the family exists, is not revoked, has not
+    /// expired at `now` and its current token is `current_token_id`.
+    ///
+    /// MUST be one conditional update, not a read then a write: of several
+    /// concurrent calls with the same `current_token_id`, at most one
+    /// returns `Ok(true)`.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails; a refused rotation is `Ok(false)`.
+    fn rotate(&self, rotation: &Rotation) -> Result<bool, InfraError>;
+
+    /// Revokes the family. Unknown or already revoked: nothing to do.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn revoke_family(&self, family: &str) -> Result<(), InfraError>;
+
+    /// Revokes every family of user `user_id`.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn revoke_all_for_user(&self, user_id: i64) -> Result<(), InfraError>;
+}
+
+/// Failed logins, counted per key (a username or a client address) so that
+/// every instance of the service sees the same counts.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait LoginFailureRepository: Send + Sync {
+    /// The times of the failures recorded under `key` at or after `since`,
+    /// oldest first.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn recent(&self, key: &str, since: UnixSeconds) -> Result<Vec<UnixSeconds>, InfraError>;
+
+    /// Records one failure at `at` under each of `keys`, and forgets every
+    /// failure (of any key) older than `forget_before`.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn record(
+        &self,
+        keys: &[String],
+        at: UnixSeconds,
+        forget_before: UnixSeconds,
+    ) -> Result<(), InfraError>;
+
+    /// Forgets every failure recorded under `key`.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn clear(&self, key: &str) -> Result<(), InfraError>;
 }
 
 /// One-way password hashing.

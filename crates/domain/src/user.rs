@@ -1,4 +1,4 @@
-use crate::{PasswordHash, Username};
+use crate::{Email, PasswordHash, Phone, Username};
 
 /// A registered user: credentials and personal details together, as the
 /// `users` and `user_details` tables hold them.
@@ -25,4 +25,13 @@ pub struct NewUser {
     pub username: Username,
     pub password_hash: PasswordHash,
     pub is_active: bool,
+}
+
+/// A change to a user's details: for each field, `None` keeps it,
+/// `Some(None)` clears it and `Some(Some(value))` sets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DetailsUpdate {
+    pub email: Option<Option<Email>>,
+    pub phone: Option<Option<Phone>>,
+    pub full_name: Option<Option<String>>,
 }

@@ -1,25 +1,25 @@
-//! The seed's five routes under `/api/auth` (API.md §3).
-
-use std::sync::Arc;
+//! Registration and the token lifecycle under `/api/auth`: register, login,
+//! verify, refresh, logout (API.md §3, §4).
 
 use actix_web::{
     HttpRequest, HttpResponse,
     http::{StatusCode, header},
     web,
 };
-use domain::{AuthService, LoginRequest, Password, RegisterRequest, TokenPair, User, Username};
-use serde::{Deserialize, Serialize};
+use domain::{AuthService, LoginRequest, Password, RegisterRequest, TokenPair, Username};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    Envelope, FieldError,
+    Envelope, FieldError, HttpSettings,
     error::ApiError,
     extract::{
-        BearerToken, Encodings, JsonBody, JsonOrFormBody, RawBody, parse_body, run_blocking,
+        BearerToken, Encodings, JsonBody, JsonOrFormBody, RawBody, client_address, parse_body,
+        run_blocking,
     },
 };
 
-type Service = web::Data<AuthService>;
+pub(crate) type Service = web::Data<AuthService>;
 
 #[derive(Deserialize)]
 pub(crate) struct RegisterBody {
@@ -79,30 +79,13 @@ pub(crate) struct RefreshBody {
 }
 
 #[derive(Deserialize)]
+pub(crate) struct LogoutBody {
+    refresh_token: String,
+}
+
+#[derive(Deserialize)]
 struct RefreshQuery {
     refresh_token: Option<String>,
-}
-
-/// `GetUser` of API.md §2.
-#[derive(Serialize)]
-struct GetUser<'a> {
-    username: &'a str,
-    email: Option<&'a str>,
-    phone: Option<&'a str>,
-    full_name: Option<&'a str>,
-    is_active: bool,
-}
-
-impl<'a> From<&'a User> for GetUser<'a> {
-    fn from(user: &'a User) -> Self {
-        Self {
-            username: user.username.as_ref(),
-            email: user.details.email.as_deref(),
-            phone: user.details.phone.as_deref(),
-            full_name: user.details.full_name.as_deref(),
-            is_active: user.is_active,
-        }
-    }
 }
 
 /// The bare OAuth2 token object (RFC 6749 §5.1), never cached.
@@ -144,6 +127,8 @@ pub(crate) async fn register(
 
 pub(crate) async fn login(
     service: Service,
+    settings: web::Data<HttpSettings>,
+    request: HttpRequest,
     body: JsonOrFormBody<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginBody {
@@ -152,21 +137,14 @@ pub(crate) async fn login(
         grant_type,
     } = body.0;
     check_grant_type(grant_type.as_deref(), "password")?;
+    let login = LoginRequest {
+        username,
+        password,
+        client_address: client_address(&request, settings.trust_forwarded_for),
+    };
     let service = service.into_inner();
-    let pair = run_blocking(move || service.login(LoginRequest { username, password })).await?;
+    let pair = run_blocking(move || service.login(login)).await?;
     Ok(token_response(StatusCode::ACCEPTED, &pair))
-}
-
-pub(crate) async fn current_user(
-    service: Service,
-    token: BearerToken,
-) -> Result<HttpResponse, ApiError> {
-    let service = service.into_inner();
-    let user = run_blocking(move || service.current_user(&token.0)).await?;
-    Ok(Envelope::new(StatusCode::OK)
-        .data(GetUser::from(&user))
-        .bearer()
-        .into_response())
 }
 
 /// Pure CPU work (one HMAC): answered on the worker, no database read.
@@ -187,9 +165,37 @@ pub(crate) async fn refresh(
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let token = refresh_token(&request, &body.0)?.ok_or(ApiError::InvalidRefreshToken)?;
-    let service: Arc<AuthService> = service.into_inner();
+    let service = service.into_inner();
     let pair = run_blocking(move || service.refresh(&token)).await?;
     Ok(token_response(StatusCode::CREATED, &pair))
+}
+
+/// Ends one session. Always 200: the answer reveals nothing about the token.
+pub(crate) async fn logout(
+    service: Service,
+    body: JsonOrFormBody<LogoutBody>,
+) -> Result<HttpResponse, ApiError> {
+    let service = service.into_inner();
+    run_blocking(move || service.logout(&body.0.refresh_token)).await?;
+    Ok(Envelope::new(StatusCode::OK)
+        .message("Logged out.")
+        .into_response())
+}
+
+pub(crate) async fn logout_all(
+    service: Service,
+    token: BearerToken,
+) -> Result<HttpResponse, ApiError> {
+    let service = service.into_inner();
+    run_blocking(move || -> Result<(), ApiError> {
+        let user = service.current_user(&token.0)?;
+        Ok(service.logout_all(&user)?)
+    })
+    .await?;
+    Ok(Envelope::new(StatusCode::OK)
+        .message("Logged out of all sessions.")
+        .bearer()
+        .into_response())
 }
 
 /// The refresh token from the query (which wins, as in the original), else
@@ -208,6 +214,3 @@ fn refresh_token(request: &HttpRequest, body: &[u8]) -> Result<Option<String>, A
     check_grant_type(body.grant_type.as_deref(), "refresh_token")?;
     Ok(body.refresh_token.filter(|token| !token.is_empty()))
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,7 +1,10 @@
 //! Route table. Every resource answers 405 with `Allow` for other methods.
 
 mod auth;
+mod me;
 mod service;
+#[cfg(test)]
+mod tests;
 
 use actix_web::{HttpResponse, Route, web};
 
@@ -23,8 +26,24 @@ pub(crate) fn mount(config: &mut web::ServiceConfig) {
             web::scope("/api/auth")
                 .service(
                     web::resource("/users/me")
-                        .route(web::get().to(auth::current_user))
-                        .default_service(not_allowed("GET")),
+                        .route(web::get().to(me::current_user))
+                        .route(web::patch().to(me::update_details))
+                        .default_service(not_allowed("GET, PATCH")),
+                )
+                .service(
+                    web::resource("/users/me/password")
+                        .route(web::post().to(me::change_password))
+                        .default_service(not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/logout")
+                        .route(web::post().to(auth::logout))
+                        .default_service(not_allowed("POST")),
+                )
+                .service(
+                    web::resource("/logout/all")
+                        .route(web::post().to(auth::logout_all))
+                        .default_service(not_allowed("POST")),
                 )
                 .service(
                     web::resource("/register")

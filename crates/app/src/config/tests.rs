@@ -26,11 +26,11 @@ fn an_empty_environment_gives_the_documented_defaults() {
     assert_eq!(s.jwt.refresh_lifetime_secs, 10_080 * 60);
     assert_eq!(s.bcrypt_cost, 12);
     assert_eq!(
-        s.login,
+        s.login_limits,
         LoginLimits {
             max_failures: 10,
             max_failures_per_address: 100,
-            window_mins: 15
+            window_secs: 15 * 60
         }
     );
     assert_eq!(

@@ -1,33 +1,62 @@
 use mockall::predicate::eq;
 
 use super::*;
-use crate::ports::{MockClock, MockPasswordHasher, MockTokenService, MockUserRepository};
-use crate::{IssuedToken, TokenError, UserDetails};
+use crate::ports::{
+    MockClock, MockLoginFailureRepository, MockPasswordHasher, MockSessionRepository,
+    MockTokenService, MockUserRepository,
+};
+use crate::{Email, IssuedToken, TokenError, UserDetails};
 
 const NOW: u64 = 1_700_000_000;
 const ACCESS_LIFETIME: u64 = 900;
 const DUMMY_HASH: &str = "dummy-hash";
+const WINDOW: u64 = 900;
+const LIMITS: LoginLimits = LoginLimits {
+    max_failures: 3,
+    max_failures_per_address: 5,
+    window_secs: WINDOW,
+};
 
 /// The ports of one test; each test states what it expects of them, and
 /// any call it did not expect fails the test.
 #[derive(Default)]
-struct Ports {
+struct Mocks {
     users: MockUserRepository,
+    sessions: MockSessionRepository,
+    failures: MockLoginFailureRepository,
     hasher: MockPasswordHasher,
     tokens: MockTokenService,
 }
 
-impl Ports {
+impl Mocks {
     fn service(self) -> AuthService {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
         AuthService::new(
-            Arc::new(self.users),
-            Arc::new(self.hasher),
-            Arc::new(self.tokens),
-            Arc::new(clock),
-            PasswordHash::new(DUMMY_HASH),
+            Ports {
+                users: Arc::new(self.users),
+                sessions: Arc::new(self.sessions),
+                login_failures: Arc::new(self.failures),
+                hasher: Arc::new(self.hasher),
+                tokens: Arc::new(self.tokens),
+                clock: Arc::new(clock),
+            },
+            AuthPolicy {
+                dummy_hash: PasswordHash::new(DUMMY_HASH),
+                login_limits: LIMITS,
+            },
         )
+    }
+
+    /// No recent failures anywhere; failures and clears are accepted.
+    fn no_failures(&mut self) {
+        self.failures.expect_recent().returning(|_, _| Ok(vec![]));
+        self.failures.expect_record().returning(|_, _, _| Ok(()));
+        self.failures.expect_clear().returning(|_| Ok(()));
+    }
+
+    fn sessions_are_created(&mut self) {
+        self.sessions.expect_create().returning(|_| Ok(()));
     }
 
     fn user_exists(&mut self, user: User) {
@@ -65,7 +94,7 @@ impl Ports {
                 kind: request.kind,
                 issued_at: request.now,
                 expires_at: request.now + ACCESS_LIFETIME,
-                id: "jti".into(),
+                id: format!("jti-{:?}", request.kind),
                 family: family.clone(),
             };
             let token = format!(
@@ -112,6 +141,7 @@ fn login(name: &str, password: &str) -> LoginRequest {
     LoginRequest {
         username: name.into(),
         password: password.into(),
+        client_address: Some("10.0.0.1".into()),
     }
 }
 
@@ -123,7 +153,7 @@ fn store_down() -> InfraError {
 
 #[test]
 fn registration_stores_the_hash_and_never_the_password() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.user_missing("agent47");
     ports
         .hasher
@@ -150,7 +180,7 @@ fn registration_stores_the_hash_and_never_the_password() {
 
 #[test]
 fn registration_keeps_the_requested_inactive_flag() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.user_missing("agent47");
     ports
         .hasher
@@ -172,7 +202,7 @@ fn registration_keeps_the_requested_inactive_flag() {
 
 #[test]
 fn a_taken_username_is_refused_without_spending_a_hash() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.user_exists(user("agent47", true));
     // No expectation on the hasher or on create: calling either fails.
 
@@ -182,7 +212,7 @@ fn a_taken_username_is_refused_without_spending_a_hash() {
 
 #[test]
 fn a_registration_that_loses_a_race_is_username_taken() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.user_missing("agent47");
     ports
         .hasher
@@ -199,7 +229,7 @@ fn a_registration_that_loses_a_race_is_username_taken() {
 
 #[test]
 fn a_store_failure_during_registration_is_passed_on() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports
         .users
         .expect_find_by_username()
@@ -215,8 +245,9 @@ fn a_store_failure_during_registration_is_passed_on() {
 // --- login ----------------------------------------------------------------
 
 #[test]
-fn the_right_password_gets_an_access_and_a_refresh_token_of_a_new_family() {
-    let mut ports = Ports::default();
+fn the_right_password_gets_a_token_pair_and_starts_a_session() {
+    let mut ports = Mocks::default();
+    ports.no_failures();
     ports.user_exists(user("agent47", true));
     ports
         .hasher
@@ -225,6 +256,21 @@ fn the_right_password_gets_an_access_and_a_refresh_token_of_a_new_family() {
         .times(1)
         .returning(|_, _| Ok(true));
     ports.tokens_are_issued();
+    ports
+        .sessions
+        .expect_create()
+        .withf(|session| {
+            *session
+                == NewSession {
+                    family: "new".into(),
+                    user_id: 7,
+                    current_token_id: "jti-Refresh".into(),
+                    created_at: NOW,
+                    expires_at: NOW + ACCESS_LIFETIME,
+                }
+        })
+        .times(1)
+        .returning(|_| Ok(()));
 
     let pair = ports
         .service()
@@ -236,8 +282,42 @@ fn the_right_password_gets_an_access_and_a_refresh_token_of_a_new_family() {
 }
 
 #[test]
-fn a_wrong_password_is_invalid_credentials() {
-    let mut ports = Ports::default();
+fn a_successful_login_clears_the_usernames_failures_only() {
+    let mut ports = Mocks::default();
+    ports.failures.expect_recent().returning(|_, _| Ok(vec![]));
+    ports
+        .failures
+        .expect_clear()
+        .withf(|key| key == "user:agent47")
+        .times(1)
+        .returning(|_| Ok(()));
+    ports.user_exists(user("agent47", true));
+    ports.hasher.expect_verify().returning(|_, _| Ok(true));
+    ports.tokens_are_issued();
+    ports.sessions_are_created();
+
+    assert!(
+        ports
+            .service()
+            .login(login("agent47", "correct horse"))
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_wrong_password_is_invalid_credentials_and_counts_for_name_and_address() {
+    let mut ports = Mocks::default();
+    ports.failures.expect_recent().returning(|_, _| Ok(vec![]));
+    ports
+        .failures
+        .expect_record()
+        .withf(|keys, at, forget_before| {
+            keys == ["user:agent47".to_owned(), "addr:10.0.0.1".to_owned()]
+                && *at == NOW
+                && *forget_before == NOW - WINDOW
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
     ports.user_exists(user("agent47", true));
     ports.hasher.expect_verify().returning(|_, _| Ok(false));
 
@@ -247,7 +327,8 @@ fn a_wrong_password_is_invalid_credentials() {
 
 #[test]
 fn an_unknown_user_still_costs_one_hash_check_against_the_dummy_hash() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
+    ports.no_failures();
     ports.user_missing("nobody");
     ports
         .hasher
@@ -262,8 +343,39 @@ fn an_unknown_user_still_costs_one_hash_check_against_the_dummy_hash() {
 }
 
 #[test]
+fn the_hasher_runs_once_on_every_failing_path() {
+    // Wrong password, unknown user, impossible name, impossible password:
+    // each costs exactly one verify, so none answers faster than another.
+    for (name, password) in [
+        ("agent47", "wrong password"),
+        ("nobody", "some password"),
+        ("no spaces allowed", "some password"),
+        ("agent47", &"a".repeat(73)[..]),
+    ] {
+        let mut ports = Mocks::default();
+        ports.no_failures();
+        ports
+            .users
+            .expect_find_by_username()
+            .returning(|name| Ok((name.as_ref() == "agent47").then(|| user("agent47", true))));
+        ports
+            .hasher
+            .expect_verify()
+            .times(1)
+            .returning(|_, _| Ok(false));
+
+        let result = ports.service().login(login(name, password));
+        assert!(
+            matches!(result, Err(LoginError::InvalidCredentials)),
+            "{name}"
+        );
+    }
+}
+
+#[test]
 fn a_username_that_could_never_register_is_refused_after_a_hash_check() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
+    ports.no_failures();
     ports
         .hasher
         .expect_verify()
@@ -279,7 +391,8 @@ fn a_username_that_could_never_register_is_refused_after_a_hash_check() {
 
 #[test]
 fn a_password_over_72_bytes_never_matches_even_if_its_prefix_would() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
+    ports.no_failures();
     ports.user_exists(user("agent47", true));
     // bcrypt would accept the first 72 bytes; the service must not ask it
     // about the user's hash at all, only spend the dummy check.
@@ -295,11 +408,104 @@ fn a_password_over_72_bytes_never_matches_even_if_its_prefix_would() {
 }
 
 #[test]
+fn a_locked_username_is_refused_before_any_password_check() {
+    let mut ports = Mocks::default();
+    ports
+        .failures
+        .expect_recent()
+        .withf(|key, since| key == "user:agent47" && *since == NOW - WINDOW)
+        .returning(|_, _| Ok(vec![NOW - 600, NOW - 300, NOW - 100]));
+    ports
+        .failures
+        .expect_recent()
+        .withf(|key, _| key == "addr:10.0.0.1")
+        .returning(|_, _| Ok(vec![]));
+    // No user lookup, no hasher: even the right password is not checked.
+
+    let result = ports.service().login(login("agent47", "correct horse"));
+    match result {
+        Err(LoginError::TooManyAttempts { retry_after_secs }) => assert_eq!(retry_after_secs, 300),
+        other => panic!("expected a lock, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_address_over_its_limit_is_refused_for_every_username() {
+    let mut ports = Mocks::default();
+    ports
+        .failures
+        .expect_recent()
+        .withf(|key, _| key == "user:someone-new")
+        .returning(|_, _| Ok(vec![]));
+    ports
+        .failures
+        .expect_recent()
+        .withf(|key, _| key == "addr:10.0.0.1")
+        .returning(|_, _| Ok(vec![NOW - 50; 5]));
+
+    let result = ports.service().login(login("someone-new", "whatever pass"));
+    assert!(matches!(
+        result,
+        Err(LoginError::TooManyAttempts {
+            retry_after_secs: 850
+        })
+    ));
+}
+
+#[test]
+fn below_the_limits_a_login_goes_ahead() {
+    let mut ports = Mocks::default();
+    ports
+        .failures
+        .expect_recent()
+        .returning(|_, _| Ok(vec![NOW - 10, NOW - 5]));
+    ports.failures.expect_clear().returning(|_| Ok(()));
+    ports.user_exists(user("agent47", true));
+    ports.hasher.expect_verify().returning(|_, _| Ok(true));
+    ports.tokens_are_issued();
+    ports.sessions_are_created();
+
+    assert!(
+        ports
+            .service()
+            .login(login("agent47", "correct horse"))
+            .is_ok()
+    );
+}
+
+#[test]
+fn without_a_client_address_only_the_username_is_counted() {
+    let mut ports = Mocks::default();
+    ports
+        .failures
+        .expect_recent()
+        .withf(|key, _| key == "user:agent47")
+        .times(1)
+        .returning(|_, _| Ok(vec![]));
+    ports
+        .failures
+        .expect_record()
+        .withf(|keys, _, _| keys == ["user:agent47".to_owned()])
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    ports.user_exists(user("agent47", true));
+    ports.hasher.expect_verify().returning(|_, _| Ok(false));
+    let request = LoginRequest {
+        client_address: None,
+        ..login("agent47", "wrong password")
+    };
+
+    assert!(ports.service().login(request).is_err());
+}
+
+#[test]
 fn an_inactive_user_can_log_in() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
+    ports.no_failures();
     ports.user_exists(user("sleeper", false));
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
     ports.tokens_are_issued();
+    ports.sessions_are_created();
 
     assert!(
         ports
@@ -311,7 +517,8 @@ fn an_inactive_user_can_log_in() {
 
 #[test]
 fn a_store_failure_during_login_is_not_reported_as_bad_credentials() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
+    ports.no_failures();
     ports
         .users
         .expect_find_by_username()
@@ -325,7 +532,7 @@ fn a_store_failure_during_login_is_not_reported_as_bad_credentials() {
 
 #[test]
 fn a_valid_access_token_yields_its_user() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.token_decodes("tok", Ok(claims(TokenKind::Access, "agent47", None)));
     ports.user_exists(user("agent47", true));
 
@@ -336,7 +543,7 @@ fn a_valid_access_token_yields_its_user() {
 #[test]
 fn an_expired_or_foreign_access_token_cannot_authenticate() {
     for error in [TokenError::Expired, TokenError::Invalid] {
-        let mut ports = Ports::default();
+        let mut ports = Mocks::default();
         ports.token_decodes("tok", Err(error));
         let result = ports.service().current_user("tok");
         assert!(matches!(result, Err(AuthenticateError::InvalidToken)));
@@ -345,7 +552,7 @@ fn an_expired_or_foreign_access_token_cannot_authenticate() {
 
 #[test]
 fn a_token_of_a_deleted_user_cannot_authenticate() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.token_decodes("tok", Ok(claims(TokenKind::Access, "ghost", None)));
     ports.user_missing("ghost");
 
@@ -355,7 +562,7 @@ fn a_token_of_a_deleted_user_cannot_authenticate() {
 
 #[test]
 fn a_token_whose_subject_is_no_valid_username_cannot_authenticate() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.token_decodes("tok", Ok(claims(TokenKind::Access, "x", None)));
     // No store expectation: the service must not even look.
 
@@ -365,7 +572,7 @@ fn a_token_whose_subject_is_no_valid_username_cannot_authenticate() {
 
 #[test]
 fn an_inactive_user_is_told_so() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.token_decodes("tok", Ok(claims(TokenKind::Access, "sleeper", None)));
     ports.user_exists(user("sleeper", false));
 
@@ -377,7 +584,7 @@ fn an_inactive_user_is_told_so() {
 
 #[test]
 fn verify_checks_the_token_as_an_access_token_without_reading_the_store() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.token_decodes("tok", Ok(claims(TokenKind::Access, "agent47", None)));
 
     let verified = ports.service().verify("tok").unwrap();
@@ -386,23 +593,42 @@ fn verify_checks_the_token_as_an_access_token_without_reading_the_store() {
 
 #[test]
 fn verify_refuses_what_the_token_service_refuses() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.token_decodes("tok", Err(TokenError::Expired));
 
     assert_eq!(ports.service().verify("tok"), Err(TokenError::Expired));
 }
 
-// --- refresh --------------------------------------------------------------
+// --- refresh ----------------------------------------------------------------
+
+fn rotation_to_next(family: &'static str) -> impl Fn(&Rotation) -> bool {
+    move |rotation| {
+        *rotation
+            == Rotation {
+                family: family.into(),
+                current_token_id: "jti".into(),
+                next_token_id: "jti-Refresh".into(),
+                expires_at: NOW + ACCESS_LIFETIME,
+                now: NOW,
+            }
+    }
+}
 
 #[test]
-fn a_refresh_issues_a_new_pair_in_the_same_family() {
-    let mut ports = Ports::default();
+fn a_refresh_rotates_the_session_to_the_new_token() {
+    let mut ports = Mocks::default();
     ports.token_decodes(
         "rt",
         Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))),
     );
     ports.user_exists(user("agent47", true));
     ports.tokens_are_issued();
+    ports
+        .sessions
+        .expect_rotate()
+        .withf(rotation_to_next("fam-1"))
+        .times(1)
+        .returning(|_| Ok(true));
 
     let pair = ports.service().refresh("rt").unwrap();
     assert_eq!(pair.access_token, "Access-for-agent47-in-");
@@ -410,8 +636,42 @@ fn a_refresh_issues_a_new_pair_in_the_same_family() {
 }
 
 #[test]
+fn a_replayed_refresh_token_revokes_its_whole_family() {
+    let mut ports = Mocks::default();
+    ports.token_decodes(
+        "old",
+        Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))),
+    );
+    ports.user_exists(user("agent47", true));
+    ports.tokens_are_issued();
+    ports.sessions.expect_rotate().returning(|_| Ok(false));
+    ports
+        .sessions
+        .expect_revoke_family()
+        .withf(|family| family == "fam-1")
+        .times(1)
+        .returning(|_| Ok(()));
+
+    assert!(matches!(
+        ports.service().refresh("old"),
+        Err(RefreshError::InvalidToken)
+    ));
+}
+
+#[test]
+fn a_refresh_token_without_a_family_is_invalid() {
+    let mut ports = Mocks::default();
+    ports.token_decodes("rt", Ok(claims(TokenKind::Refresh, "agent47", None)));
+
+    assert!(matches!(
+        ports.service().refresh("rt"),
+        Err(RefreshError::InvalidToken)
+    ));
+}
+
+#[test]
 fn an_access_token_cannot_refresh() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     // The service asks for a refresh token; an access token decodes as invalid.
     ports
         .tokens
@@ -425,7 +685,7 @@ fn an_access_token_cannot_refresh() {
 
 #[test]
 fn an_expired_refresh_token_cannot_refresh() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports
         .tokens
         .expect_decode()
@@ -439,7 +699,7 @@ fn an_expired_refresh_token_cannot_refresh() {
 
 #[test]
 fn a_refresh_token_of_a_deleted_user_cannot_refresh() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.token_decodes("rt", Ok(claims(TokenKind::Refresh, "ghost", Some("f"))));
     ports.user_missing("ghost");
 
@@ -451,10 +711,134 @@ fn a_refresh_token_of_a_deleted_user_cannot_refresh() {
 
 #[test]
 fn an_inactive_user_can_refresh() {
-    let mut ports = Ports::default();
+    let mut ports = Mocks::default();
     ports.token_decodes("rt", Ok(claims(TokenKind::Refresh, "sleeper", Some("f"))));
     ports.user_exists(user("sleeper", false));
     ports.tokens_are_issued();
+    ports.sessions.expect_rotate().returning(|_| Ok(true));
 
     assert!(ports.service().refresh("rt").is_ok());
+}
+
+// --- logout -----------------------------------------------------------------
+
+#[test]
+fn logout_revokes_the_family_of_the_token_even_once_expired() {
+    let mut ports = Mocks::default();
+    // Decoded at time 0: expiry does not stop a logout.
+    ports
+        .tokens
+        .expect_decode()
+        .withf(|token, kind, now| token == "rt" && *kind == TokenKind::Refresh && *now == 0)
+        .returning(|_, _, _| Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))));
+    ports
+        .sessions
+        .expect_revoke_family()
+        .withf(|family| family == "fam-1")
+        .times(1)
+        .returning(|_| Ok(()));
+
+    assert!(ports.service().logout("rt").is_ok());
+}
+
+#[test]
+fn logout_with_anything_else_succeeds_and_touches_nothing() {
+    let mut ports = Mocks::default();
+    ports
+        .tokens
+        .expect_decode()
+        .returning(|_, _, _| Err(TokenError::Invalid));
+    // No session expectation: revoking anything would fail the test.
+
+    assert!(ports.service().logout("garbage").is_ok());
+}
+
+#[test]
+fn logout_everywhere_revokes_every_session_of_the_user() {
+    let mut ports = Mocks::default();
+    ports
+        .sessions
+        .expect_revoke_all_for_user()
+        .with(eq(7))
+        .times(1)
+        .returning(|_| Ok(()));
+
+    assert!(ports.service().logout_all(&user("agent47", true)).is_ok());
+}
+
+// --- details and password -----------------------------------------------------
+
+#[test]
+fn details_updates_go_to_the_repository_and_its_refusals_come_back() {
+    let update = DetailsUpdate {
+        email: Some(Some(Email::parse("a@b.co").unwrap())),
+        ..DetailsUpdate::default()
+    };
+    let mut ports = Mocks::default();
+    let expected = update.clone();
+    ports
+        .users
+        .expect_update_details()
+        .withf(move |id, u| *id == 7 && *u == expected)
+        .returning(|_, _| Err(UpdateDetailsError::EmailTaken));
+
+    let result = ports
+        .service()
+        .update_details(&user("agent47", true), &update);
+    assert!(matches!(result, Err(UpdateDetailsError::EmailTaken)));
+}
+
+fn change_password_request(current: &str) -> ChangePasswordRequest {
+    ChangePasswordRequest {
+        current_password: current.into(),
+        new_password: Password::parse("brand new horse").unwrap(),
+    }
+}
+
+#[test]
+fn a_wrong_current_password_changes_nothing() {
+    let mut ports = Mocks::default();
+    ports.hasher.expect_verify().returning(|_, _| Ok(false));
+    // No hash, no update, no revocation.
+
+    let result = ports
+        .service()
+        .change_password(&user("agent47", true), change_password_request("wrong one"));
+    assert!(matches!(
+        result,
+        Err(ChangePasswordError::IncorrectPassword)
+    ));
+}
+
+#[test]
+fn a_password_change_stores_the_new_hash_and_revokes_every_session() {
+    let mut ports = Mocks::default();
+    ports
+        .hasher
+        .expect_verify()
+        .withf(|p, h| p.expose() == "correct horse" && h.as_ref() == "hash-of-agent47")
+        .returning(|_, _| Ok(true));
+    ports
+        .hasher
+        .expect_hash()
+        .withf(|p| p.expose() == "brand new horse")
+        .returning(|_| Ok(PasswordHash::new("new-hash")));
+    ports
+        .users
+        .expect_update_password()
+        .withf(|id, hash| *id == 7 && hash.as_ref() == "new-hash")
+        .times(1)
+        .returning(|_, _| Ok(()));
+    ports
+        .sessions
+        .expect_revoke_all_for_user()
+        .with(eq(7))
+        .times(1)
+        .returning(|_| Ok(()));
+
+    let result = ports.service().change_password(
+        &user("agent47", true),
+        change_password_request("correct horse"),
+    );
+    assert!(result.is_ok());
 }

@@ -12,12 +12,17 @@ use actix_web::{
 };
 use adapters_crypto::{BcryptHasher, JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey};
 use domain::{
-    AuthService, CreateUserError, InfraError, PasswordHasher, SystemClock, TokenKind, TokenRequest,
-    TokenService, User, UserDetails, Username, ports::MockUserRepository,
+    AuthPolicy, AuthService, CreateUserError, InfraError, LoginLimits, PasswordHasher, Ports,
+    SystemClock, TokenKind, TokenRequest, TokenService, User, UserDetails, Username,
+    ports::{MockLoginFailureRepository, MockSessionRepository, MockUserRepository},
 };
 use serde_json::{Value, json};
 
 use crate::{HttpSettings, ReadinessProbe, configure, error_envelopes};
+
+fn bearer(token: &str) -> (header::HeaderName, String) {
+    (header::AUTHORIZATION, format!("Bearer {token}"))
+}
 
 const PASSWORD: &str = "correct horse";
 const BODY_LIMIT: usize = 1024;
@@ -69,6 +74,91 @@ impl ReadinessProbe for Probe {
     }
 }
 
+/// Sessions that accept every operation.
+fn sessions() -> MockSessionRepository {
+    let mut sessions = MockSessionRepository::new();
+    sessions.expect_create().returning(|_| Ok(()));
+    sessions.expect_rotate().returning(|_| Ok(true));
+    sessions.expect_revoke_family().returning(|_| Ok(()));
+    sessions.expect_revoke_all_for_user().returning(|_| Ok(()));
+    sessions
+}
+
+/// A failed-login store with no recent failures.
+fn no_failures() -> MockLoginFailureRepository {
+    let mut failures = MockLoginFailureRepository::new();
+    failures.expect_recent().returning(|_, _| Ok(vec![]));
+    failures.expect_record().returning(|_, _, _| Ok(()));
+    failures.expect_clear().returning(|_| Ok(()));
+    failures
+}
+
+/// The ports of one test's app, with permissive defaults.
+struct TestApp {
+    users: MockUserRepository,
+    sessions: MockSessionRepository,
+    failures: MockLoginFailureRepository,
+    probe: Result<(), &'static str>,
+    trust_forwarded_for: bool,
+}
+
+impl TestApp {
+    fn new(users: MockUserRepository) -> Self {
+        Self {
+            users,
+            sessions: sessions(),
+            failures: no_failures(),
+            probe: Ok(()),
+            trust_forwarded_for: false,
+        }
+    }
+
+    async fn start(
+        self,
+    ) -> impl Service<
+        actix_http::Request,
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+    > {
+        let service = AuthService::new(
+            Ports {
+                users: Arc::new(self.users),
+                sessions: Arc::new(self.sessions),
+                login_failures: Arc::new(self.failures),
+                hasher: Arc::new(hasher()),
+                tokens: Arc::new(tokens()),
+                clock: Arc::new(SystemClock),
+            },
+            AuthPolicy {
+                dummy_hash: hasher()
+                    .hash(&domain::Password::parse("dummy password").unwrap())
+                    .unwrap(),
+                login_limits: LoginLimits {
+                    max_failures: 3,
+                    max_failures_per_address: 10,
+                    window_secs: 900,
+                },
+            },
+        );
+        test::init_service(
+            App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    crate::limits::refuse_oversized,
+                ))
+                .wrap(error_envelopes())
+                .configure(configure(
+                    Arc::new(service),
+                    Arc::new(Probe(Mutex::new(self.probe))),
+                    HttpSettings {
+                        body_limit_bytes: BODY_LIMIT,
+                        trust_forwarded_for: self.trust_forwarded_for,
+                    },
+                )),
+        )
+        .await
+    }
+}
+
 async fn app_with_probe(
     repository: MockUserRepository,
     probe: Result<(), &'static str>,
@@ -77,22 +167,11 @@ async fn app_with_probe(
     Response = ServiceResponse<impl MessageBody>,
     Error = actix_web::Error,
 > {
-    let service = AuthService::new(
-        Arc::new(repository),
-        Arc::new(hasher()),
-        Arc::new(tokens()),
-        Arc::new(SystemClock),
-        hasher()
-            .hash(&domain::Password::parse("dummy password").unwrap())
-            .unwrap(),
-    );
-    test::init_service(App::new().wrap(error_envelopes()).configure(configure(
-        Arc::new(service),
-        Arc::new(Probe(Mutex::new(probe))),
-        HttpSettings {
-            body_limit_bytes: BODY_LIMIT,
-        },
-    )))
+    TestApp {
+        probe,
+        ..TestApp::new(repository)
+    }
+    .start()
     .await
 }
 
@@ -103,7 +182,7 @@ async fn app(
     Response = ServiceResponse<impl MessageBody>,
     Error = actix_web::Error,
 > {
-    app_with_probe(repository, Ok(())).await
+    TestApp::new(repository).start().await
 }
 
 /// Sends the request and returns status, headers and the JSON body.
@@ -589,7 +668,8 @@ async fn a_wrong_method_is_405_with_allow() {
     let app = app(MockUserRepository::new()).await;
     for (method, uri, allow) in [
         (Method::GET, "/api/auth/register", "POST"),
-        (Method::DELETE, "/api/auth/users/me", "GET"),
+        (Method::DELETE, "/api/auth/users/me", "GET, PATCH"),
+        (Method::GET, "/api/auth/logout", "POST"),
         (Method::POST, "/", "GET"),
     ] {
         let (status, headers, json) =
@@ -625,4 +705,281 @@ async fn health_reports_the_database() {
         "503_SERVICE_UNAVAILABLE",
         "Service unavailable, try again later.",
     );
+}
+
+// --- rate limit ---------------------------------------------------------------
+
+/// A failure store whose `recent` answers `failures` for keys with `prefix`.
+fn failures_for(prefix: &'static str, count: usize) -> MockLoginFailureRepository {
+    let now = domain::Clock::now(&SystemClock);
+    let mut failures = MockLoginFailureRepository::new();
+    failures.expect_recent().returning(move |key, _| {
+        Ok(if key.starts_with(prefix) {
+            vec![now - 60; count]
+        } else {
+            vec![]
+        })
+    });
+    failures.expect_record().returning(|_, _, _| Ok(()));
+    failures.expect_clear().returning(|_| Ok(()));
+    failures
+}
+
+#[actix_web::test]
+async fn a_locked_username_gets_429_with_retry_after_even_with_the_right_password() {
+    let app = TestApp {
+        failures: failures_for("user:agent47", 3),
+        ..TestApp::new(repository_with(vec![stored_user("agent47", true)]))
+    }
+    .start()
+    .await;
+    let (status, headers, json) = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/auth/token")
+            .set_form([("username", "agent47"), ("password", PASSWORD)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_error(
+        &json,
+        429,
+        "429_TOO_MANY_REQUESTS",
+        "Too many requests, try again later.",
+    );
+    let retry_after = headers.get(header::RETRY_AFTER).unwrap().to_str().unwrap();
+    // The failures are 60 s old in a 900 s window (a second may tick by).
+    assert!(["840", "839"].contains(&retry_after), "{retry_after}");
+    assert_eq!(json["headers"]["Retry-After"], retry_after);
+}
+
+#[actix_web::test]
+async fn the_address_limit_counts_the_peer_and_forwarded_for_only_when_trusted() {
+    for (trusted, limited) in [(false, false), (true, true)] {
+        let app = TestApp {
+            failures: failures_for("addr:203.0.113.9", 10),
+            trust_forwarded_for: trusted,
+            ..TestApp::new(repository_with(vec![stored_user("agent47", true)]))
+        }
+        .start()
+        .await;
+        let (status, _, _) = send(
+            &app,
+            TestRequest::post()
+                .uri("/api/auth/token")
+                .peer_addr("192.0.2.1:5000".parse().unwrap())
+                .insert_header(("X-Forwarded-For", "203.0.113.9, 192.0.2.1"))
+                .set_form([("username", "agent47"), ("password", PASSWORD)]),
+        )
+        .await;
+        let expected = if limited {
+            StatusCode::TOO_MANY_REQUESTS
+        } else {
+            StatusCode::ACCEPTED
+        };
+        assert_eq!(status, expected, "trusted: {trusted}");
+    }
+    let app = TestApp {
+        failures: failures_for("addr:192.0.2.1", 10),
+        ..TestApp::new(repository_with(vec![stored_user("agent47", true)]))
+    }
+    .start()
+    .await;
+    let (status, _, _) = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/auth/token")
+            .peer_addr("192.0.2.1:5000".parse().unwrap())
+            .set_form([("username", "agent47"), ("password", PASSWORD)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+// --- logout ---------------------------------------------------------------------
+
+#[actix_web::test]
+async fn logout_answers_200_for_any_token_and_422_without_one() {
+    let app = app(repository_with(vec![])).await;
+    for token in [issue(TokenKind::Refresh, "agent47"), "garbage".into()] {
+        let (status, _, json) = send(
+            &app,
+            TestRequest::post()
+                .uri("/api/auth/logout")
+                .set_json(json!({"refresh_token": token})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            json,
+            json!({"status": "success", "code": 200, "response": "200_OK",
+                   "message": "Logged out.", "headers": null})
+        );
+    }
+    let (status, _, json) = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/auth/logout")
+            .set_json(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json["details"][0]["field"], "refresh_token");
+}
+
+#[actix_web::test]
+async fn logout_everywhere_needs_a_bearer_token() {
+    let app = app(repository_with(vec![stored_user("agent47", true)])).await;
+    let (status, _, json) = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/auth/logout/all")
+            .insert_header(bearer(&access_token_for("agent47"))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["message"], "Logged out of all sessions.");
+    assert_eq!(json["headers"], json!({"WWW-Authenticate": "Bearer"}));
+
+    let (status, _, json) = send(&app, TestRequest::post().uri("/api/auth/logout/all")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(json["message"], "Not authenticated.");
+}
+
+// --- PATCH users/me ---------------------------------------------------------------
+
+fn patch_me(body: Value) -> TestRequest {
+    TestRequest::patch()
+        .uri("/api/auth/users/me")
+        .insert_header(bearer(&access_token_for("agent47")))
+        .set_json(body)
+}
+
+#[actix_web::test]
+async fn details_are_updated_and_the_new_profile_returned() {
+    let mut repository = repository_with(vec![stored_user("agent47", true)]);
+    repository
+        .expect_update_details()
+        .withf(|id, update| {
+            *id == 1
+                && update.email == Some(Some(domain::Email::parse("new@example.com").unwrap()))
+                && update.phone.is_none()
+                && update.full_name == Some(None)
+        })
+        .returning(|_, _| {
+            let mut user = stored_user("agent47", true);
+            user.details.email = Some("new@example.com".into());
+            user.details.full_name = None;
+            Ok(user)
+        });
+    let app = app(repository).await;
+    let (status, headers, json) = send(
+        &app,
+        patch_me(json!({"email": "New@Example.com", "full_name": null})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(headers.get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
+    assert_eq!(json["data"]["email"], "new@example.com");
+    assert_eq!(json["data"]["full_name"], Value::Null);
+}
+
+#[actix_web::test]
+async fn other_fields_and_malformed_values_are_422() {
+    let app = app(repository_with(vec![stored_user("agent47", true)])).await;
+    for (body, field) in [
+        (json!({"username": "root"}), "username"),
+        (json!({"is_active": false}), "is_active"),
+        (json!({"password": "x"}), "password"),
+        (json!({"favourite_colour": "red"}), "favourite_colour"),
+        (json!({"email": "not-an-email"}), "email"),
+        (json!({"phone": "0123 456"}), "phone"),
+        (json!({"phone": 44_123_456_789_i64}), "phone"),
+    ] {
+        let (status, _, json) = send(&app, patch_me(body.clone())).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(json["details"][0]["field"], field, "{json}");
+    }
+}
+
+#[actix_web::test]
+async fn a_taken_email_or_phone_is_400() {
+    for (error, message) in [
+        (
+            domain::UpdateDetailsError::EmailTaken,
+            "Email already in use.",
+        ),
+        (
+            domain::UpdateDetailsError::PhoneTaken,
+            "Phone already in use.",
+        ),
+    ] {
+        let mut repository = repository_with(vec![stored_user("agent47", true)]);
+        let error = Mutex::new(Some(error));
+        repository
+            .expect_update_details()
+            .returning(move |_, _| Err(error.lock().unwrap().take().unwrap()));
+        let app = app(repository).await;
+        let (status, _, json) = send(
+            &app,
+            patch_me(json!({"email": "a@b.co", "phone": "+4412345678"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(json["message"], message);
+    }
+}
+
+// --- password ------------------------------------------------------------------
+
+fn change_password(current: &str, new: &str) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/auth/users/me/password")
+        .insert_header(bearer(&access_token_for("agent47")))
+        .set_json(json!({"current_password": current, "new_password": new}))
+}
+
+#[actix_web::test]
+async fn a_password_change_needs_the_current_password_and_a_valid_new_one() {
+    let mut repository = repository_with(vec![stored_user("agent47", true)]);
+    repository
+        .expect_update_password()
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let app = app(repository).await;
+
+    let (status, headers, json) =
+        send(&app, change_password("wrong horse", "brand new horse")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers.get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
+    assert_eq!(json["message"], "Incorrect password.");
+
+    let (status, _, json) = send(&app, change_password(PASSWORD, "short")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json["details"][0]["field"], "new_password");
+
+    let (status, _, json) = send(&app, change_password(PASSWORD, "brand new horse")).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["message"], "Password updated.");
+}
+
+// --- oversized requests --------------------------------------------------------------
+
+#[actix_web::test]
+async fn oversized_headers_and_uris_are_refused_in_the_envelope() {
+    let app = app(MockUserRepository::new()).await;
+    let (status, _, json) = send(
+        &app,
+        TestRequest::get()
+            .uri("/api/auth/users/me")
+            .insert_header(bearer(&"a".repeat(20_000))),
+    )
+    .await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(json["response"], "431_REQUEST_HEADER_FIELDS_TOO_LARGE");
+
+    let uri = format!("/api/auth/token/verify/{}", "a".repeat(9000));
+    let (status, _, json) = send(&app, TestRequest::post().uri(&uri)).await;
+    assert_eq!(status, StatusCode::URI_TOO_LONG);
+    assert_eq!(json["response"], "414_URI_TOO_LONG");
 }

@@ -1,0 +1,166 @@
+//! The caller's own account: `GET`/`PATCH /api/auth/users/me` and
+//! `POST /api/auth/users/me/password` (API.md §3.1, §4).
+
+use actix_web::{HttpResponse, http::StatusCode};
+use domain::{ChangePasswordRequest, DetailsUpdate, Email, Password, Phone, User};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::auth::Service;
+use crate::{
+    Envelope, FieldError,
+    error::ApiError,
+    extract::{BearerToken, JsonBody, run_blocking},
+};
+
+/// Longest accepted full name, in characters.
+const MAX_FULL_NAME_CHARS: usize = 256;
+
+/// `GetUser` of API.md §2.
+#[derive(Serialize)]
+struct GetUser<'a> {
+    username: &'a str,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    full_name: Option<&'a str>,
+    is_active: bool,
+}
+
+impl<'a> From<&'a User> for GetUser<'a> {
+    fn from(user: &'a User) -> Self {
+        Self {
+            username: user.username.as_ref(),
+            email: user.details.email.as_deref(),
+            phone: user.details.phone.as_deref(),
+            full_name: user.details.full_name.as_deref(),
+            is_active: user.is_active,
+        }
+    }
+}
+
+fn user_response(user: &User) -> HttpResponse {
+    Envelope::new(StatusCode::OK)
+        .data(GetUser::from(user))
+        .bearer()
+        .into_response()
+}
+
+/// Only these fields may change; anything else (`username`, `is_active`,
+/// `password`, unknown names) is refused: no mass assignment.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DetailsBody {
+    #[serde(default, deserialize_with = "present")]
+    email: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    full_name: Option<Option<String>>,
+}
+
+/// A field that is present, perhaps as `null` (absent fields stay `None`
+/// through `#[serde(default)]`).
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
+}
+
+/// Parses each present field, reporting every one that is malformed.
+fn parse_field<T, E: ToString>(
+    field: &str,
+    value: Option<Option<String>>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<T>> {
+    match value? {
+        None => Some(None),
+        Some(raw) => match parse(&raw) {
+            Ok(parsed) => Some(Some(parsed)),
+            Err(error) => {
+                errors.push(FieldError::new(field, error.to_string()));
+                None
+            }
+        },
+    }
+}
+
+impl DetailsBody {
+    fn into_update(self) -> Result<DetailsUpdate, ApiError> {
+        let mut errors = Vec::new();
+        let update = DetailsUpdate {
+            email: parse_field("email", self.email, Email::parse, &mut errors),
+            phone: parse_field("phone", self.phone, Phone::parse, &mut errors),
+            full_name: parse_field("full_name", self.full_name, full_name, &mut errors),
+        };
+        if errors.is_empty() {
+            Ok(update)
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+fn full_name(raw: &str) -> Result<String, String> {
+    if raw.chars().count() > MAX_FULL_NAME_CHARS || raw.chars().any(char::is_control) {
+        Err(format!(
+            "Full name must be at most {MAX_FULL_NAME_CHARS} characters, without control characters."
+        ))
+    } else {
+        Ok(raw.to_owned())
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+pub(crate) async fn current_user(
+    service: Service,
+    token: BearerToken,
+) -> Result<HttpResponse, ApiError> {
+    let service = service.into_inner();
+    let user = run_blocking(move || service.current_user(&token.0)).await?;
+    Ok(user_response(&user))
+}
+
+pub(crate) async fn update_details(
+    service: Service,
+    token: BearerToken,
+    body: JsonBody<DetailsBody>,
+) -> Result<HttpResponse, ApiError> {
+    let update = body.0.into_update()?;
+    let service = service.into_inner();
+    let user = run_blocking(move || -> Result<User, ApiError> {
+        let user = service.current_user(&token.0)?;
+        Ok(service.update_details(&user, &update)?)
+    })
+    .await?;
+    Ok(user_response(&user))
+}
+
+pub(crate) async fn change_password(
+    service: Service,
+    token: BearerToken,
+    body: JsonBody<PasswordBody>,
+) -> Result<HttpResponse, ApiError> {
+    let PasswordBody {
+        current_password,
+        new_password,
+    } = body.0;
+    let new_password = Password::parse(new_password)
+        .map_err(|error| ApiError::validation("new_password", error.to_string()))?;
+    let service = service.into_inner();
+    run_blocking(move || -> Result<(), ApiError> {
+        let user = service.current_user(&token.0)?;
+        let request = ChangePasswordRequest {
+            current_password,
+            new_password,
+        };
+        Ok(service.change_password(&user, request)?)
+    })
+    .await?;
+    Ok(Envelope::new(StatusCode::OK)
+        .message("Password updated.")
+        .bearer()
+        .into_response())
+}

@@ -1,0 +1,27 @@
+//! Server-side refresh sessions: one row per family of rotated refresh
+//! tokens.
+
+use crate::UnixSeconds;
+
+/// A session started at login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    /// The `fam` claim shared by every refresh token of the session.
+    pub family: String,
+    pub user_id: i64,
+    /// The `jti` of the one refresh token that may be used next.
+    pub current_token_id: String,
+    pub created_at: UnixSeconds,
+    pub expires_at: UnixSeconds,
+}
+
+/// Retire `current_token_id` in favour of `next_token_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub family: String,
+    pub current_token_id: String,
+    pub next_token_id: String,
+    /// The session's new expiry (the new refresh token's).
+    pub expires_at: UnixSeconds,
+    pub now: UnixSeconds,
+}
