@@ -3,6 +3,8 @@
 //! names a server; `.ci/run` makes that mandatory).
 
 mod errors;
+mod hardening;
 mod lifecycle;
 mod seed_flow;
+mod sessions;
 mod support;

@@ -95,8 +95,13 @@ impl TestApp {
     /// Starts the service on a fresh database of `backend`; `None` when
     /// that backend's tests are skipped.
     pub fn spawn(backend: Backend) -> Option<(Self, Database)> {
+        Self::spawn_with(backend, &[])
+    }
+
+    /// [`Self::spawn`] with extra settings.
+    pub fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> Option<(Self, Database)> {
         let database = Database::fresh(backend)?;
-        let app = Self::start(database.url(), &[]);
+        let app = Self::start(database.url(), extra);
         Some((app, database))
     }
 
@@ -200,6 +205,29 @@ impl TestApp {
             request = request.set("Content-Type", content_type);
         }
         Reply::from(request.send_string(body))
+    }
+
+    pub fn post_raw_bearer(&self, path: &str, token: &str) -> Reply {
+        let request = agent()
+            .post(&self.url(path))
+            .set("Authorization", &format!("Bearer {token}"));
+        Reply::from(request.call())
+    }
+
+    pub fn post_json_bearer(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.send_json_bearer("POST", path, token, body)
+    }
+
+    pub fn patch_json_bearer(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.send_json_bearer("PATCH", path, token, body)
+    }
+
+    fn send_json_bearer(&self, method: &str, path: &str, token: &str, body: &Value) -> Reply {
+        let request = agent()
+            .request(method, &self.url(path))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("Content-Type", "application/json");
+        Reply::from(request.send_string(&body.to_string()))
     }
 
     pub fn request(&self, method: &str, path: &str) -> Reply {
