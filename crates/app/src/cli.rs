@@ -1,6 +1,9 @@
 use clap::{Parser, Subcommand};
 
 /// Zentra: user authentication as a service.
+///
+/// Configuration comes from the environment and a `.env` file in the
+/// working directory (see `zentra check-config`).
 #[derive(Debug, Parser)]
 #[command(name = "zentra", version, about)]
 pub struct Cli {
@@ -8,15 +11,30 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
 pub enum Command {
     /// Run the HTTP service (the default).
     Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print a fresh random URL-safe secret for AUTH__SECRET_*_KEY.
+    NewKey,
+    /// Load and validate the configuration, print it with secrets masked.
+    CheckConfig,
+    /// Create a user; the password is read from the first line of stdin.
+    CreateUser {
+        /// The new user's username.
+        #[arg(long)]
+        username: String,
+        /// Create the user deactivated.
+        #[arg(long)]
+        inactive: bool,
+    },
 }
 
 impl Cli {
     #[must_use]
     pub fn command(&self) -> Command {
-        self.command.unwrap_or(Command::Serve)
+        self.command.clone().unwrap_or(Command::Serve)
     }
 }

@@ -10,6 +10,8 @@ use base64::Engine;
 use domain::LoginLimits;
 use serde::Deserialize;
 
+use crate::telemetry::LogFormat;
+
 /// A configuration value that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}: {message}")]
@@ -59,6 +61,7 @@ pub struct Settings {
     pub login_limits: LoginLimits,
     pub server: ServerSettings,
     pub cors_origins: Vec<String>,
+    pub log_format: LogFormat,
     /// Things worth a warning once logging is up (random local secrets…).
     pub warnings: Vec<String>,
 }
@@ -80,13 +83,15 @@ struct Raw {
     auth: HashMap<String, String>,
     #[serde(default)]
     server: HashMap<String, String>,
+    #[serde(default)]
+    log: HashMap<String, String>,
     environment: Option<String>,
     backend_cors_origins: Option<String>,
 }
 
 /// Only these variables are read; the rest of the environment is ignored.
 fn is_ours(name: &str) -> bool {
-    ["DB__", "AUTH__", "SERVER__"]
+    ["DB__", "AUTH__", "SERVER__", "LOG__"]
         .iter()
         .any(|prefix| name.starts_with(prefix))
         || name == "ENVIRONMENT"
@@ -205,6 +210,12 @@ impl Settings {
             .map(str::to_owned)
             .collect();
 
+        let log_format = parse(
+            "LOG__FORMAT",
+            raw.log.get("format").map(String::as_str),
+            "text",
+        )?;
+
         Ok(Self {
             environment,
             database_url,
@@ -214,8 +225,74 @@ impl Settings {
             login_limits,
             server,
             cors_origins,
+            log_format,
             warnings,
         })
+    }
+}
+
+impl Settings {
+    /// Every setting as `VARIABLE = value`, secrets masked: what
+    /// `zentra check-config` prints.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let secret = |key: &SecretKey| format!("******** ({} bytes)", key.len());
+        let lines = [
+            (
+                "ENVIRONMENT",
+                format!("{:?}", self.environment).to_lowercase(),
+            ),
+            ("DB__URL", self.database_url.to_string()),
+            ("DB__POOL_SIZE", self.pool_size.to_string()),
+            ("AUTH__ALGORITHM", self.jwt.algorithm.to_string()),
+            ("AUTH__SECRET_ACCESS_KEY", secret(&self.jwt.access_secret)),
+            ("AUTH__SECRET_REFRESH_KEY", secret(&self.jwt.refresh_secret)),
+            ("AUTH__ISSUER", self.jwt.issuer.clone()),
+            (
+                "AUTH__ACCESS_TOKEN_EXPIRE_MINS",
+                (self.jwt.access_lifetime_secs / 60).to_string(),
+            ),
+            (
+                "AUTH__REFRESH_TOKEN_EXPIRE_MINS",
+                (self.jwt.refresh_lifetime_secs / 60).to_string(),
+            ),
+            ("AUTH__ROUNDS", self.bcrypt_cost.to_string()),
+            (
+                "AUTH__LOGIN_MAX_FAILURES",
+                self.login_limits.max_failures.to_string(),
+            ),
+            (
+                "AUTH__LOGIN_MAX_FAILURES_PER_ADDRESS",
+                self.login_limits.max_failures_per_address.to_string(),
+            ),
+            (
+                "AUTH__LOGIN_WINDOW_MINS",
+                (self.login_limits.window_secs / 60).to_string(),
+            ),
+            ("SERVER__HOST", self.server.host.clone()),
+            ("SERVER__PORT", self.server.port.to_string()),
+            (
+                "SERVER__BODY_LIMIT_BYTES",
+                self.server.body_limit_bytes.to_string(),
+            ),
+            (
+                "SERVER__TRUST_FORWARDED_FOR",
+                self.server.trust_forwarded_for.to_string(),
+            ),
+            ("BACKEND_CORS_ORIGINS", self.cors_origins.join(",")),
+            (
+                "LOG__FORMAT",
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+        ];
+        let mut out: String = lines
+            .iter()
+            .map(|(variable, value)| format!("{variable} = {value}\n"))
+            .collect();
+        for warning in &self.warnings {
+            out.push_str(&format!("warning: {warning}\n"));
+        }
+        out
     }
 }
 

@@ -30,6 +30,33 @@ impl ReadinessProbe for DatabaseProbe {
     }
 }
 
+/// Opens the database (running pending migrations) and wires the adapters
+/// into the use cases. Blocking: connects, migrates and hashes once.
+///
+/// # Errors
+/// When the database cannot be reached or migrated.
+pub fn wire(settings: &Settings) -> anyhow::Result<(Arc<AuthService>, DbPool)> {
+    let url = &settings.database_url;
+    let pool = adapters_db::connect(url, settings.pool_size)
+        .with_context(|| format!("cannot open the database at {url}"))?;
+    let hasher = BcryptHasher::new(settings.bcrypt_cost)?;
+    let dummy = Password::parse("zentra-dummy-password").expect("the dummy password is valid");
+    let dummy_hash = hasher.hash(&dummy)?;
+    let ports = Ports {
+        users: Arc::new(DieselUserRepository::new(pool.clone())),
+        sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
+        login_failures: Arc::new(DieselLoginFailureRepository::new(pool.clone())),
+        hasher: Arc::new(hasher),
+        tokens: Arc::new(JwtTokenService::new(&settings.jwt)),
+        clock: Arc::new(SystemClock),
+    };
+    let policy = AuthPolicy {
+        dummy_hash,
+        login_limits: settings.login_limits,
+    };
+    Ok((Arc::new(AuthService::new(ports, policy)), pool))
+}
+
 impl Application {
     /// Connects to the database (running its migrations), wires the
     /// adapters and binds the listener.
@@ -38,34 +65,9 @@ impl Application {
     /// When the database cannot be reached or migrated, or the address
     /// cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let url = settings.database_url.clone();
-        let pool_size = settings.pool_size;
-        let cost = settings.bcrypt_cost;
+        let wiring = settings.clone();
         // Connecting, migrating and hashing block: keep them off the runtime.
-        let (pool, hasher, dummy_hash) = web::block(move || -> anyhow::Result<_> {
-            let pool = adapters_db::connect(&url, pool_size)
-                .with_context(|| format!("cannot open the database at {url}"))?;
-            let hasher = BcryptHasher::new(cost)?;
-            let dummy =
-                Password::parse("zentra-dummy-password").expect("the dummy password is valid");
-            let dummy_hash = hasher.hash(&dummy)?;
-            Ok((pool, hasher, dummy_hash))
-        })
-        .await??;
-
-        let ports = Ports {
-            users: Arc::new(DieselUserRepository::new(pool.clone())),
-            sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
-            login_failures: Arc::new(DieselLoginFailureRepository::new(pool.clone())),
-            hasher: Arc::new(hasher),
-            tokens: Arc::new(JwtTokenService::new(&settings.jwt)),
-            clock: Arc::new(SystemClock),
-        };
-        let policy = AuthPolicy {
-            dummy_hash,
-            login_limits: settings.login_limits,
-        };
-        let service = Arc::new(AuthService::new(ports, policy));
+        let (service, pool) = web::block(move || wire(&wiring)).await??;
         let probe: Arc<dyn ReadinessProbe> = Arc::new(DatabaseProbe(pool));
         let http = HttpSettings {
             body_limit_bytes: settings.server.body_limit_bytes,

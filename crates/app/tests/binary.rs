@@ -57,12 +57,135 @@ fn an_unreachable_database_fails_the_start_with_the_reason() {
     assert!(stderr.contains("nonexistent-dir"), "{stderr}");
 }
 
-#[test]
-fn help_lists_serve() {
-    let output = Command::new(env!("CARGO_BIN_EXE_zentra"))
-        .arg("--help")
-        .output()
+fn zentra_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zentra"))
+        .args(args)
+        .env_clear()
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+#[test]
+fn new_key_prints_a_fresh_url_safe_key_without_any_configuration() {
+    // A broken configuration must not stop key generation.
+    let dir = tempfile::tempdir().unwrap();
+    let a = zentra_in(
+        dir.path(),
+        &["new-key"],
+        &[("AUTH__ALGORITHM", "broken")],
+        "",
+    );
+    let b = zentra_in(dir.path(), &["new-key"], &[], "");
+    assert!(a.status.success());
+    let (a, b) = (stdout(&a).trim().to_owned(), stdout(&b).trim().to_owned());
+    assert_ne!(a, b);
+    assert!(a.len() >= 64, "{a}");
+    assert!(
+        a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+        "{a}"
+    );
+}
+
+#[test]
+fn check_config_prints_every_setting_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "a-very-secret-key-that-is-long-enough-0123";
+    let output = zentra_in(
+        dir.path(),
+        &["check-config"],
+        &[
+            ("AUTH__SECRET_ACCESS_KEY", secret),
+            ("AUTH__SECRET_REFRESH_KEY", secret),
+            ("DB__URL", "postgres://zentra:hunter2@db.internal/zentra"),
+            ("SERVER__PORT", "9000"),
+        ],
+        "",
+    );
     assert!(output.status.success());
-    assert!(String::from_utf8(output.stdout).unwrap().contains("serve"));
+    let text = stdout(&output);
+    assert!(text.contains("SERVER__PORT = 9000"), "{text}");
+    assert!(
+        text.contains("AUTH__SECRET_ACCESS_KEY = ********"),
+        "{text}"
+    );
+    assert!(!text.contains(secret), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(text.contains("db.internal"), "{text}");
+
+    let bad = zentra_in(
+        dir.path(),
+        &["check-config"],
+        &[("DB__POOL_SIZE", "-1")],
+        "",
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn migrate_applies_pending_migrations_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("DB__URL", "sqlite:///z.db")];
+    let first = zentra_in(dir.path(), &["migrate"], &env, "");
+    assert!(first.status.success(), "{first:?}");
+    assert!(stdout(&first).contains("applied 20261124000001"));
+    let second = zentra_in(dir.path(), &["migrate"], &env, "");
+    assert_eq!(stdout(&second).trim(), "no pending migrations");
+}
+
+#[test]
+fn create_user_reads_the_password_from_stdin_and_refuses_duplicates_and_weak_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("DB__URL", "sqlite:///z.db"), ("AUTH__ROUNDS", "4")];
+    let args = ["create-user", "--username", "operator"];
+    let created = zentra_in(dir.path(), &args, &env, "correct horse\n");
+    assert!(created.status.success(), "{created:?}");
+    assert_eq!(stdout(&created).trim(), "created user operator");
+
+    let again = zentra_in(dir.path(), &args, &env, "correct horse\n");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("User already registered."));
+
+    let weak = zentra_in(
+        dir.path(),
+        &["create-user", "--username", "other"],
+        &env,
+        "short\n",
+    );
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+}
+
+#[test]
+fn every_command_has_help() {
+    for command in ["serve", "migrate", "new-key", "check-config", "create-user"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_zentra"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{command}");
+        assert!(stdout(&output).contains("Usage: zentra"), "{command}");
+    }
 }
