@@ -5,6 +5,7 @@
 mod errors;
 mod hardening;
 mod lifecycle;
+mod operations;
 mod seed_flow;
 mod sessions;
 mod support;

@@ -230,6 +230,23 @@ impl TestApp {
         Reply::from(request.send_string(&body.to_string()))
     }
 
+    pub fn get_with_headers(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.request_with_headers("GET", path, headers)
+    }
+
+    pub fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let request = headers.iter().fold(
+            agent().request(method, &self.url(path)),
+            |request, (name, value)| request.set(name, value),
+        );
+        Reply::from(request.call())
+    }
+
     pub fn request(&self, method: &str, path: &str) -> Reply {
         Reply::from(agent().request(method, &self.url(path)).call())
     }
@@ -309,8 +326,13 @@ impl Reply {
             .collect();
         let content_type = response.content_type().to_owned();
         let text = response.into_string().expect("body");
-        assert_eq!(content_type, "application/json", "status {status}: {text}");
-        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+        // Only a CORS preflight answers with no body at all.
+        let body = if text.is_empty() && status == 200 {
+            Value::Null
+        } else {
+            assert_eq!(content_type, "application/json", "status {status}: {text}");
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+        };
         Self {
             status,
             headers,

@@ -5,10 +5,12 @@
 //! that errors the framework raises itself answer in the envelope too, and
 //! [`limits::refuse_oversized`] refuses oversized headers and URIs.
 
+pub mod cors;
 pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod request_log;
 mod routes;
 
 use std::sync::Arc;

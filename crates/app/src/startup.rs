@@ -9,7 +9,8 @@ use adapters_db::{
     DbPool, DieselLoginFailureRepository, DieselSessionRepository, DieselUserRepository,
 };
 use adapters_http::{
-    HttpSettings, ReadinessProbe, configure, error_envelopes, limits::refuse_oversized,
+    HttpSettings, ReadinessProbe, configure, cors::cors, error_envelopes, limits::refuse_oversized,
+    request_log::log_requests,
 };
 use anyhow::Context;
 use domain::{AuthPolicy, AuthService, InfraError, Password, PasswordHasher, Ports, SystemClock};
@@ -82,10 +83,15 @@ impl Application {
                 )
             })?;
         let address = listener.local_addr()?;
+        let cors_origins = settings.cors_origins.clone();
         let server = HttpServer::new(move || {
+            // The last `wrap` is the outermost: the request log sees the
+            // final answer, and the envelope also covers CORS refusals.
             App::new()
                 .wrap(from_fn(refuse_oversized))
+                .wrap(cors(&cors_origins))
                 .wrap(error_envelopes())
+                .wrap(from_fn(log_requests))
                 .configure(configure(service.clone(), probe.clone(), http))
         })
         .listen(listener)?

@@ -1,0 +1,20 @@
+//! CORS for the front ends named in `BACKEND_CORS_ORIGINS` (actix-cors).
+
+use actix_cors::Cors;
+use actix_web::http::{Method, header};
+
+/// Allows the listed origins to call every route with a bearer token or a
+/// JSON/form body. Requests from other origins are served without CORS
+/// headers, so browsers refuse them, while the server answers as it would
+/// to any client that is not a browser.
+#[must_use]
+pub fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods([Method::GET, Method::POST, Method::PATCH, Method::OPTIONS])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .block_on_origin_mismatch(false)
+        .max_age(3600)
+}
