@@ -7,7 +7,6 @@ use actix_web::http::{Method, header};
 /// JSON/form body. Requests from other origins are served without CORS
 /// headers, so browsers refuse them, while the server answers as it would
 /// to any client that is not a browser.
-#[must_use]
 pub fn cors(origins: &[String]) -> Cors {
     origins
         .iter()
