@@ -2,6 +2,8 @@
 //! Every test runs on SQLite and on Postgres (when `ZENTRA_TEST_POSTGRES_URL`
 //! names a server; `.ci/run` makes that mandatory).
 
+mod conformance;
+mod docs;
 mod errors;
 mod hardening;
 mod lifecycle;

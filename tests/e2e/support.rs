@@ -183,7 +183,7 @@ impl TestApp {
         if let Some(token) = bearer {
             request = request.set("Authorization", &format!("Bearer {token}"));
         }
-        Reply::from(request.call())
+        Reply::checked(&self.base, "GET", path, request.call())
     }
 
     pub fn post_json(&self, path: &str, body: &Value) -> Reply {
@@ -204,14 +204,14 @@ impl TestApp {
         if let Some(content_type) = content_type {
             request = request.set("Content-Type", content_type);
         }
-        Reply::from(request.send_string(body))
+        Reply::checked(&self.base, "POST", path, request.send_string(body))
     }
 
     pub fn post_raw_bearer(&self, path: &str, token: &str) -> Reply {
         let request = agent()
             .post(&self.url(path))
             .set("Authorization", &format!("Bearer {token}"));
-        Reply::from(request.call())
+        Reply::checked(&self.base, "POST", path, request.call())
     }
 
     pub fn post_json_bearer(&self, path: &str, token: &str, body: &Value) -> Reply {
@@ -227,7 +227,12 @@ impl TestApp {
             .request(method, &self.url(path))
             .set("Authorization", &format!("Bearer {token}"))
             .set("Content-Type", "application/json");
-        Reply::from(request.send_string(&body.to_string()))
+        Reply::checked(
+            &self.base,
+            method,
+            path,
+            request.send_string(&body.to_string()),
+        )
     }
 
     pub fn get_with_headers(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
@@ -244,11 +249,16 @@ impl TestApp {
             agent().request(method, &self.url(path)),
             |request, (name, value)| request.set(name, value),
         );
-        Reply::from(request.call())
+        Reply::checked(&self.base, method, path, request.call())
     }
 
     pub fn request(&self, method: &str, path: &str) -> Reply {
-        Reply::from(agent().request(method, &self.url(path)).call())
+        Reply::checked(
+            &self.base,
+            method,
+            path,
+            agent().request(method, &self.url(path)).call(),
+        )
     }
 
     // --- the seed's steps ----------------------------------------------------
@@ -310,6 +320,18 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Reads the answer and checks it against the documented schema.
+    fn checked(
+        base: &str,
+        method: &str,
+        path: &str,
+        result: Result<ureq::Response, ureq::Error>,
+    ) -> Self {
+        let reply = Self::from(result);
+        crate::conformance::check(base, method, path, reply.status, &reply.body);
+        reply
+    }
+
     fn from(result: Result<ureq::Response, ureq::Error>) -> Self {
         let response = match result {
             Ok(response) | Err(ureq::Error::Status(_, response)) => response,

@@ -8,7 +8,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 /// One field's complaint in a 422 answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"field": "password", "message": "Password must be at least 8 characters long."}))]
 pub struct FieldError {
     pub field: String,
     pub message: String,

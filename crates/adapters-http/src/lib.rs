@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod openapi;
 pub mod request_log;
 mod routes;
 

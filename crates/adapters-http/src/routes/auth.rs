@@ -21,11 +21,13 @@ use crate::{
 
 pub(crate) type Service = web::Data<AuthService>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"username": "agent47", "password": "correct horse"}))]
 pub(crate) struct RegisterBody {
     username: String,
     password: String,
     #[serde(default = "active_by_default")]
+    #[schema(default = true)]
     is_active: bool,
 }
 
@@ -61,16 +63,19 @@ impl RegisterBody {
     }
 }
 
-/// The OAuth2 password grant, as a form or as JSON.
-#[derive(Deserialize)]
+/// The OAuth2 password grant, as a form or as JSON. Other OAuth2 fields
+/// (`scope`, `client_id`, …) are accepted and ignored.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"username": "agent47", "password": "correct horse"}))]
 pub(crate) struct LoginBody {
     username: String,
     password: String,
+    /// `password` when sent.
     #[serde(default)]
     grant_type: Option<String>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub(crate) struct RefreshBody {
     #[serde(default)]
     refresh_token: Option<String>,
@@ -78,7 +83,7 @@ pub(crate) struct RefreshBody {
     grant_type: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(crate) struct LogoutBody {
     refresh_token: String,
 }
@@ -113,6 +118,15 @@ fn check_grant_type(sent: Option<&str>, expected: &str) -> Result<(), ApiError> 
     }
 }
 
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth",
+    summary = "Register a user",
+    request_body(content = RegisterBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = crate::openapi::RegisteredEnvelope),
+        (status = 400, description = "User already registered.", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+    ))]
 pub(crate) async fn register(
     service: Service,
     body: JsonBody<RegisterBody>,
@@ -125,6 +139,19 @@ pub(crate) async fn register(
         .into_response())
 }
 
+#[utoipa::path(post, path = "/api/auth/token", tag = "auth",
+    summary = "Log in for an access and refresh token pair (OAuth2 password grant)",
+    request_body(content(
+        (LoginBody = "application/x-www-form-urlencoded"),
+        (LoginBody = "application/json"),
+    )),
+    responses(
+        (status = 202, description = "The token pair (bare, not in the envelope)", body = crate::openapi::TokenPair),
+        (status = 401, description = "Incorrect username or password.", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
+        (status = 429, description = "Too many requests, try again later. (Retry-After)", body = crate::openapi::ErrorEnvelope),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+    ))]
 pub(crate) async fn login(
     service: Service,
     settings: web::Data<HttpSettings>,
@@ -148,6 +175,14 @@ pub(crate) async fn login(
 }
 
 /// Pure CPU work (one HMAC): answered on the worker, no database read.
+#[utoipa::path(post, path = "/api/auth/token/verify/{token}", tag = "auth",
+    summary = "Verify an access token",
+    params(("token" = String, Path, description = "The access token")),
+    responses(
+        (status = 200, description = "Token is valid.", body = crate::openapi::MessageEnvelope),
+        (status = 401, description = "Could not validate credentials.", body = crate::openapi::ErrorEnvelope),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+    ))]
 pub(crate) async fn verify(
     service: Service,
     token: web::Path<String>,
@@ -159,6 +194,21 @@ pub(crate) async fn verify(
         .into_response())
 }
 
+#[utoipa::path(post, path = "/api/auth/token/refresh", tag = "auth",
+    summary = "Rotate a refresh token for a new token pair",
+    description = "The refresh token comes as the `refresh_token` query parameter (which wins), \
+        a JSON body or an OAuth2 form. Each refresh token works once; presenting a rotated one \
+        revokes its whole session family.",
+    params(("refresh_token" = Option<String>, Query, description = "The refresh token")),
+    request_body(content(
+        (RefreshBody = "application/json"),
+        (RefreshBody = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 201, description = "The new token pair (bare)", body = crate::openapi::TokenPair),
+        (status = 401, description = "Invalid refresh token.", body = crate::openapi::ErrorEnvelope),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+    ))]
 pub(crate) async fn refresh(
     service: Service,
     request: HttpRequest,
@@ -171,6 +221,17 @@ pub(crate) async fn refresh(
 }
 
 /// Ends one session. Always 200: the answer reveals nothing about the token.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    summary = "End the session of a refresh token (always 200)",
+    request_body(content(
+        (LogoutBody = "application/json"),
+        (LogoutBody = "application/x-www-form-urlencoded"),
+    )),
+    responses(
+        (status = 200, description = "Logged out.", body = crate::openapi::MessageEnvelope),
+        (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+    ))]
 pub(crate) async fn logout(
     service: Service,
     body: JsonOrFormBody<LogoutBody>,
@@ -182,6 +243,15 @@ pub(crate) async fn logout(
         .into_response())
 }
 
+#[utoipa::path(post, path = "/api/auth/logout/all", tag = "auth",
+    summary = "End every session of the user",
+    security(("bearer" = []), ("password" = [])),
+    responses(
+        (status = 200, description = "Logged out of all sessions.", body = crate::openapi::MessageEnvelope),
+        (status = 400, description = "Inactive user.", body = crate::openapi::ErrorEnvelope),
+        (status = 401, description = "Not authenticated. / Could not validate credentials.", body = crate::openapi::ErrorEnvelope),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+    ))]
 pub(crate) async fn logout_all(
     service: Service,
     token: BearerToken,

@@ -46,8 +46,9 @@ fn user_response(user: &User) -> HttpResponse {
 
 /// Only these fields may change; anything else (`username`, `is_active`,
 /// `password`, unknown names) is refused: no mass assignment.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "johndoe@email.com", "phone": "+44123456789", "full_name": "Agent 47"}))]
 pub(crate) struct DetailsBody {
     #[serde(default, deserialize_with = "present")]
     email: Option<Option<String>>,
@@ -108,12 +109,22 @@ fn full_name(raw: &str) -> Result<String, String> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"current_password": "correct horse", "new_password": "battery staple"}))]
 pub(crate) struct PasswordBody {
     current_password: String,
     new_password: String,
 }
 
+#[utoipa::path(get, path = "/api/auth/users/me", tag = "auth",
+    summary = "The caller's own profile",
+    security(("bearer" = []), ("password" = [])),
+    responses(
+        (status = 200, description = "The user", body = crate::openapi::UserEnvelope),
+        (status = 400, description = "Inactive user.", body = crate::openapi::ErrorEnvelope),
+        (status = 401, description = "Not authenticated. / Could not validate credentials.", body = crate::openapi::ErrorEnvelope),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+    ))]
 pub(crate) async fn current_user(
     service: Service,
     token: BearerToken,
@@ -123,6 +134,17 @@ pub(crate) async fn current_user(
     Ok(user_response(&user))
 }
 
+#[utoipa::path(patch, path = "/api/auth/users/me", tag = "auth",
+    summary = "Change email, phone or full name (null clears)",
+    security(("bearer" = []), ("password" = [])),
+    request_body(content = DetailsBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated user", body = crate::openapi::UserEnvelope),
+        (status = 400, description = "Email already in use. / Phone already in use. / Inactive user.", body = crate::openapi::ErrorEnvelope),
+        (status = 401, description = "Not authenticated. / Could not validate credentials.", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+    ))]
 pub(crate) async fn update_details(
     service: Service,
     token: BearerToken,
@@ -138,6 +160,16 @@ pub(crate) async fn update_details(
     Ok(user_response(&user))
 }
 
+#[utoipa::path(post, path = "/api/auth/users/me/password", tag = "auth",
+    summary = "Change the password (ends every session)",
+    security(("bearer" = []), ("password" = [])),
+    request_body(content = PasswordBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Password updated.", body = crate::openapi::MessageEnvelope),
+        (status = 401, description = "Incorrect password. / Not authenticated.", body = crate::openapi::ErrorEnvelope),
+        (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+    ))]
 pub(crate) async fn change_password(
     service: Service,
     token: BearerToken,

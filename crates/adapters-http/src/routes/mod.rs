@@ -1,8 +1,8 @@
 //! Route table. Every resource answers 405 with `Allow` for other methods.
 
-mod auth;
-mod me;
-mod service;
+pub(crate) mod auth;
+pub(crate) mod me;
+pub(crate) mod service;
 #[cfg(test)]
 mod tests;
 
@@ -12,6 +12,12 @@ use crate::error::ApiError;
 
 pub(crate) fn mount(config: &mut web::ServiceConfig) {
     config
+        .service(crate::openapi::docs())
+        .service(web::resource("/api/docs").route(web::get().to(|| async {
+            HttpResponse::PermanentRedirect()
+                .insert_header((actix_web::http::header::LOCATION, "/api/docs/"))
+                .finish()
+        })))
         .service(
             web::resource("/")
                 .route(web::get().to(service::root))

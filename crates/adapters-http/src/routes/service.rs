@@ -10,10 +10,20 @@ use crate::{Envelope, ReadinessProbe, error::ApiError, extract::run_blocking};
 /// How long the database gets to answer a readiness check.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
+#[utoipa::path(get, path = "/", tag = "service",
+    summary = "Liveness, as the original",
+    responses((status = 200, description = "The service runs", body = crate::openapi::Liveness)))]
 pub(crate) async fn root() -> HttpResponse {
     HttpResponse::Ok().json(json!({"health": "check complete"}))
 }
 
+#[utoipa::path(get, path = "/api/health", tag = "service",
+    summary = "Readiness: the database answers within a second",
+    responses(
+        (status = 200, description = "Ready", body = crate::openapi::HealthEnvelope),
+        (status = 503, description = "Service unavailable, try again later.", body = crate::openapi::ErrorEnvelope),
+        (status = "default", description = "Any other error", body = crate::openapi::ErrorEnvelope),
+    ))]
 pub(crate) async fn health(probe: web::Data<dyn ReadinessProbe>) -> Result<HttpResponse, ApiError> {
     let probe = probe.into_inner();
     match timeout(READINESS_TIMEOUT, run_blocking(move || probe.check())).await {
