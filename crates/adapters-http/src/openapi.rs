@@ -76,6 +76,10 @@ pub struct GetUser {
 }
 
 #[derive(ToSchema)]
+#[schema(example = json!({"status": "success", "code": 200, "response": "200_OK",
+    "data": {"username": "agent47", "email": "johndoe@email.com", "phone": "+44123456789",
+        "full_name": "Agent 47", "is_active": true},
+    "headers": {"WWW-Authenticate": "Bearer"}}))]
 pub struct UserEnvelope {
     #[schema(pattern = "^success$")]
     status: String,
@@ -111,6 +115,8 @@ pub struct Health {
 }
 
 #[derive(ToSchema)]
+#[schema(example = json!({"status": "success", "code": 200, "response": "200_OK",
+    "data": {"database": "ok"}, "headers": null}))]
 pub struct HealthEnvelope {
     #[schema(pattern = "^success$")]
     status: String,
