@@ -70,34 +70,13 @@ pub struct AuthPolicy {
 
 /// The authentication use cases, over the ports.
 pub struct AuthService {
-    users: Arc<dyn UserRepository>,
-    sessions: Arc<dyn SessionRepository>,
-    login_failures: Arc<dyn LoginFailureRepository>,
-    hasher: Arc<dyn PasswordHasher>,
-    tokens: Arc<dyn TokenService>,
-    clock: Arc<dyn Clock>,
+    ports: Ports,
     policy: AuthPolicy,
 }
 
 impl AuthService {
     pub fn new(ports: Ports, policy: AuthPolicy) -> Self {
-        let Ports {
-            users,
-            sessions,
-            login_failures,
-            hasher,
-            tokens,
-            clock,
-        } = ports;
-        Self {
-            users,
-            sessions,
-            login_failures,
-            hasher,
-            tokens,
-            clock,
-            policy,
-        }
+        Self { ports, policy }
     }
 
     /// Creates a user.
@@ -108,19 +87,27 @@ impl AuthService {
     pub fn register(&self, request: RegisterRequest) -> Result<User, RegisterError> {
         // Cheap early answer that spares a hash for a taken name; the
         // repository's unique constraint still decides races.
-        if self.users.find_by_username(&request.username)?.is_some() {
+        if self
+            .ports
+            .users
+            .find_by_username(&request.username)?
+            .is_some()
+        {
             return Err(RegisterError::UsernameTaken);
         }
-        let password_hash = self.hasher.hash(&request.password)?;
+        let password_hash = self.ports.hasher.hash(&request.password)?;
         let new_user = NewUser {
             username: request.username,
             password_hash,
             is_active: request.is_active,
         };
-        self.users.create(&new_user).map_err(|error| match error {
-            CreateUserError::UsernameTaken => RegisterError::UsernameTaken,
-            CreateUserError::Infra(infra) => RegisterError::Infra(infra),
-        })
+        self.ports
+            .users
+            .create(&new_user)
+            .map_err(|error| match error {
+                CreateUserError::UsernameTaken => RegisterError::UsernameTaken,
+                CreateUserError::Infra(infra) => RegisterError::Infra(infra),
+            })
     }
 
     /// Checks credentials and issues an access and refresh token pair that
@@ -132,7 +119,7 @@ impl AuthService {
     /// even the right one is refused); [`LoginError::InvalidCredentials`]
     /// for an unknown user and a wrong password alike.
     pub fn login(&self, request: LoginRequest) -> Result<TokenPair, LoginError> {
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         let username_key = ThrottleKey::Username(request.username.clone()).storage_key();
         let address_key = request
             .client_address
@@ -141,34 +128,41 @@ impl AuthService {
 
         let password = Password::candidate(request.password);
         let user = match Username::parse(request.username) {
-            Ok(username) => self.users.find_by_username(&username)?,
+            Ok(username) => self.ports.users.find_by_username(&username)?,
             Err(_) => None,
         };
         let is_match = match (&user, &password) {
-            (Some(user), Some(password)) => self.hasher.verify(password, &user.password_hash)?,
+            (Some(user), Some(password)) => {
+                self.ports.hasher.verify(password, &user.password_hash)?
+            }
             // Why the dummy check: answering at once for an unknown user
             // (or a password bcrypt could never have hashed) would let
             // anyone enumerate registered usernames by timing the answer.
             // Spending one hash at the same cost makes both paths alike.
             (None, Some(password)) => {
-                self.hasher.verify(password, &self.policy.dummy_hash)?;
+                self.ports
+                    .hasher
+                    .verify(password, &self.policy.dummy_hash)?;
                 false
             }
             (_, None) => {
-                self.hasher
+                self.ports
+                    .hasher
                     .verify(&dummy_password(), &self.policy.dummy_hash)?;
                 false
             }
         };
         match user {
             Some(user) if is_match => {
-                self.login_failures.clear(&username_key)?;
+                self.ports.login_failures.clear(&username_key)?;
                 Ok(self.start_session(&user, now)?)
             }
             _ => {
                 let keys: Vec<String> = std::iter::once(username_key).chain(address_key).collect();
                 let forget_before = now.saturating_sub(self.policy.login_limits.window_secs);
-                self.login_failures.record(&keys, now, forget_before)?;
+                self.ports
+                    .login_failures
+                    .record(&keys, now, forget_before)?;
                 Err(LoginError::InvalidCredentials)
             }
         }
@@ -186,7 +180,7 @@ impl AuthService {
             .chain(address_key.map(|key| (key, limits.max_failures_per_address)));
         let mut wait = None;
         for (key, max) in checks {
-            let failures = self.login_failures.recent(key, since)?;
+            let failures = self.ports.login_failures.recent(key, since)?;
             wait = wait.max(throttle::retry_after(
                 &failures,
                 max,
@@ -203,7 +197,7 @@ impl AuthService {
     /// Issues a token pair of a new family and records the session.
     fn start_session(&self, user: &User, now: u64) -> Result<TokenPair, InfraError> {
         let (pair, refresh) = self.issue_pair(&user.username, None, now)?;
-        self.sessions.create(&NewSession {
+        self.ports.sessions.create(&NewSession {
             family: refresh.family.clone().unwrap_or_default(),
             user_id: user.id,
             current_token_id: refresh.id,
@@ -237,8 +231,9 @@ impl AuthService {
     /// # Errors
     /// [`crate::TokenError`] if it is not a valid, unexpired access token.
     pub fn verify(&self, access_token: &str) -> Result<Claims, crate::TokenError> {
-        self.tokens
-            .decode(access_token, TokenKind::Access, self.clock.now())
+        self.ports
+            .tokens
+            .decode(access_token, TokenKind::Access, self.ports.clock.now())
     }
 
     /// Rotates a refresh token: a new pair in the same session family, the
@@ -254,8 +249,9 @@ impl AuthService {
     /// token, names a user that no longer exists, or its session is
     /// revoked, expired or already past this token.
     pub fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
-        let now = self.clock.now();
+        let now = self.ports.clock.now();
         let claims = self
+            .ports
             .tokens
             .decode(refresh_token, TokenKind::Refresh, now)
             .map_err(|_| RefreshError::InvalidToken)?;
@@ -264,7 +260,7 @@ impl AuthService {
             .find_subject(&claims)?
             .ok_or(RefreshError::InvalidToken)?;
         let (pair, next) = self.issue_pair(&user.username, Some(family.clone()), now)?;
-        let rotated = self.sessions.rotate(&Rotation {
+        let rotated = self.ports.sessions.rotate(&Rotation {
             family: family.clone(),
             current_token_id: claims.id,
             next_token_id: next.id,
@@ -272,7 +268,7 @@ impl AuthService {
             now,
         })?;
         if !rotated {
-            self.sessions.revoke_family(&family)?;
+            self.ports.sessions.revoke_family(&family)?;
             return Err(RefreshError::InvalidToken);
         }
         Ok(pair)
@@ -286,12 +282,15 @@ impl AuthService {
     /// [`InfraError`] when the store fails.
     pub fn logout(&self, refresh_token: &str) -> Result<(), InfraError> {
         // An expired token still names its family: end it too.
-        let claims = self.tokens.decode(refresh_token, TokenKind::Refresh, 0);
+        let claims = self
+            .ports
+            .tokens
+            .decode(refresh_token, TokenKind::Refresh, 0);
         match claims {
             Ok(Claims {
                 family: Some(family),
                 ..
-            }) => self.sessions.revoke_family(&family),
+            }) => self.ports.sessions.revoke_family(&family),
             _ => Ok(()),
         }
     }
@@ -301,7 +300,7 @@ impl AuthService {
     /// # Errors
     /// [`InfraError`] when the store fails.
     pub fn logout_all(&self, user: &User) -> Result<(), InfraError> {
-        self.sessions.revoke_all_for_user(user.id)
+        self.ports.sessions.revoke_all_for_user(user.id)
     }
 
     /// Changes `user`'s email, phone or full name.
@@ -314,7 +313,7 @@ impl AuthService {
         user: &User,
         update: &DetailsUpdate,
     ) -> Result<User, UpdateDetailsError> {
-        self.users.update_details(user.id, update)
+        self.ports.users.update_details(user.id, update)
     }
 
     /// Replaces `user`'s password after checking the current one, and ends
@@ -330,22 +329,22 @@ impl AuthService {
         request: ChangePasswordRequest,
     ) -> Result<(), ChangePasswordError> {
         let is_match = match Password::candidate(request.current_password) {
-            Some(current) => self.hasher.verify(&current, &user.password_hash)?,
+            Some(current) => self.ports.hasher.verify(&current, &user.password_hash)?,
             None => false,
         };
         if !is_match {
             return Err(ChangePasswordError::IncorrectPassword);
         }
-        let hash = self.hasher.hash(&request.new_password)?;
-        self.users.update_password(user.id, &hash)?;
-        self.sessions.revoke_all_for_user(user.id)?;
+        let hash = self.ports.hasher.hash(&request.new_password)?;
+        self.ports.users.update_password(user.id, &hash)?;
+        self.ports.sessions.revoke_all_for_user(user.id)?;
         Ok(())
     }
 
     /// The user a verified token names, if it still exists.
     fn find_subject(&self, claims: &Claims) -> Result<Option<User>, InfraError> {
         match Username::parse(claims.subject.as_str()) {
-            Ok(username) => self.users.find_by_username(&username),
+            Ok(username) => self.ports.users.find_by_username(&username),
             Err(_) => Ok(None),
         }
     }
@@ -358,13 +357,13 @@ impl AuthService {
         family: Option<String>,
         now: u64,
     ) -> Result<(TokenPair, Claims), InfraError> {
-        let access = self.tokens.issue(&TokenRequest {
+        let access = self.ports.tokens.issue(&TokenRequest {
             kind: TokenKind::Access,
             subject: username.clone(),
             family: None,
             now,
         })?;
-        let refresh = self.tokens.issue(&TokenRequest {
+        let refresh = self.ports.tokens.issue(&TokenRequest {
             kind: TokenKind::Refresh,
             subject: username.clone(),
             family,
