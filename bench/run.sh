@@ -1,0 +1,478 @@
+#!/usr/bin/env bash
+# Zentra's benchmark (issue 4): builds the release binaries, measures the two
+# ceilings (a bare actix-web JSON route; one bcrypt hash), then drives zentra
+# on SQLite and on Postgres with wrk on loopback, every scenario for a fixed
+# time, and prints one table (also written to bench/results/latest.md).
+#
+#   bench/run.sh                      # from the repository root
+#
+# Environment (all optional):
+#   BENCH_ROUNDS=12            bcrypt cost given to zentra (AUTH__ROUNDS) and hash_time
+#   BENCH_DURATION=10          seconds per fast scenario
+#   BENCH_HASH_DURATION=15     seconds per hashing scenario (register, login)
+#   BENCH_CONNECTIONS=64       connections for the fast scenarios
+#   BENCH_HASH_CONNECTIONS=8   connections for register and login
+#   BENCH_STORM_CONNECTIONS=32 connections of the login storm
+#   BENCH_THREADS=2            wrk threads per load generator
+#   BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres
+#                              an admin URL where a database may be created;
+#                              Postgres is skipped with a notice if unreachable
+#   BENCH_SKIP_BUILD=1         use the binaries already built
+#   CARGO_TARGET_DIR           where cargo builds (default ./target)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH=$ROOT/bench
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+RELEASE=$TARGET_DIR/release
+
+ROUNDS=${BENCH_ROUNDS:-12}
+DURATION=${BENCH_DURATION:-10}
+HASH_DURATION=${BENCH_HASH_DURATION:-15}
+CONNECTIONS=${BENCH_CONNECTIONS:-64}
+HASH_CONNECTIONS=${BENCH_HASH_CONNECTIONS:-8}
+STORM_CONNECTIONS=${BENCH_STORM_CONNECTIONS:-32}
+THREADS=${BENCH_THREADS:-2}
+PG_ADMIN_URL=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+
+PASSWORD=bench-password-1
+USER_NAME=bench_user
+# Fixed 64-byte keys: tokens made before a restart stay valid.
+ACCESS_KEY=bench-access-key-0123456789abcdef0123456789abcdef0123456789abcd
+REFRESH_KEY=bench-refresh-key-0123456789abcdef0123456789abcdef0123456789abc
+
+WORK=$(mktemp -d -t zentra-bench.XXXXXX)
+export BENCH_LUA=$BENCH/lua
+PG_DB=""
+SERVER_PID=""
+SERVER_ADDR=""
+STARTED_PIDS=()
+
+# Results.
+HTTP_CEILING=""          # requests/s of the bare actix route (best of two runs)
+HTTP_CEILING_RUNS=()     # each run's requests/s
+HASH_MS=""               # one bcrypt hash at cost ROUNDS, milliseconds
+HASH_CEILING=""          # nproc / hash time, hashes per second
+HASH_PARALLEL=""         # hashes per second measured on every core at once
+ROWS=()                  # "scenario|backend|rps|p50|p99|errors|ratio|target"
+RESOURCES=()             # "backend|idle MB|256-conn MB|start-up ms"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- plumbing
+
+cleanup() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${STARTED_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ -n $PG_DB ]]; then
+        psql_admin -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
+            log "could not drop database $PG_DB"
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+psql_admin() { PGCONNECT_TIMEOUT=3 psql "$PG_ADMIN_URL" -v ON_ERROR_STOP=1 -qtA "$@"; }
+
+apt_install() {
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    log "installing $* with apt-get"
+    "${sudo[@]}" apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$@" >/dev/null
+}
+
+install_tools() {
+    command -v wrk >/dev/null || apt_install wrk
+    command -v curl >/dev/null || apt_install curl
+    command -v psql >/dev/null || apt_install postgresql-client || true
+}
+
+build() {
+    if [[ ${BENCH_SKIP_BUILD:-0} == 1 ]]; then
+        log "using the binaries in $RELEASE"
+    else
+        log "building zentra, ceiling and hash_time (release)"
+        (cd "$ROOT" && cargo build --release -p app -p zentra-bench --bins)
+    fi
+    local bin
+    for bin in zentra ceiling hash_time; do
+        [[ -x $RELEASE/$bin ]] || die "$RELEASE/$bin is missing"
+    done
+}
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# start_server NAME COMMAND... — starts it in the background (environment
+# given with `env` in COMMAND), waits for its `listening on http://ADDR`
+# line and sets SERVER_PID and SERVER_ADDR.
+start_server() {
+    local name=$1
+    shift
+    "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    SERVER_PID=$!
+    STARTED_PIDS+=("$SERVER_PID")
+    local deadline=$(($(now_ms) + 20000))
+    until grep -q 'listening on http://' "$WORK/$name.out" 2>/dev/null; do
+        if ! kill -0 "$SERVER_PID" 2>/dev/null || (($(now_ms) > deadline)); then
+            cat "$WORK/$name.err" >&2
+            die "$name did not start"
+        fi
+        sleep 0.002
+    done
+    SERVER_ADDR=$(sed -n 's|.*listening on http://\([^ ]*\).*|\1|p' "$WORK/$name.out" | head -n1)
+}
+
+# stop_server PID — SIGTERM, then SIGKILL after 15 s.
+stop_server() {
+    local pid=$1 waited=0 kept=() other
+    for other in "${STARTED_PIDS[@]}"; do
+        [[ $other == "$pid" ]] || kept+=("$other")
+    done
+    STARTED_PIDS=("${kept[@]}")
+    kill -TERM "$pid" 2>/dev/null || return 0
+    while kill -0 "$pid" 2>/dev/null && ((waited < 150)); do
+        sleep 0.1
+        waited=$((waited + 1))
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+start_zentra() {
+    local name=$1 db_url=$2
+    start_server "$name" env \
+        DB__URL="$db_url" \
+        AUTH__ROUNDS="$ROUNDS" \
+        AUTH__SECRET_ACCESS_KEY="$ACCESS_KEY" \
+        AUTH__SECRET_REFRESH_KEY="$REFRESH_KEY" \
+        SERVER__HOST=127.0.0.1 \
+        SERVER__PORT=0 \
+        "$RELEASE/zentra"
+}
+
+rss_mb() { awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+
+# wrk_run OUTFILE SCRIPT CONNECTIONS SECONDS TIMEOUT URL — runs wrk (the
+# request is described by BENCH_* variables in the environment, see
+# lua/request.lua) and leaves its output in OUTFILE.
+wrk_run() {
+    local out=$1 script=$2 connections=$3 seconds=$4 timeout=$5 url=$6
+    local threads=$THREADS
+    ((threads <= connections)) || threads=$connections
+    timeout $((seconds + 60)) wrk -t"$threads" -c"$connections" -d"${seconds}s" \
+        --timeout "${timeout}s" -s "$BENCH/lua/$script" "$url" >"$out" 2>&1 ||
+        { cat "$out" >&2; die "wrk failed on $url"; }
+}
+
+# parse OUTFILE — sets REQ RPS P50 P99 ERRS (status + socket) ERR_TEXT.
+parse() {
+    local line
+    line=$(grep '^BENCH ' "$1") || { cat "$1" >&2; die "no result in $1"; }
+    local field key value status=0 socket=0
+    for field in ${line#BENCH }; do
+        key=${field%%=*}
+        value=${field#*=}
+        case $key in
+            requests) REQ=$value ;;
+            rps) RPS=$value ;;
+            p50_us) P50=$value ;;
+            p99_us) P99=$value ;;
+            status_errors) status=$value ;;
+            socket_errors) socket=$value ;;
+        esac
+    done
+    ERRS=$((status + socket))
+    ERR_TEXT=$ERRS
+    ((ERRS == 0)) || ERR_TEXT="$ERRS ($status status, $socket socket)"
+}
+
+ms() { awk -v us="$1" 'BEGIN { printf (us < 10000 ? "%.2f ms" : "%.0f ms"), us / 1000 }'; }
+percent() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", (b > 0 ? 100 * a / b : 0) }'; }
+at_least() { awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { exit !(b > 0 && 100 * a / b >= p) }'; }
+
+# row SCENARIO BACKEND CEILING CHECK — records the last `parse`. CEILING is
+# `http`, `hash` or `-`; CHECK is the target, judged when the table is made
+# (the ceilings are final only then): `ratio:P` (at least P% of the
+# ceiling), `hash` (at least 90% of the hashing ceiling and no errors),
+# `p99:MS` (p99 under MS), `rss:MB:LIMIT` (resident memory under LIMIT) or `-`.
+row() {
+    ROWS+=("$1|$2|$RPS|$P50|$P99|$ERRS|$ERR_TEXT|$3|$4")
+    log "$1 on $2: $(printf '%.1f' "$RPS") req/s, p50 $(ms "$P50"), p99 $(ms "$P99"), errors $ERR_TEXT"
+}
+
+# format_row RECORD — one markdown line of the table from a `row` record.
+format_row() {
+    local scenario backend rps p50 p99 errs err_text ceiling check
+    IFS='|' read -r scenario backend rps p50 p99 errs err_text ceiling check <<<"$1"
+    local base="" ratio="—" target="" ok
+    case $ceiling in
+        http) base=$HTTP_CEILING ;;
+        hash) base=$HASH_CEILING ;;
+    esac
+    [[ -z $base ]] || ratio=$(percent "$rps" "$base")
+    case $check in
+        ratio:*)
+            target="≥${check#ratio:}%"
+            ok=$(verdict at_least "$rps" "$base" "${check#ratio:}")
+            ;;
+        hash)
+            target="≥90%, no errors"
+            ok=$(verdict eval 'at_least "$rps" "$base" 90 && ((errs == 0))')
+            ;;
+        p99:*)
+            target="p99 < ${check#p99:} ms"
+            ok=$(verdict awk -v p="$p99" -v l="${check#p99:}" 'BEGIN { exit !(p < l * 1000) }')
+            ;;
+        rss:*)
+            local mb=${check#rss:}
+            mb=${mb%%:*}
+            target="RSS $mb MB < ${check##*:} MB"
+            ok=$(verdict awk -v m="$mb" -v l="${check##*:}" 'BEGIN { exit !(m < l) }')
+            ;;
+    esac
+    [[ -z $target ]] || target="$target: $ok"
+    printf '| %s | %s | %.1f | %s | %s | %s | %s | %s |\n' \
+        "$scenario" "$backend" "$rps" "$(ms "$p50")" "$(ms "$p99")" "$err_text" "$ratio" "$target"
+}
+
+verdict() { if "$@"; then echo ok; else echo MISS; fi; }
+
+# ---------------------------------------------------------------- ceilings
+
+# Measured at the start and again at the end of the run; the better run is
+# the ceiling (a busy moment only lowers a run), and both are shown.
+measure_http_ceiling() {
+    local when=$1
+    log "HTTP ceiling ($when): bare actix-web GET / for ${DURATION}s at $CONNECTIONS connections"
+    start_server "ceiling-$when" "$RELEASE/ceiling" 0
+    local pid=$SERVER_PID
+    wrk_run "$WORK/ceiling-$when.wrk" request.lua "$CONNECTIONS" "$DURATION" 2 "http://$SERVER_ADDR/"
+    stop_server "$pid"
+    parse "$WORK/ceiling-$when.wrk"
+    HTTP_CEILING_RUNS+=("$RPS")
+    if [[ -z $HTTP_CEILING ]] || awk -v a="$RPS" -v b="$HTTP_CEILING" 'BEGIN { exit !(a > b) }'; then
+        HTTP_CEILING=$RPS
+        CEILING_ROW="HTTP ceiling: bare actix GET /|—|$(printf '%.1f' "$RPS")|$(ms "$P50")|$(ms "$P99")|$ERR_TEXT|100%"
+    fi
+    log "HTTP ceiling ($when): $(printf '%.1f' "$RPS") req/s"
+}
+
+measure_hash_ceiling() {
+    log "hashing ceiling: bcrypt at cost $ROUNDS"
+    local line
+    line=$("$RELEASE/hash_time" "$ROUNDS" 5)
+    log "$line"
+    HASH_MS=$(sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+    HASH_PARALLEL=$(sed -n 's/.*parallel_per_s=\([0-9.]*\).*/\1/p' <<<"$line")
+    HASH_CEILING=$(awk -v n="$(nproc)" -v t="$HASH_MS" 'BEGIN { printf "%.2f", n * 1000 / t }')
+    HASH_ROW="hashing ceiling: $(nproc) cores / one bcrypt hash (cost $ROUNDS)|—|$HASH_CEILING|$(printf '%.0f ms' "$HASH_MS")|—|0|100%|measured on $(nproc) threads at once: $HASH_PARALLEL/s"
+}
+
+# ---------------------------------------------------------------- scenarios
+
+# Registers the login user and sets ACCESS to a fresh access token.
+prepare_user() {
+    local base=$1 answer
+    curl -fsS -o /dev/null -X POST "$base/api/auth/register" -H 'Content-Type: application/json' \
+        -d "{\"username\": \"$USER_NAME\", \"password\": \"$PASSWORD\"}" ||
+        die "could not register $USER_NAME"
+    answer=$(curl -fsS -X POST "$base/api/auth/token" \
+        --data-urlencode "username=$USER_NAME" --data-urlencode "password=$PASSWORD") ||
+        die "could not log in $USER_NAME"
+    ACCESS=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$answer")
+    [[ -n $ACCESS ]] || die "no access token in $answer"
+}
+
+scenario_root() {
+    local backend=$1 base=$2
+    BENCH_METHOD=GET wrk_run "$WORK/root-$backend.wrk" request.lua "$CONNECTIONS" "$DURATION" 2 "$base/"
+    parse "$WORK/root-$backend.wrk"
+    row "GET /" "$backend" http ratio:70
+}
+
+scenario_verify() {
+    local backend=$1 base=$2
+    BENCH_METHOD=POST wrk_run "$WORK/verify-$backend.wrk" request.lua "$CONNECTIONS" "$DURATION" 2 \
+        "$base/api/auth/token/verify/$ACCESS"
+    parse "$WORK/verify-$backend.wrk"
+    row "POST /token/verify/{token}" "$backend" http ratio:70
+}
+
+scenario_me() {
+    local backend=$1 base=$2 goal=50
+    [[ $backend == sqlite ]] || goal=20
+    BENCH_METHOD=GET BENCH_BEARER=$ACCESS wrk_run "$WORK/me-$backend.wrk" request.lua \
+        "$CONNECTIONS" "$DURATION" 2 "$base/api/auth/users/me"
+    parse "$WORK/me-$backend.wrk"
+    row "GET /users/me (bearer)" "$backend" http "ratio:$goal"
+}
+
+scenario_register() {
+    local backend=$1 base=$2
+    BENCH_PREFIX="b$$$backend" BENCH_PASSWORD=$PASSWORD wrk_run "$WORK/register-$backend.wrk" \
+        register.lua "$HASH_CONNECTIONS" "$HASH_DURATION" 30 "$base/"
+    parse "$WORK/register-$backend.wrk"
+    row "POST /register (unique names)" "$backend" hash hash
+}
+
+login_env() {
+    BENCH_METHOD=POST BENCH_CONTENT_TYPE=application/x-www-form-urlencoded \
+        BENCH_BODY="username=$USER_NAME&password=$PASSWORD" "$@"
+}
+
+scenario_login() {
+    local backend=$1 base=$2
+    login_env wrk_run "$WORK/login-$backend.wrk" request.lua "$HASH_CONNECTIONS" "$HASH_DURATION" 30 \
+        "$base/api/auth/token"
+    parse "$WORK/login-$backend.wrk"
+    row "POST /token (login, one user)" "$backend" hash hash
+}
+
+# A login storm for DURATION + 3 s and, from its second second, verify at
+# full speed beside it: verify's p99 shows whether hashing starves the rest.
+scenario_storm() {
+    local backend=$1 base=$2 storm_pid
+    login_env wrk_run "$WORK/storm-login-$backend.wrk" request.lua "$STORM_CONNECTIONS" \
+        $((DURATION + 3)) 30 "$base/api/auth/token" &
+    storm_pid=$!
+    sleep 1
+    BENCH_METHOD=POST wrk_run "$WORK/storm-verify-$backend.wrk" request.lua "$CONNECTIONS" "$DURATION" 2 \
+        "$base/api/auth/token/verify/$ACCESS"
+    wait "$storm_pid"
+    parse "$WORK/storm-verify-$backend.wrk"
+    row "verify during login storm" "$backend" http p99:10
+    parse "$WORK/storm-login-$backend.wrk"
+    row "login storm ($STORM_CONNECTIONS conns) beside it" "$backend" hash -
+}
+
+# verify at 256 connections for 5 s while sampling zentra's resident memory.
+scenario_memory() {
+    local backend=$1 base=$2 pid=$3 idle=$4 wrk_pid peak=0 sample
+    BENCH_METHOD=POST wrk_run "$WORK/c256-$backend.wrk" request.lua 256 5 2 \
+        "$base/api/auth/token/verify/$ACCESS" &
+    wrk_pid=$!
+    while kill -0 "$wrk_pid" 2>/dev/null; do
+        sample=$(rss_mb "$pid")
+        peak=$(awk -v a="$peak" -v b="$sample" 'BEGIN { print (b > a ? b : a) }')
+        sleep 0.25
+    done
+    wait "$wrk_pid"
+    parse "$WORK/c256-$backend.wrk"
+    row "verify @256 conns" "$backend" http "rss:$peak:150"
+    PEAK_MB=$peak
+    log "$backend: RSS idle $idle MB, at 256 connections $peak MB"
+}
+
+# Runs every scenario against a zentra started on DB_URL.
+bench_backend() {
+    local backend=$1 db_url=$2 pid base idle
+    log "zentra on $backend"
+    start_zentra "zentra-$backend" "$db_url"
+    pid=$SERVER_PID
+    base="http://$SERVER_ADDR"
+    sleep 1
+    idle=$(rss_mb "$pid")
+    prepare_user "$base"
+    scenario_root "$backend" "$base"
+    scenario_verify "$backend" "$base"
+    scenario_me "$backend" "$base"
+    scenario_register "$backend" "$base"
+    scenario_login "$backend" "$base"
+    scenario_storm "$backend" "$base"
+    scenario_memory "$backend" "$base" "$pid" "$idle"
+    stop_server "$pid"
+    RESOURCES+=("$backend|$idle|$PEAK_MB")
+}
+
+# Start-up to first answer on an existing, migrated SQLite database: the
+# median of 5 starts, from launching the process to the first 200 on GET /.
+measure_startup() {
+    local db_url=$1 run started answered pid times=()
+    for run in 1 2 3 4 5; do
+        started=$(now_ms)
+        start_zentra "startup-$run" "$db_url"
+        pid=$SERVER_PID
+        until curl -fsS -o /dev/null --max-time 1 "http://$SERVER_ADDR/"; do
+            (($(now_ms) - started < 10000)) || die "zentra did not answer within 10 s"
+            sleep 0.001
+        done
+        answered=$(now_ms)
+        stop_server "$pid"
+        times+=($((answered - started)))
+    done
+    STARTUP_MS=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 3p)
+    log "start-up to first answer (ms): ${times[*]}, median $STARTUP_MS"
+}
+
+# ---------------------------------------------------------------- report
+
+machine() {
+    printf '%s, %s cores (nproc), %s MB RAM, %s, 1-min load average %s before the run; zentra release build, bcrypt cost %s, wrk %s threads' \
+        "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" "$(nproc)" \
+        "$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 }' /proc/meminfo)" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+        "$LOAD_BEFORE" "$ROUNDS" "$THREADS"
+}
+
+table() {
+    local line
+    echo "Machine: $(machine)."
+    echo
+    echo "Fast scenarios: ${DURATION}s at $CONNECTIONS connections; register and login:" \
+        "${HASH_DURATION}s at $HASH_CONNECTIONS connections; errors are answers ≥ 400 plus socket" \
+        "errors and timeouts; ratio is to the HTTP ceiling (fast routes) or the hashing ceiling" \
+        "(register, login)."
+    echo
+    echo "| scenario | backend | requests/s | p50 | p99 | errors | ratio to ceiling | target |"
+    echo "|---|---|---:|---:|---:|---|---:|---|"
+    echo "| ${HASH_ROW//|/ | } |"
+    echo "| ${CEILING_ROW//|/ | } | best of $(printf '%.0f, ' "${HTTP_CEILING_RUNS[@]}" | sed 's/, $//') req/s (start, end) |"
+    for line in "${ROWS[@]}"; do
+        format_row "$line"
+    done
+    echo
+    echo "| backend | RSS idle | RSS at 256 connections | start-up to first answer |"
+    echo "|---|---:|---:|---:|"
+    for line in "${RESOURCES[@]}"; do
+        local backend=${line%%|*} rest=${line#*|}
+        local idle=${rest%%|*} peak=${rest#*|} startup="—"
+        [[ $backend != sqlite ]] || startup="$STARTUP_MS ms (target < 200: $(verdict test "$STARTUP_MS" -lt 200))"
+        echo "| $backend | $idle MB (target < 50: $(verdict awk -v m="$idle" 'BEGIN { exit !(m < 50) }')) |" \
+            "$peak MB (target < 150: $(verdict awk -v m="$peak" 'BEGIN { exit !(m < 150) }')) | $startup |"
+    done
+}
+
+main() {
+    cd "$ROOT"
+    install_tools
+    build
+    LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
+    measure_hash_ceiling
+    measure_http_ceiling start
+
+    local sqlite_file=$WORK/zentra.db
+    bench_backend sqlite "sqlite:///$sqlite_file"
+    measure_startup "sqlite:///$sqlite_file"
+
+    if command -v psql >/dev/null && psql_admin -c 'SELECT 1' >/dev/null 2>&1; then
+        PG_DB=zentra_bench_$$
+        psql_admin -c "CREATE DATABASE $PG_DB" >/dev/null
+        bench_backend postgres "${PG_ADMIN_URL%/*}/$PG_DB"
+    else
+        log "NOTICE: Postgres unreachable at $PG_ADMIN_URL: skipping the Postgres scenarios"
+    fi
+
+    measure_http_ceiling end
+
+    mkdir -p "$BENCH/results"
+    table | tee "$BENCH/results/latest.md"
+    log "table written to bench/results/latest.md"
+}
+
+main "$@"
