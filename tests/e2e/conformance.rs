@@ -3,7 +3,7 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, OnceLock},
+    sync::{Arc, Mutex, OnceLock, PoisonError},
 };
 
 use serde_json::{Value, json};
@@ -59,27 +59,32 @@ pub fn check(base: &str, method: &str, path: &str, status: u16, body: &Value) {
     let status = status.to_string();
     let key = (template.to_owned(), method.to_owned(), status.clone());
     let validators = VALIDATORS.get_or_init(Default::default);
-    let validator = validators
+    // Never hold the lock while building: building panics on an
+    // undocumented status, and a poisoned cache would fail every test.
+    let cached = validators
         .lock()
-        .unwrap()
-        .entry(key)
-        .or_insert_with(|| {
-            let responses = &operation["responses"];
-            let response = responses
-                .get(&status)
-                .or_else(|| responses.get("default"))
-                .unwrap_or_else(|| {
-                    panic!("{method} {template}: status {status} is not documented")
-                });
-            let schema = &response["content"]["application/json"]["schema"];
-            assert!(
-                !schema.is_null(),
-                "{method} {template} {status}: no JSON schema"
-            );
-            let root = json!({"components": document["components"], "allOf": [schema]});
-            Arc::new(jsonschema::validator_for(&root).expect("a valid JSON Schema"))
-        })
-        .clone();
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+        .cloned();
+    let validator = cached.unwrap_or_else(|| {
+        let responses = &operation["responses"];
+        let response = responses
+            .get(&status)
+            .or_else(|| responses.get("default"))
+            .unwrap_or_else(|| panic!("{method} {template}: status {status} is not documented"));
+        let schema = &response["content"]["application/json"]["schema"];
+        assert!(
+            !schema.is_null(),
+            "{method} {template} {status}: no JSON schema"
+        );
+        let root = json!({"components": document["components"], "allOf": [schema]});
+        let built = Arc::new(jsonschema::validator_for(&root).expect("a valid JSON Schema"));
+        validators
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Arc::clone(&built));
+        built
+    });
     if let Err(error) = validator.validate(body) {
         panic!("{method} {path} answered {status} off its documented schema: {error}\n{body}");
     }
