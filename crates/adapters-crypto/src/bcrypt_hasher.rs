@@ -13,7 +13,22 @@ pub struct BcryptHasher {
 #[error("bcrypt cost must be between 4 and 31, got {0}")]
 pub struct CostError(pub u32);
 
+/// A salt and a digest in bcrypt's alphabet (a real hash with one digest
+/// character changed, so that it is the hash of no known password).
+const DUMMY_SALT_AND_DIGEST: &str = "/li9ayvg.1V3oX7MflslS.UMA6HClgkBZYoPjawSHAP00ZBV9XleK";
+
 impl BcryptHasher {
+    /// A well-formed hash at this hasher's cost that no password matches.
+    ///
+    /// bcrypt's work depends only on the cost written in the hash, so
+    /// checking a password against this one takes as long as against a real
+    /// user's — which is what login needs for unknown users — and making
+    /// it costs nothing at start-up, unlike hashing at cost 12 (~0.25 s).
+    #[must_use]
+    pub fn dummy_hash(&self) -> PasswordHash {
+        PasswordHash::new(format!("$2b${:02}${DUMMY_SALT_AND_DIGEST}", self.cost))
+    }
+
     /// # Errors
     /// [`CostError`] outside bcrypt's range 4–31.
     pub fn new(cost: u32) -> Result<Self, CostError> {
@@ -69,6 +84,18 @@ mod tests {
         let hasher = BcryptHasher::new(4).unwrap();
         let result = hasher.verify(&password("correct horse"), &PasswordHash::new("nope"));
         assert!(matches!(result, Err(InfraError::Unexpected(_))));
+    }
+
+    #[test]
+    fn the_dummy_hash_is_checked_at_the_configured_cost_and_matches_nothing() {
+        for cost in [4, 5] {
+            let hasher = BcryptHasher::new(cost).unwrap();
+            let dummy = hasher.dummy_hash();
+            assert!(dummy.as_ref().starts_with(&format!("$2b${cost:02}$")));
+            for candidate in ["correct horse", "zentra-dummy-password", "        "] {
+                assert!(!hasher.verify(&password(candidate), &dummy).unwrap());
+            }
+        }
     }
 
     #[test]

@@ -142,6 +142,8 @@ impl ResponseError for ApiError {
             Self::TooManyRequests { retry_after_secs } => {
                 envelope = envelope.header(header::RETRY_AFTER, retry_after_secs.to_string());
             }
+            // Overload and outages are short-lived: ask clients to come back.
+            Self::Unavailable(_) => envelope = envelope.header(header::RETRY_AFTER, "1"),
             _ => {}
         }
         // A 401 always challenges for a bearer token; so does the 400 for an

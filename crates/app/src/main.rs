@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.log_format);
+    let _log_writer = telemetry::init(settings.log_format);
     let result = match command {
         Command::Serve => serve(settings),
         Command::Migrate => migrate(&settings),

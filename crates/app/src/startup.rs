@@ -4,7 +4,7 @@
 use std::{net::TcpListener, sync::Arc};
 
 use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
-use adapters_crypto::{BcryptHasher, JwtTokenService};
+use adapters_crypto::{BcryptHasher, JwtTokenService, PooledHasher};
 use adapters_db::{
     DbPool, DieselLoginFailureRepository, DieselSessionRepository, DieselUserRepository,
 };
@@ -13,7 +13,7 @@ use adapters_http::{
     request_log::log_requests,
 };
 use anyhow::Context;
-use domain::{AuthPolicy, AuthService, InfraError, Password, PasswordHasher, Ports, SystemClock};
+use domain::{AuthPolicy, AuthService, InfraError, Ports, SystemClock};
 
 use crate::config::Settings;
 
@@ -31,8 +31,12 @@ impl ReadinessProbe for DatabaseProbe {
     }
 }
 
+/// Hashes that may wait per hashing thread: at cost 12 (~0.25 s a hash)
+/// a full queue is about four seconds of work.
+const HASH_QUEUE_PER_WORKER: usize = 16;
+
 /// Opens the database (running pending migrations) and wires the adapters
-/// into the use cases. Blocking: connects, migrates and hashes once.
+/// into the use cases. Blocking: connects and migrates.
 ///
 /// # Errors
 /// When the database cannot be reached or migrated.
@@ -40,9 +44,13 @@ pub fn wire(settings: &Settings) -> anyhow::Result<(Arc<AuthService>, DbPool)> {
     let url = &settings.database_url;
     let pool = adapters_db::connect(url, settings.pool_size)
         .with_context(|| format!("cannot open the database at {url}"))?;
-    let hasher = BcryptHasher::new(settings.bcrypt_cost)?;
-    let dummy = Password::parse("zentra-dummy-password").expect("the dummy password is valid");
-    let dummy_hash = hasher.hash(&dummy)?;
+    let bcrypt = BcryptHasher::new(settings.bcrypt_cost)?;
+    let dummy_hash = bcrypt.dummy_hash();
+    // Hashing gets one thread per core and a bounded queue of its own, so a
+    // login storm can neither starve the async workers and database calls
+    // nor queue without bound: past the queue, logins answer 503.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let hasher = PooledHasher::new(bcrypt, workers, workers * HASH_QUEUE_PER_WORKER);
     let ports = Ports {
         users: Arc::new(DieselUserRepository::new(pool.clone())),
         sessions: Arc::new(DieselSessionRepository::new(pool.clone())),

@@ -1,5 +1,6 @@
 use std::{io::IsTerminal, str::FromStr};
 
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
 /// How log lines are written (`LOG__FORMAT`).
@@ -24,13 +25,20 @@ impl FromStr for LogFormat {
 }
 
 /// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-pub fn init(format: LogFormat) {
+///
+/// Lines are written by a background thread (tracing-appender), so a
+/// request never waits on stderr; keep the returned guard alive until exit
+/// so that the last lines are flushed.
+#[must_use = "dropping the guard stops the log writer"]
+pub fn init(format: LogFormat) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
     }
+    guard
 }

@@ -353,7 +353,7 @@ async fn a_database_outage_is_503_without_internals() {
     });
     let app = app(repository).await;
 
-    let (status, _, json) = send(
+    let (status, headers, json) = send(
         &app,
         TestRequest::post()
             .uri("/api/auth/register")
@@ -368,6 +368,8 @@ async fn a_database_outage_is_503_without_internals() {
         "Service unavailable, try again later.",
     );
     assert!(!json.to_string().contains("postgresql"));
+    assert_eq!(headers.get(header::RETRY_AFTER).unwrap(), "1");
+    assert_eq!(json["headers"]["Retry-After"], "1");
 }
 
 #[actix_web::test]
