@@ -128,9 +128,15 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // Unavailability is expected under overload (a full hashing queue
+        // sheds load by design): a warning; anything else is a bug: an error.
         match self {
-            Self::Unavailable(cause) => log_cause("backing service unavailable", cause.as_ref()),
-            Self::Internal(cause) => log_cause("internal error", cause.as_ref()),
+            Self::Unavailable(cause) => {
+                tracing::warn!(cause = %cause_chain(cause.as_ref()), "backing service unavailable");
+            }
+            Self::Internal(cause) => {
+                tracing::error!(cause = %cause_chain(cause.as_ref()), "internal error");
+            }
             _ => {}
         }
         let mut envelope = Envelope::new(self.status_code()).message(self.message());
@@ -157,8 +163,8 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Logs the whole cause chain once, on the server side only.
-fn log_cause(what: &str, cause: &(dyn StdError + 'static)) {
+/// The whole cause chain on one line, for the server's log only.
+fn cause_chain(cause: &(dyn StdError + 'static)) -> String {
     let mut chain = cause.to_string();
     let mut source = cause.source();
     while let Some(next) = source {
@@ -166,7 +172,7 @@ fn log_cause(what: &str, cause: &(dyn StdError + 'static)) {
         chain.push_str(&next.to_string());
         source = next.source();
     }
-    tracing::error!(cause = %chain, "{what}");
+    chain
 }
 
 impl From<InfraError> for ApiError {
