@@ -5,6 +5,7 @@
 mod conformance;
 mod docs;
 mod errors;
+mod faults;
 mod hardening;
 mod lifecycle;
 mod operations;

@@ -164,6 +164,12 @@ impl TestApp {
         std::fs::read_to_string(&self.logs).unwrap_or_default()
     }
 
+    /// `kill -9`: no graceful shutdown, no flush, nothing.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+
     /// Waits for the process to exit by itself.
     pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + timeout;
