@@ -24,7 +24,11 @@ pub(crate) type Service = web::Data<AuthService>;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"username": "agent47", "password": "correct horse"}))]
 pub(crate) struct RegisterBody {
+    /// 3–64 of `[A-Za-z0-9_.@-]`, compared exactly.
+    #[schema(pattern = "^[A-Za-z0-9_.@-]{3,64}$")]
     username: String,
+    /// At least 8 characters, at most 72 UTF-8 bytes, no NUL.
+    #[schema(min_length = 8, max_length = 72)]
     password: String,
     #[serde(default = "active_by_default")]
     #[schema(default = true)]
@@ -72,6 +76,7 @@ pub(crate) struct LoginBody {
     password: String,
     /// `password` when sent.
     #[serde(default)]
+    #[schema(pattern = "^(password)?$")]
     grant_type: Option<String>,
 }
 
@@ -79,7 +84,9 @@ pub(crate) struct LoginBody {
 pub(crate) struct RefreshBody {
     #[serde(default)]
     refresh_token: Option<String>,
+    /// `refresh_token` when sent.
     #[serde(default)]
+    #[schema(pattern = "^(refresh_token)?$")]
     grant_type: Option<String>,
 }
 
@@ -269,18 +276,22 @@ pub(crate) async fn logout_all(
 }
 
 /// The refresh token from the query (which wins, as in the original), else
-/// from a JSON or form body.
+/// from a JSON or form body. A body that is sent must be well-formed even
+/// when the query wins.
 fn refresh_token(request: &HttpRequest, body: &[u8]) -> Result<Option<String>, ApiError> {
+    let from_body = if body.is_empty() {
+        RefreshBody::default()
+    } else {
+        let parsed: RefreshBody = parse_body(request, body, Encodings::JsonOrForm)?;
+        check_grant_type(parsed.grant_type.as_deref(), "refresh_token")?;
+        parsed
+    };
     let from_query = web::Query::<RefreshQuery>::from_query(request.query_string())
         .ok()
         .and_then(|query| query.into_inner().refresh_token);
-    if from_query.is_some() {
-        return Ok(from_query.filter(|token| !token.is_empty()));
-    }
-    if body.is_empty() {
-        return Ok(None);
-    }
-    let body: RefreshBody = parse_body(request, body, Encodings::JsonOrForm)?;
-    check_grant_type(body.grant_type.as_deref(), "refresh_token")?;
-    Ok(body.refresh_token.filter(|token| !token.is_empty()))
+    let token = match from_query {
+        Some(query) => Some(query),
+        None => from_body.refresh_token,
+    };
+    Ok(token.filter(|token| !token.is_empty()))
 }

@@ -50,9 +50,13 @@ fn user_response(user: &User) -> HttpResponse {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "johndoe@email.com", "phone": "+44123456789", "full_name": "Agent 47"}))]
 pub(crate) struct DetailsBody {
+    /// One `@` and a dotted domain; stored lower-cased.
     #[serde(default, deserialize_with = "present")]
+    #[schema(format = Email)]
     email: Option<Option<String>>,
+    /// E.164: `+` and 8 to 15 digits.
     #[serde(default, deserialize_with = "present")]
+    #[schema(pattern = "^\\+[0-9]{8,15}$")]
     phone: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     full_name: Option<Option<String>>,
@@ -113,6 +117,8 @@ fn full_name(raw: &str) -> Result<String, String> {
 #[schema(example = json!({"current_password": "correct horse", "new_password": "battery staple"}))]
 pub(crate) struct PasswordBody {
     current_password: String,
+    /// The registration policy: at least 8 characters, at most 72 bytes.
+    #[schema(min_length = 8, max_length = 72)]
     new_password: String,
 }
 

@@ -985,3 +985,18 @@ async fn oversized_headers_and_uris_are_refused_in_the_envelope() {
     assert_eq!(status, StatusCode::URI_TOO_LONG);
     assert_eq!(json["response"], "414_URI_TOO_LONG");
 }
+
+#[actix_web::test]
+async fn a_malformed_refresh_body_is_422_even_when_the_query_wins() {
+    let app = app(repository_with(vec![stored_user("agent47", true)])).await;
+    let token = issue(TokenKind::Refresh, "agent47");
+    let (status, _, json) = send(
+        &app,
+        TestRequest::post()
+            .uri(&format!("/api/auth/token/refresh?refresh_token={token}"))
+            .set_json(json!({"refresh_token": ["not", "a", "string"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(json["details"][0]["field"], "refresh_token");
+}
