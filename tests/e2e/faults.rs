@@ -226,3 +226,55 @@ fn instances_on_one_postgres_share_users_sessions_and_limits() {
 }
 
 crate::on_both_backends!(nothing_acknowledged_is_lost_when_the_service_is_killed);
+
+/// Logs `name` in directly: `Some((status, Retry-After))`, `None` if the
+/// connection failed or timed out.
+fn try_login(base: &str, name: &str) -> Option<(u16, Option<String>)> {
+    let answer = ureq::post(&format!("{base}/api/auth/token"))
+        .timeout(Duration::from_secs(30))
+        .send_form(&[("username", name), ("password", PASSWORD)]);
+    let response = match answer {
+        Ok(response) | Err(ureq::Error::Status(_, response)) => response,
+        Err(ureq::Error::Transport(_)) => return None,
+    };
+    Some((
+        response.status(),
+        response.header("Retry-After").map(str::to_owned),
+    ))
+}
+
+#[test]
+fn a_login_storm_past_the_hashing_queue_is_shed_with_503_not_timeouts() {
+    let Some(database) = Database::fresh(Backend::Sqlite) else {
+        return;
+    };
+    // A real bcrypt cost, so that hashing is the bottleneck.
+    let app = TestApp::start(database.url(), &[("AUTH__ROUNDS", "12")]);
+    assert_eq!(app.register("stormy", PASSWORD).status, 201);
+    // Far more logins at once than the hashing threads and queue hold.
+    let clients = 96;
+    let started = Instant::now();
+    let answers: Vec<_> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..clients)
+            .map(|_| scope.spawn(|| try_login(&app.base, "stormy")))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let elapsed = started.elapsed();
+    assert!(
+        answers.iter().all(Option::is_some),
+        "a login timed out or failed"
+    );
+    let answers: Vec<_> = answers.into_iter().flatten().collect();
+    let accepted = answers.iter().filter(|(status, _)| *status == 202).count();
+    let shed: Vec<_> = answers
+        .iter()
+        .filter(|(status, _)| *status == 503)
+        .collect();
+    assert!(accepted >= 1, "{answers:?}");
+    assert!(!shed.is_empty(), "nothing was shed: {answers:?}");
+    assert_eq!(accepted + shed.len(), clients, "{answers:?}");
+    assert!(shed.iter().all(|(_, retry)| retry.as_deref() == Some("1")));
+    // Accepted logins were bounded by the queue, not by the crowd.
+    assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
+}
