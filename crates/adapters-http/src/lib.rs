@@ -14,6 +14,9 @@ pub mod openapi;
 pub mod request_log;
 mod routes;
 
+#[cfg(feature = "fuzzing")]
+pub use routes::fuzzing;
+
 use std::sync::Arc;
 
 use actix_web::{

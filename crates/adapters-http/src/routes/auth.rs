@@ -41,7 +41,7 @@ fn active_by_default() -> bool {
 
 impl RegisterBody {
     /// Checks both fields, reporting every one that breaks the policy.
-    fn into_request(self) -> Result<RegisterRequest, ApiError> {
+    pub(crate) fn into_request(self) -> Result<RegisterRequest, ApiError> {
         let username = Username::parse(self.username);
         let password = Password::parse(self.password);
         match (username, password) {

@@ -88,7 +88,7 @@ fn parse_field<T, E: ToString>(
 }
 
 impl DetailsBody {
-    fn into_update(self) -> Result<DetailsUpdate, ApiError> {
+    pub(crate) fn into_update(self) -> Result<DetailsUpdate, ApiError> {
         let mut errors = Vec::new();
         let update = DetailsUpdate {
             email: parse_field("email", self.email, Email::parse, &mut errors),
