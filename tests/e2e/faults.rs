@@ -278,3 +278,63 @@ fn a_login_storm_past_the_hashing_queue_is_shed_with_503_not_timeouts() {
     // Accepted logins were bounded by the queue, not by the crowd.
     assert!(elapsed < Duration::from_secs(30), "{elapsed:?}");
 }
+
+/// Makes files immutable (`chattr +i`, which binds even root) until dropped.
+struct Frozen(Vec<std::path::PathBuf>);
+
+impl Frozen {
+    fn try_freeze(paths: Vec<std::path::PathBuf>) -> Option<Self> {
+        let status = std::process::Command::new("chattr")
+            .arg("+i")
+            .args(&paths)
+            .status()
+            .ok()?;
+        status.success().then_some(Self(paths))
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .args(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn an_unwritable_sqlite_file_answers_503_and_heals_by_itself() {
+    let Some(database) = Database::fresh(Backend::Sqlite) else {
+        return;
+    };
+    let url = database.url().to_owned();
+    let app = TestApp::start(&url, &[]);
+    let (access, _) = app.signed_in("agent47");
+
+    let file = std::path::PathBuf::from(url.trim_start_matches("sqlite:///"));
+    // Not the -shm file: SQLite maps it into memory, and a write fault on
+    // that mapping is a SIGBUS no program survives (see the README).
+    let files: Vec<_> = ["", "-wal"]
+        .iter()
+        .map(|suffix| std::path::PathBuf::from(format!("{}{suffix}", file.display())))
+        .filter(|path| path.exists())
+        .collect();
+    let Some(frozen) = Frozen::try_freeze(files) else {
+        eprintln!("skipped: chattr +i is not available here");
+        return;
+    };
+    let refused = app.register("while-frozen", PASSWORD);
+    refused.assert_error(
+        503,
+        "503_SERVICE_UNAVAILABLE",
+        "Service unavailable, try again later.",
+    );
+    assert_eq!(refused.header("Retry-After"), Some("1"));
+    // Verification needs no database at all.
+    let verified = app.post_raw(&format!("/api/auth/token/verify/{access}"), None, "");
+    assert_eq!(verified.status, 200);
+
+    drop(frozen);
+    assert_eq!(app.register("after-thaw", PASSWORD).status, 201);
+    assert_eq!(app.login("after-thaw", PASSWORD).status, 202);
+}
