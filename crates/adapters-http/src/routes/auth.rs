@@ -263,12 +263,7 @@ pub(crate) async fn logout_all(
     service: Service,
     token: BearerToken,
 ) -> Result<HttpResponse, ApiError> {
-    let service = service.into_inner();
-    run_blocking(move || -> Result<(), ApiError> {
-        let user = service.current_user(&token.0)?;
-        Ok(service.logout_all(&user)?)
-    })
-    .await?;
+    super::as_current_user(service, token, |service, user| service.logout_all(user)).await?;
     Ok(Envelope::new(StatusCode::OK)
         .message("Logged out of all sessions.")
         .bearer()

@@ -157,10 +157,8 @@ pub(crate) async fn update_details(
     body: JsonBody<DetailsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let update = body.0.into_update()?;
-    let service = service.into_inner();
-    let user = run_blocking(move || -> Result<User, ApiError> {
-        let user = service.current_user(&token.0)?;
-        Ok(service.update_details(&user, &update)?)
+    let user = super::as_current_user(service, token, move |service, user| {
+        service.update_details(user, &update)
     })
     .await?;
     Ok(user_response(&user))
@@ -187,14 +185,12 @@ pub(crate) async fn change_password(
     } = body.0;
     let new_password = Password::parse(new_password)
         .map_err(|error| ApiError::validation("new_password", error.to_string()))?;
-    let service = service.into_inner();
-    run_blocking(move || -> Result<(), ApiError> {
-        let user = service.current_user(&token.0)?;
-        let request = ChangePasswordRequest {
-            current_password,
-            new_password,
-        };
-        Ok(service.change_password(&user, request)?)
+    let request = ChangePasswordRequest {
+        current_password,
+        new_password,
+    };
+    super::as_current_user(service, token, move |service, user| {
+        service.change_password(user, request)
     })
     .await?;
     Ok(Envelope::new(StatusCode::OK)

@@ -35,8 +35,31 @@ pub mod fuzzing {
 }
 
 use actix_web::{HttpResponse, Route, web};
+use domain::{AuthService, User};
 
-use crate::error::ApiError;
+use crate::{
+    error::ApiError,
+    extract::{BearerToken, run_blocking},
+};
+
+/// Runs `work` for the active user a bearer token names, off the async
+/// workers: the shape of every bearer-authenticated route but `users/me`.
+pub(crate) async fn as_current_user<T, E>(
+    service: web::Data<AuthService>,
+    token: BearerToken,
+    work: impl FnOnce(&AuthService, &User) -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError>,
+{
+    let service = service.into_inner();
+    run_blocking(move || -> Result<T, ApiError> {
+        let user = service.current_user(&token.0)?;
+        work(&service, &user).map_err(Into::into)
+    })
+    .await
+}
 
 pub(crate) fn mount(config: &mut web::ServiceConfig) {
     config
