@@ -184,6 +184,15 @@ fn a_database_outage_answers_503_quickly_and_heals_by_itself() {
     // Tokens are stateless: verifying one needs no database.
     let verified = app.post_raw(&format!("/api/auth/token/verify/{access}"), None, "");
     assert_eq!(verified.status, 200);
+    // The operator learns why, on the request's own line, at warn.
+    let logs = app.logs();
+    let refused = logs
+        .lines()
+        .find(|line| line.contains(r#"route="/api/auth/users/me" status=503"#))
+        .unwrap_or_else(|| panic!("no log line for the 503:\n{logs}"));
+    assert!(refused.contains(" WARN "), "{refused}");
+    assert!(refused.contains("request_id="), "{refused}");
+    assert!(refused.contains("cause="), "{refused}");
 
     cable.mend();
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -88,6 +88,15 @@ impl ApiError {
         Self::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// What went wrong behind a 503 or a 500: logged with the request
+    /// (see `request_log`), never sent.
+    pub fn cause(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            Self::Unavailable(cause) | Self::Internal(cause) => Some(cause.as_ref()),
+            _ => None,
+        }
+    }
+
     fn message(&self) -> &'static str {
         match self {
             Self::NotAuthenticated => NOT_AUTHENTICATED,
@@ -128,17 +137,6 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        // Unavailability is expected under overload (a full hashing queue
-        // sheds load by design): a warning; anything else is a bug: an error.
-        match self {
-            Self::Unavailable(cause) => {
-                tracing::warn!(cause = %cause_chain(cause.as_ref()), "backing service unavailable");
-            }
-            Self::Internal(cause) => {
-                tracing::error!(cause = %cause_chain(cause.as_ref()), "internal error");
-            }
-            _ => {}
-        }
         let mut envelope = Envelope::new(self.status_code()).message(self.message());
         match self {
             Self::Validation(details) => envelope = envelope.details(details.clone()),
@@ -161,18 +159,6 @@ impl ResponseError for ApiError {
         }
         envelope.into_response()
     }
-}
-
-/// The whole cause chain on one line, for the server's log only.
-fn cause_chain(cause: &(dyn StdError + 'static)) -> String {
-    let mut chain = cause.to_string();
-    let mut source = cause.source();
-    while let Some(next) = source {
-        chain.push_str(": ");
-        chain.push_str(&next.to_string());
-        source = next.source();
-    }
-    chain
 }
 
 impl From<InfraError> for ApiError {

@@ -234,7 +234,7 @@ pub fn client_address(request: &HttpRequest, trust_forwarded_for: bool) -> Optio
 }
 
 /// Runs blocking work (database calls, password hashing) on the blocking
-/// thread pool, never on an async worker, keeping the request's span.
+/// thread pool, never on an async worker.
 ///
 /// # Errors
 /// The work's own error, or 503 if the pool is shutting down.
@@ -245,8 +245,7 @@ where
     T: Send + 'static,
     E: Into<ApiError> + Send + 'static,
 {
-    let span = tracing::Span::current();
-    web::block(move || span.in_scope(work))
+    web::block(work)
         .await
         .map_err(|blocking| ApiError::Unavailable(Box::new(blocking)))?
         .map_err(Into::into)

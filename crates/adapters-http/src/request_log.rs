@@ -5,7 +5,7 @@
 //! (`/token/verify/{token}`, `?refresh_token=`): here only the route
 //! *pattern* is logged, never the path or the query.
 
-use std::time::Instant;
+use std::{error::Error as StdError, fmt, time::Instant};
 
 use actix_web::{
     Error,
@@ -14,7 +14,8 @@ use actix_web::{
     http::header::{HeaderName, HeaderValue},
     middleware::Next,
 };
-use tracing::Instrument;
+
+use crate::error::ApiError;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -27,9 +28,13 @@ fn is_acceptable(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// Middleware (use with `actix_web::middleware::from_fn`, outermost): runs
-/// the request in a span carrying its id, answers with `X-Request-Id`, and
-/// logs method, route pattern, status and latency at info.
+/// Middleware (use with `actix_web::middleware::from_fn`, outermost):
+/// answers with `X-Request-Id` and writes one line per request with its id,
+/// method, route pattern, status and latency: at info, or at warn (503) and
+/// error (500) with the cause, which never reaches the client.
+///
+/// One event and no span: a span per request cost as much as the rest of
+/// the line, and the request's only other log lines were these causes.
 ///
 /// # Errors
 /// Whatever the wrapped service returns.
@@ -44,22 +49,49 @@ pub async fn log_requests<B: MessageBody>(
         .filter(|id| is_acceptable(id))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let method = request.method().clone();
-    let span = tracing::info_span!("request", request_id = %request_id);
     let started = Instant::now();
-    let mut response = next.call(request).instrument(span.clone()).await?;
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "<no route>".to_owned());
+    let mut response = next.call(request).await?;
+    // Whole microseconds, so the field reads 0.068, not 0.06779900000000001.
+    let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+    let latency_ms = f64::from(micros) / 1000.0;
+    let route = response.request().match_pattern();
+    let route = route.as_deref().unwrap_or("<no route>");
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        tracing::info!(%method, %route, status, latency_ms, "request");
-    });
+    let cause = response
+        .response()
+        .error()
+        .and_then(|error| error.as_error::<ApiError>())
+        .and_then(ApiError::cause);
+    match cause {
+        None => {
+            tracing::info!(request_id = request_id.as_str(), %method, route, status, latency_ms, "request")
+        }
+        Some(cause) if status == 503 => {
+            tracing::warn!(request_id = request_id.as_str(), %method, route, status, latency_ms, cause = %Chain(cause), "request");
+        }
+        Some(cause) => {
+            tracing::error!(request_id = request_id.as_str(), %method, route, status, latency_ms, cause = %Chain(cause), "request");
+        }
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
     Ok(response)
+}
+
+/// An error and its sources, `: `-separated.
+struct Chain<'a>(&'a (dyn StdError + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(next) = source {
+            write!(f, ": {next}")?;
+            source = next.source();
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
