@@ -64,8 +64,18 @@ impl r2d2::ManageConnection for AnyConnectionManager {
         }
     }
 
+    /// Run on every checkout. A Postgres connection can die with the
+    /// server or the network, so it is pinged (one round trip) and replaced
+    /// when dead: that is how the pool heals after an outage. An open
+    /// SQLite file does not go stale, and a failing disk fails the query
+    /// itself, so SQLite connections are not pinged.
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectError> {
-        conn.batch_execute("SELECT 1").map_err(ConnectError::Ping)
+        match conn {
+            AnyConnection::Postgresql(conn) => {
+                conn.batch_execute("SELECT 1").map_err(ConnectError::Ping)
+            }
+            AnyConnection::Sqlite(_) => Ok(()),
+        }
     }
 
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {

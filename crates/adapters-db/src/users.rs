@@ -6,7 +6,7 @@ use domain::{
     UserDetails, UserRepository, Username,
 };
 
-use crate::connection::AnyConnection;
+use crate::connection::{AnyConnection, on_backend};
 use crate::error::{create_user_error, pool_error, query_error, update_details_error};
 use crate::pool::DbPool;
 use crate::rows::{DetailsChangeset, NewUserDetailsRow, NewUserRow, UserRow, UserWithDetailsRow};
@@ -53,23 +53,27 @@ impl UserRepository for DieselUserRepository {
 
     fn find_by_username(&self, username: &Username) -> Result<Option<User>, InfraError> {
         let mut conn = self.pool.get().map_err(pool_error)?;
-        users::table
-            .left_join(user_details::table)
-            .filter(users::username.eq(username.as_ref()))
-            .select((
-                users::id,
-                users::username,
-                users::password,
-                users::is_active,
-                user_details::email.nullable(),
-                user_details::phone.nullable(),
-                user_details::full_name.nullable(),
-            ))
-            .first::<UserWithDetailsRow>(&mut conn)
-            .optional()
-            .map_err(query_error)?
-            .map(UserWithDetailsRow::into_user)
-            .transpose()
+        // Every authenticated request runs this: on the backend's own
+        // connection, so the statement is cached by type (see `on_backend`).
+        on_backend!(&mut *conn, |conn| {
+            users::table
+                .left_join(user_details::table)
+                .filter(users::username.eq(username.as_ref()))
+                .select((
+                    users::id,
+                    users::username,
+                    users::password,
+                    users::is_active,
+                    user_details::email.nullable(),
+                    user_details::phone.nullable(),
+                    user_details::full_name.nullable(),
+                ))
+                .first::<UserWithDetailsRow>(conn)
+        })
+        .optional()
+        .map_err(query_error)?
+        .map(UserWithDetailsRow::into_user)
+        .transpose()
     }
 
     fn update_details(
