@@ -8,7 +8,7 @@
 use std::{error::Error as StdError, fmt, time::Instant};
 
 use actix_web::{
-    Error,
+    Error, HttpMessage,
     body::MessageBody,
     dev::{ServiceRequest, ServiceResponse},
     http::header::{HeaderName, HeaderValue},
@@ -18,6 +18,11 @@ use actix_web::{
 use crate::error::ApiError;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The route pattern of a request that its handler routed itself, where
+/// actix knows no resource pattern (see `routes::auth::verify`).
+#[derive(Debug, Clone, Copy)]
+pub struct RoutedAs(pub &'static str);
 
 /// A client's request id is echoed only if it is short and plain, so it
 /// cannot forge log lines; otherwise a fresh one is made.
@@ -54,8 +59,15 @@ pub async fn log_requests<B: MessageBody>(
     // Whole microseconds, so the field reads 0.068, not 0.06779900000000001.
     let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
     let latency_ms = f64::from(micros) / 1000.0;
-    let route = response.request().match_pattern();
-    let route = route.as_deref().unwrap_or("<no route>");
+    let routed_as = response.request().extensions().get::<RoutedAs>().copied();
+    let matched = routed_as
+        .is_none()
+        .then(|| response.request().match_pattern());
+    let route = match (&routed_as, &matched) {
+        (Some(RoutedAs(pattern)), _) => pattern,
+        (None, Some(Some(pattern))) => pattern.as_str(),
+        _ => "<no route>",
+    };
     let status = response.status().as_u16();
     let cause = response
         .response()

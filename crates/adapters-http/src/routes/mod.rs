@@ -92,11 +92,7 @@ pub(crate) fn mount(config: &mut web::ServiceConfig) {
                         .route(web::post().to(auth::refresh))
                         .default_service(not_allowed("POST")),
                 )
-                .service(
-                    web::resource("/token/verify/{token}")
-                        .route(web::post().to(auth::verify))
-                        .default_service(not_allowed("POST")),
-                ),
+                .service(web::scope("/token/verify").default_service(web::to(auth::verify))),
         );
 }
 

@@ -596,6 +596,24 @@ async fn verify_refuses_refresh_tokens_and_garbage() {
     }
 }
 
+#[actix_web::test]
+async fn verify_routes_exactly_one_non_empty_segment() {
+    // The handler routes itself (see `auth::verify`): anything but one
+    // segment after `/token/verify/` is an unknown route, as with a resource.
+    let app = app(MockUserRepository::new()).await;
+    for uri in [
+        "/api/auth/token/verify",
+        "/api/auth/token/verify/",
+        "/api/auth/token/verify/abc/def",
+        "/api/auth/token/verify/abc/",
+        "/api/auth/token/verifyabc",
+    ] {
+        let (status, _, json) = send(&app, TestRequest::post().uri(uri)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        assert_error(&json, 404, "404_NOT_FOUND", "Not found.");
+    }
+}
+
 // --- refresh ----------------------------------------------------------------
 
 #[actix_web::test]
@@ -673,6 +691,7 @@ async fn a_wrong_method_is_405_with_allow() {
         (Method::DELETE, "/api/auth/users/me", "GET, PATCH"),
         (Method::GET, "/api/auth/logout", "POST"),
         (Method::POST, "/", "GET"),
+        (Method::GET, "/api/auth/token/verify/abc.def.ghi", "POST"),
     ] {
         let (status, headers, json) =
             send(&app, TestRequest::default().method(method).uri(uri)).await;
