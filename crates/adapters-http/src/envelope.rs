@@ -4,8 +4,13 @@ use actix_web::{
     HttpResponse,
     http::{StatusCode, header::HeaderName},
 };
-use serde::Serialize;
-use serde_json::{Map, Value};
+use std::{
+    borrow::Cow,
+    fmt::{self, Write as _},
+};
+
+use serde::{Serialize, Serializer, ser::SerializeMap};
+use serde_json::value::RawValue;
 
 /// One field's complaint in a 422 answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -27,39 +32,73 @@ impl FieldError {
 /// An envelope under construction. Headers added here are sent on the
 /// HTTP response *and* mirrored in the body's `headers`, so the two can
 /// never disagree.
+///
+/// Serialised in one pass with no intermediate `serde_json::Value`: the
+/// data is rendered once when given, names and messages are borrowed.
 #[derive(Debug)]
 #[must_use]
 pub struct Envelope {
     status: StatusCode,
-    data: Option<Value>,
-    message: Option<String>,
+    data: Option<Box<RawValue>>,
+    message: Option<Cow<'static, str>>,
     details: Option<Vec<FieldError>>,
-    headers: Vec<(HeaderName, String)>,
+    headers: Vec<(HeaderName, Cow<'static, str>)>,
 }
 
 #[derive(Serialize)]
 struct Wire<'a> {
     status: &'static str,
     code: u16,
-    response: String,
+    response: ResponseName,
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a Value>,
+    data: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<&'a [FieldError]>,
-    headers: Option<Map<String, Value>>,
+    headers: Option<MirroredHeaders<'a>>,
 }
 
 /// `201_CREATED`, `422_UNPROCESSABLE_ENTITY`, … from the canonical reason.
 #[must_use]
 pub fn response_name(status: StatusCode) -> String {
-    let reason = status.canonical_reason().unwrap_or("Unknown");
-    format!(
-        "{}_{}",
-        status.as_u16(),
-        reason.to_ascii_uppercase().replace([' ', '-'], "_")
-    )
+    ResponseName(status).to_string()
+}
+
+/// [`response_name`], written straight into the body.
+struct ResponseName(StatusCode);
+
+impl fmt::Display for ResponseName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_", self.0.as_u16())?;
+        for byte in self.0.canonical_reason().unwrap_or("Unknown").bytes() {
+            let shouted = match byte {
+                b' ' | b'-' => '_',
+                other => char::from(other.to_ascii_uppercase()),
+            };
+            f.write_char(shouted)?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for ResponseName {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// The body's `headers`: an object in canonical case.
+struct MirroredHeaders<'a>(&'a [(HeaderName, Cow<'static, str>)]);
+
+impl Serialize for MirroredHeaders<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            map.serialize_entry(&canonical_case(name), value)?;
+        }
+        map.end()
+    }
 }
 
 impl Envelope {
@@ -75,11 +114,11 @@ impl Envelope {
 
     /// A success carrying `data`.
     pub fn data(mut self, data: impl Serialize) -> Self {
-        self.data = Some(serde_json::to_value(data).expect("response DTOs serialise"));
+        self.data = Some(serde_json::value::to_raw_value(&data).expect("response DTOs serialise"));
         self
     }
 
-    pub fn message(mut self, message: impl Into<String>) -> Self {
+    pub fn message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
         self.message = Some(message.into());
         self
     }
@@ -89,8 +128,13 @@ impl Envelope {
         self
     }
 
-    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+    /// Sets a header (replacing an earlier value of the same name).
+    pub fn header(mut self, name: HeaderName, value: impl Into<Cow<'static, str>>) -> Self {
+        let value = value.into();
+        match self.headers.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, earlier)) => *earlier = value,
+            None => self.headers.push((name, value)),
+        }
         self
     }
 
@@ -101,12 +145,6 @@ impl Envelope {
     }
 
     pub fn into_response(self) -> HttpResponse {
-        let headers = (!self.headers.is_empty()).then(|| {
-            self.headers
-                .iter()
-                .map(|(name, value)| (canonical_case(name), Value::from(value.as_str())))
-                .collect()
-        });
         let wire = Wire {
             status: if self.status.is_success() {
                 "success"
@@ -114,40 +152,45 @@ impl Envelope {
                 "error"
             },
             code: self.status.as_u16(),
-            response: response_name(self.status),
-            data: self.data.as_ref(),
+            response: ResponseName(self.status),
+            data: self.data.as_deref(),
             message: self.message.as_deref(),
             details: self.details.as_deref(),
-            headers,
+            headers: (!self.headers.is_empty()).then_some(MirroredHeaders(&self.headers)),
         };
         let mut response = HttpResponse::build(self.status);
         for (name, value) in &self.headers {
-            response.insert_header((name.clone(), value.as_str()));
+            response.insert_header((name.clone(), value.as_ref()));
         }
         response.json(wire)
     }
 }
 
 /// `www-authenticate` → `WWW-Authenticate`, as clients of the original see it.
-fn canonical_case(name: &HeaderName) -> String {
+fn canonical_case(name: &HeaderName) -> Cow<'static, str> {
     match name.as_str() {
-        "www-authenticate" => "WWW-Authenticate".to_owned(),
-        other => other
-            .split('-')
-            .map(|part| {
-                let mut chars = part.chars();
-                chars.next().map_or_else(String::new, |first| {
-                    first.to_ascii_uppercase().to_string() + chars.as_str()
+        "www-authenticate" => Cow::Borrowed("WWW-Authenticate"),
+        "retry-after" => Cow::Borrowed("Retry-After"),
+        "allow" => Cow::Borrowed("Allow"),
+        other => Cow::Owned(
+            other
+                .split('-')
+                .map(|part| {
+                    let mut chars = part.chars();
+                    chars.next().map_or_else(String::new, |first| {
+                        first.to_ascii_uppercase().to_string() + chars.as_str()
+                    })
                 })
-            })
-            .collect::<Vec<_>>()
-            .join("-"),
+                .collect::<Vec<_>>()
+                .join("-"),
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use actix_web::{body::to_bytes, http::header};
+    use serde_json::Value;
 
     use super::*;
 
@@ -184,6 +227,25 @@ mod tests {
             serde_json::json!({"status": "success", "code": 201, "response": "201_CREATED",
                 "data": {"username": "agent47"}, "headers": null})
         );
+    }
+
+    #[actix_web::test]
+    async fn a_header_set_twice_is_sent_and_mirrored_once() {
+        let response = Envelope::new(StatusCode::SERVICE_UNAVAILABLE)
+            .header(header::RETRY_AFTER, "1")
+            .header(header::RETRY_AFTER, String::from("30"))
+            .header(header::HeaderName::from_static("x-request-id"), "r-1")
+            .into_response();
+        assert_eq!(response.headers().get_all(header::RETRY_AFTER).count(), 1);
+        let bytes = to_bytes(response.into_body()).await.unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert_eq!(text.matches("Retry-After").count(), 1, "{text}");
+        let json: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            json["headers"],
+            serde_json::json!({"Retry-After": "30", "X-Request-Id": "r-1"})
+        );
+        assert_eq!(json["response"], "503_SERVICE_UNAVAILABLE");
     }
 
     #[actix_web::test]
