@@ -144,9 +144,16 @@ pub fn build_pool(
             .max_lifetime(None),
         DatabaseUrl::SqliteFile(_) | DatabaseUrl::Postgres(_) => builder.max_size(size),
     };
-    builder
-        .build(AnyConnectionManager::new(url.clone()))
-        .map_err(SetupError::Connect)
+    let manager = AnyConnectionManager::new(url.clone());
+    if url.sqlite_file().is_some() {
+        // A new SQLite file switches to WAL on its first connection, which
+        // takes the write lock: let one connection do it before the pool
+        // opens the others at once (they raced for that lock, and r2d2 logged
+        // each loser as an error while it retried). A failure here is
+        // reported by the pool below.
+        let _ = r2d2::ManageConnection::connect(&manager);
+    }
+    builder.build(manager).map_err(SetupError::Connect)
 }
 
 /// Whether the database answers: a free connection within a second, then
