@@ -138,8 +138,18 @@ impl Fields<'_, '_> {
 
 impl Visit for Fields<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        let plain = value
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
         if field.name() == "message" {
             self.record_debug(field, &format_args!("{value}"));
+        } else if plain && self.result.is_ok() {
+            // What `{:?}` writes for a string that needs no escape.
+            self.result = self.key(field).and_then(|()| {
+                self.writer.write_str("\"")?;
+                self.writer.write_str(value)?;
+                self.writer.write_str("\"")
+            });
         } else {
             self.record_debug(field, &value);
         }
@@ -255,6 +265,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             tracing::warn!(
                 request_id = "r-1",
+                cause = "a \"quoted\"\nline",
                 method = %"GET",
                 status = 503_u16,
                 latency_ms = 0.25,
@@ -267,7 +278,8 @@ mod tests {
         assert!(stamp.starts_with("20") && stamp.ends_with('Z'), "{line}");
         assert_eq!(
             rest,
-            "  WARN app::telemetry::tests: request request_id=\"r-1\" method=GET \
+            "  WARN app::telemetry::tests: request request_id=\"r-1\" \
+             cause=\"a \\\"quoted\\\"\\nline\" method=GET \
              status=503 latency_ms=0.25 attempts=-2\n"
         );
     }
