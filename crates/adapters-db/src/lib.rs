@@ -26,7 +26,7 @@ pub use connection::AnyConnection;
 pub use error::{ConnectError, SetupError};
 pub use login_failures::DieselLoginFailureRepository;
 pub use migrations::run_migrations;
-pub use pool::{DbPool, PooledConnection, build_pool, ping};
+pub use pool::{DbPool, PooledConnection, build_pool, checkout, ping};
 pub use sessions::DieselSessionRepository;
 pub use url::{DatabaseUrl, UrlError};
 pub use users::DieselUserRepository;

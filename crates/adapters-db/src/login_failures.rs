@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 use domain::{InfraError, LoginFailureRepository, UnixSeconds};
 
-use crate::error::{pool_error, query_error};
-use crate::pool::DbPool;
+use crate::error::query_error;
+use crate::pool::{DbPool, checkout};
 use crate::rows::{NewLoginFailureRow, from_db_time, to_db_time};
 use crate::schema::login_failures;
 
@@ -30,7 +30,7 @@ impl LoginFailureRepository for DieselLoginFailureRepository {
         let Ok(since) = to_db_time(since) else {
             return Ok(Vec::new());
         };
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         let times: Vec<i64> = login_failures::table
             .filter(login_failures::key.eq(key))
             .filter(login_failures::failed_at.ge(since))
@@ -49,7 +49,7 @@ impl LoginFailureRepository for DieselLoginFailureRepository {
     ) -> Result<(), InfraError> {
         let failed_at = to_db_time(at)?;
         let forget_before = to_db_time(forget_before)?;
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         conn.transaction(|conn| {
             // One INSERT per key: diesel's multi-row insert does not compile
             // on the multi-backend connection (and there are one or two keys).
@@ -68,7 +68,7 @@ impl LoginFailureRepository for DieselLoginFailureRepository {
     }
 
     fn clear(&self, key: &str) -> Result<(), InfraError> {
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         diesel::delete(login_failures::table.filter(login_failures::key.eq(key)))
             .execute(&mut conn)
             .map_err(query_error)?;

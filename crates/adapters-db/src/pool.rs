@@ -6,9 +6,9 @@
 //! url for multiconnection", hiding a wrong password or a refused port.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::R2D2Connection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use domain::InfraError;
@@ -64,18 +64,9 @@ impl r2d2::ManageConnection for AnyConnectionManager {
         }
     }
 
-    /// Run on every checkout. A Postgres connection can die with the
-    /// server or the network, so it is pinged (one round trip) and replaced
-    /// when dead: that is how the pool heals after an outage. An open
-    /// SQLite file does not go stale, and a failing disk fails the query
-    /// itself, so SQLite connections are not pinged.
+    /// Not run on checkout (see [`checkout`]), only by r2d2's own checks.
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectError> {
-        match conn {
-            AnyConnection::Postgresql(conn) => {
-                conn.batch_execute("SELECT 1").map_err(ConnectError::Ping)
-            }
-            AnyConnection::Sqlite(_) => Ok(()),
-        }
+        conn.batch_execute("SELECT 1").map_err(ConnectError::Ping)
     }
 
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
@@ -135,7 +126,9 @@ pub fn build_pool(
     if let Some(dir) = url.sqlite_file().and_then(missing_parent) {
         return Err(SetupError::MissingDirectory(dir));
     }
-    let builder = r2d2::Pool::builder().connection_timeout(connection_timeout);
+    let builder = r2d2::Pool::builder()
+        .connection_timeout(connection_timeout)
+        .test_on_check_out(false);
     let builder = match url {
         DatabaseUrl::SqliteMemory => builder
             .max_size(1)
@@ -156,6 +149,62 @@ pub fn build_pool(
     builder.build(manager).map_err(SetupError::Connect)
 }
 
+/// How long a Postgres connection is trusted after it last answered.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// When a pooled Postgres connection last answered a ping (kept in the
+/// connection's r2d2 extensions, so it survives checkouts).
+struct PingedAt(Instant);
+
+/// A connection for one unit of work.
+///
+/// A Postgres connection can die with the server or the network: it is
+/// pinged before use when its last ping is over [`PING_INTERVAL`] old, and
+/// one that does not answer is marked broken, so that r2d2 drops it and
+/// opens a fresh one: that is how the pool heals after an outage, within
+/// about a second. Pinging on every checkout (r2d2's default) cost a round
+/// trip per query. An open SQLite file does not go stale, and a failing
+/// disk fails the query itself, so SQLite connections are never pinged.
+///
+/// # Errors
+/// [`InfraError::Unavailable`] when no connection is free in time or none
+/// answers.
+pub fn checkout(pool: &DbPool) -> Result<PooledConnection, InfraError> {
+    checkout_within(pool, pool.connection_timeout())
+}
+
+fn checkout_within(pool: &DbPool, timeout: Duration) -> Result<PooledConnection, InfraError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let mut conn = pool.get_timeout(wait).map_err(error::pool_error)?;
+        let fresh = PooledConnection::extensions(&conn)
+            .get::<PingedAt>()
+            .is_some_and(|pinged| pinged.0.elapsed() < PING_INTERVAL);
+        let AnyConnection::Postgresql(pg) = &mut *conn else {
+            return Ok(conn);
+        };
+        if fresh {
+            return Ok(conn);
+        }
+        match pg.batch_execute("SELECT 1") {
+            Ok(()) => {
+                PooledConnection::extensions_mut(&mut conn).insert(PingedAt(Instant::now()));
+                return Ok(conn);
+            }
+            Err(dead) => {
+                // r2d2 drops a connection whose transaction manager is in
+                // error when it comes back (`has_broken`).
+                AnsiTransactionManager::transaction_manager_status_mut(pg).set_in_error();
+                drop(conn);
+                if Instant::now() >= deadline {
+                    return Err(InfraError::unavailable(dead));
+                }
+            }
+        }
+    }
+}
+
 /// Whether the database answers: a free connection within a second, then
 /// `SELECT 1`.
 ///
@@ -163,7 +212,7 @@ pub fn build_pool(
 /// [`InfraError::Unavailable`] when no connection is free or the database
 /// does not answer.
 pub fn ping(pool: &DbPool) -> Result<(), InfraError> {
-    let mut conn = pool.get_timeout(PING_TIMEOUT).map_err(error::pool_error)?;
+    let mut conn = checkout_within(pool, PING_TIMEOUT)?;
     conn.batch_execute("SELECT 1")
         .map_err(InfraError::unavailable)
 }

@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 use domain::{InfraError, NewSession, Rotation, SessionRepository};
 
-use crate::error::{pool_error, query_error};
-use crate::pool::DbPool;
+use crate::error::query_error;
+use crate::pool::{DbPool, checkout};
 use crate::rows::{NewSessionRow, to_db_time};
 use crate::schema::sessions;
 
@@ -27,7 +27,7 @@ impl DieselSessionRepository {
 impl SessionRepository for DieselSessionRepository {
     fn create(&self, session: &NewSession) -> Result<(), InfraError> {
         let row = NewSessionRow::new(session)?;
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         diesel::insert_into(sessions::table)
             .values(row)
             .execute(&mut conn)
@@ -38,7 +38,7 @@ impl SessionRepository for DieselSessionRepository {
     fn rotate(&self, rotation: &Rotation) -> Result<bool, InfraError> {
         let now = to_db_time(rotation.now)?;
         let expires_at = to_db_time(rotation.expires_at)?;
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         // One conditional UPDATE, never a read then a write: of concurrent
         // rotations from one token the database lets exactly one match (on
         // Postgres the others wait for its row lock, then re-check the
@@ -61,7 +61,7 @@ impl SessionRepository for DieselSessionRepository {
     }
 
     fn revoke_family(&self, family: &str) -> Result<(), InfraError> {
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         diesel::update(
             sessions::table
                 .filter(sessions::family.eq(family))
@@ -74,7 +74,7 @@ impl SessionRepository for DieselSessionRepository {
     }
 
     fn revoke_all_for_user(&self, user_id: i64) -> Result<(), InfraError> {
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         diesel::update(
             sessions::table
                 .filter(sessions::user_id.eq(user_id))

@@ -7,8 +7,8 @@ use domain::{
 };
 
 use crate::connection::{AnyConnection, on_backend};
-use crate::error::{create_user_error, pool_error, query_error, update_details_error};
-use crate::pool::DbPool;
+use crate::error::{create_user_error, query_error, update_details_error};
+use crate::pool::{DbPool, checkout};
 use crate::rows::{DetailsChangeset, NewUserDetailsRow, NewUserRow, UserRow, UserWithDetailsRow};
 use crate::schema::{user_details, users};
 
@@ -29,7 +29,7 @@ impl DieselUserRepository {
 
 impl UserRepository for DieselUserRepository {
     fn create(&self, user: &NewUser) -> Result<User, CreateUserError> {
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         let row = conn
             .transaction(|conn| {
                 // No check-then-insert: the UNIQUE constraint decides, so two
@@ -52,7 +52,7 @@ impl UserRepository for DieselUserRepository {
     }
 
     fn find_by_username(&self, username: &Username) -> Result<Option<User>, InfraError> {
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         // Every authenticated request runs this: on the backend's own
         // connection, so the statement is cached by type (see `on_backend`).
         on_backend!(&mut *conn, |conn| {
@@ -82,7 +82,7 @@ impl UserRepository for DieselUserRepository {
         update: &DetailsUpdate,
     ) -> Result<User, UpdateDetailsError> {
         let changeset = DetailsChangeset::new(update);
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         let row = conn
             .transaction(|conn| {
                 // No check-then-update: the UNIQUE constraints decide, so two
@@ -111,7 +111,7 @@ impl UserRepository for DieselUserRepository {
         user_id: i64,
         password_hash: &PasswordHash,
     ) -> Result<(), InfraError> {
-        let mut conn = self.pool.get().map_err(pool_error)?;
+        let mut conn = checkout(&self.pool)?;
         let updated = diesel::update(users::table.find(user_id))
             .set(users::password.eq(password_hash.as_ref()))
             .execute(&mut conn)

@@ -152,3 +152,48 @@ fn a_locked_sqlite_database_is_unavailable_not_unexpected() {
     other.batch_execute("ROLLBACK").unwrap();
     assert!(repo.create(&new_user("agent47")).is_ok());
 }
+
+#[derive(QueryableByName)]
+struct BackendPid {
+    #[diesel(sql_type = Integer)]
+    pid: i32,
+}
+
+fn backend_pid(conn: &mut AnyConnection) -> i32 {
+    diesel::sql_query("SELECT pg_backend_pid() AS pid")
+        .get_result::<BackendPid>(conn)
+        .unwrap()
+        .pid
+}
+
+#[test]
+fn a_postgres_connection_killed_by_the_server_is_replaced_at_checkout() {
+    let Some(database) = adapters_db::test_support::TestPostgres::from_env() else {
+        return;
+    };
+    let url = DatabaseUrl::parse(&database.url).unwrap();
+    let pool = build_pool(&url, 1, Duration::from_secs(5)).unwrap();
+    let first = backend_pid(&mut adapters_db::checkout(&pool).unwrap());
+
+    // The server ends the pool's only connection, as a restart would.
+    let mut admin = PgConnection::establish(&database.url).unwrap();
+    admin
+        .batch_execute(&format!("SELECT pg_terminate_backend({first})"))
+        .unwrap();
+    // Within the ping interval the connection is trusted unpinged, so a
+    // query on it fails (as any query does in an outage)...
+    let mut trusted = adapters_db::checkout(&pool).unwrap();
+    assert!(
+        diesel::sql_query("SELECT 1")
+            .execute(&mut *trusted)
+            .is_err()
+    );
+    drop(trusted);
+    // ...and once the interval is over, checkout pings it, finds it dead
+    // and hands out a fresh one instead.
+    std::thread::sleep(Duration::from_millis(1100));
+    let mut conn = adapters_db::checkout(&pool).unwrap();
+    let second = backend_pid(&mut conn);
+    assert_ne!(first, second);
+    assert!(diesel::sql_query("SELECT 1").execute(&mut *conn).is_ok());
+}
