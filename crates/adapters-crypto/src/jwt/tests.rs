@@ -209,6 +209,58 @@ fn alg_none_is_refused() {
 }
 
 #[test]
+fn a_tampered_payload_or_signature_and_extra_segments_are_refused() {
+    let valid = forge(Algorithm::HS256, ACCESS_KEY, &access_claims());
+    let (header, rest) = valid.split_once('.').unwrap();
+    let (body, signature) = rest.split_once('.').unwrap();
+    let mut claims = access_claims();
+    claims["sub"] = json!("someone-else");
+    let other_body = forge(
+        Algorithm::HS256,
+        b"unknown-key-unknown-key-0123456789",
+        &claims,
+    );
+    let other_body = other_body.split('.').nth(1).unwrap();
+    let flipped = if signature.ends_with('A') { "B" } else { "A" };
+    let tampered_signature = format!("{}{flipped}", &signature[..signature.len() - 1]);
+    for token in [
+        format!("{header}.{other_body}.{signature}"),
+        format!("{header}.{body}.{tampered_signature}"),
+        format!("{header}.{body}.{signature}.{signature}"),
+        format!("{header}.{body}.{body}.{signature}"),
+        format!("{header}.{body}"),
+    ] {
+        assert_eq!(
+            service().decode(&token, TokenKind::Access, NOW),
+            Err(TokenError::Invalid),
+            "{token}"
+        );
+    }
+}
+
+#[test]
+fn a_header_naming_another_algorithm_is_refused_even_with_a_good_signature() {
+    let valid = forge(Algorithm::HS256, ACCESS_KEY, &access_claims());
+    let body = valid.split('.').nth(1).unwrap();
+    for alg in ["HS384", "none", "RS256"] {
+        let header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#));
+        let message = format!("{header}.{body}");
+        // An HS256 signature with the right key, over the lying header.
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &EncodingKey::from_secret(ACCESS_KEY),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        assert_eq!(
+            service().decode(&format!("{message}.{signature}"), TokenKind::Access, NOW),
+            Err(TokenError::Invalid),
+            "{alg}"
+        );
+    }
+}
+
+#[test]
 fn a_missing_or_non_numeric_exp_is_refused() {
     let mut missing = access_claims();
     missing.as_object_mut().unwrap().remove("exp");
