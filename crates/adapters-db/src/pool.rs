@@ -152,6 +152,9 @@ pub fn build_pool(
 /// How long a Postgres connection is trusted after it last answered.
 const PING_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How long a checkout waits when the pool has no connection at all.
+const DOWN_WAIT: Duration = Duration::from_secs(1);
+
 /// When a pooled Postgres connection last answered a ping (kept in the
 /// connection's r2d2 extensions, so it survives checkouts).
 struct PingedAt(Instant);
@@ -176,7 +179,14 @@ pub fn checkout(pool: &DbPool) -> Result<PooledConnection, InfraError> {
 fn checkout_within(pool: &DbPool, timeout: Duration) -> Result<PooledConnection, InfraError> {
     let deadline = Instant::now() + timeout;
     loop {
-        let wait = deadline.saturating_duration_since(Instant::now());
+        let mut wait = deadline.saturating_duration_since(Instant::now());
+        if pool.state().connections == 0 {
+            // Every connection has died and none could be opened again: the
+            // database is down, so do not hold the caller (and the thread it
+            // runs on) for the whole timeout. A replacement opened in the
+            // meantime (after `max_lifetime`, say) takes milliseconds.
+            wait = wait.min(DOWN_WAIT);
+        }
         let mut conn = pool.get_timeout(wait).map_err(error::pool_error)?;
         let fresh = PooledConnection::extensions(&conn)
             .get::<PingedAt>()

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod openapi;
 pub mod request_log;
 mod routes;
+pub mod workers;
 
 #[cfg(feature = "fuzzing")]
 pub use routes::fuzzing;
@@ -30,6 +31,7 @@ use domain::{AuthService, InfraError};
 
 pub use envelope::{Envelope, FieldError};
 pub use error::ApiError;
+pub use workers::DatabaseWorkers;
 
 /// Whether the service can do its job right now (API.md §6, `/api/health`).
 pub trait ReadinessProbe: Send + Sync {
@@ -46,16 +48,19 @@ pub struct HttpSettings {
     pub trust_forwarded_for: bool,
 }
 
-/// Mounts every route, the state they need and the envelope 404.
+/// Mounts every route, the state they need and the envelope 404. The
+/// routes' database calls run on `workers`.
 pub fn configure(
     service: Arc<AuthService>,
     probe: Arc<dyn ReadinessProbe>,
+    workers: Arc<DatabaseWorkers>,
     settings: HttpSettings,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::from(service))
             .app_data(web::Data::from(probe))
+            .app_data(web::Data::from(workers))
             .app_data(web::PayloadConfig::new(settings.body_limit_bytes))
             .app_data(web::Data::new(settings));
         routes::mount(config);

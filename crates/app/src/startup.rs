@@ -9,8 +9,8 @@ use adapters_db::{
     DbPool, DieselLoginFailureRepository, DieselSessionRepository, DieselUserRepository,
 };
 use adapters_http::{
-    HttpSettings, ReadinessProbe, configure, cors::cors, error_envelopes, limits::refuse_oversized,
-    request_log::log_requests,
+    DatabaseWorkers, HttpSettings, ReadinessProbe, configure, cors::cors, error_envelopes,
+    limits::refuse_oversized, request_log::log_requests,
 };
 use anyhow::Context;
 use domain::{AuthPolicy, AuthService, InfraError, Ports, SystemClock};
@@ -34,6 +34,11 @@ impl ReadinessProbe for DatabaseProbe {
 /// Hashes that may wait per hashing thread: at cost 12 (~0.25 s a hash)
 /// a full queue is about four seconds of work.
 const HASH_QUEUE_PER_WORKER: usize = 16;
+
+/// Database calls that may wait per database worker: at a few hundred
+/// microseconds a call, a full queue is well under a second of work; past
+/// it, requests answer 503 at once.
+const DB_QUEUE_PER_WORKER: usize = 64;
 
 /// Opens the database (running pending migrations) and wires the adapters
 /// into the use cases. Blocking: connects and migrates.
@@ -77,6 +82,10 @@ impl Application {
         let wiring = settings.clone();
         // Connecting, migrating and hashing block: keep them off the runtime.
         let (service, pool) = web::block(move || wire(&wiring)).await??;
+        // One database worker per pooled connection, so a worker never
+        // waits for a connection another one holds.
+        let threads = usize::try_from(pool.max_size()).unwrap_or(1);
+        let workers = Arc::new(DatabaseWorkers::new(threads, threads * DB_QUEUE_PER_WORKER));
         let probe: Arc<dyn ReadinessProbe> = Arc::new(DatabaseProbe(pool));
         let http = HttpSettings {
             body_limit_bytes: settings.server.body_limit_bytes,
@@ -100,7 +109,12 @@ impl Application {
                 .wrap(cors(&cors_origins))
                 .wrap(error_envelopes())
                 .wrap(from_fn(log_requests))
-                .configure(configure(service.clone(), probe.clone(), http))
+                .configure(configure(
+                    service.clone(),
+                    probe.clone(),
+                    workers.clone(),
+                    http,
+                ))
         })
         .listen(listener)?
         // SIGTERM and SIGINT stop accepting, then let requests in flight

@@ -10,8 +10,9 @@ use domain::{AuthService, LoginRequest, Password, RegisterRequest, TokenPair, Us
 use serde::Deserialize;
 use serde_json::json;
 
+use super::Lane;
 use crate::{
-    Envelope, FieldError, HttpSettings,
+    DatabaseWorkers, Envelope, FieldError, HttpSettings,
     error::ApiError,
     extract::{
         BearerToken, Encodings, JsonBody, JsonOrFormBody, RawBody, client_address, parse_body,
@@ -21,6 +22,7 @@ use crate::{
 };
 
 pub(crate) type Service = web::Data<AuthService>;
+pub(crate) type Workers = web::Data<DatabaseWorkers>;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"username": "agent47", "password": "correct horse"}))]
@@ -236,12 +238,13 @@ pub(crate) async fn verify(
     ))]
 pub(crate) async fn refresh(
     service: Service,
+    workers: Workers,
     request: HttpRequest,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let token = refresh_token(&request, &body.0)?.ok_or(ApiError::InvalidRefreshToken)?;
     let service = service.into_inner();
-    let pair = run_blocking(move || service.refresh(&token)).await?;
+    let pair = workers.run(move || service.refresh(&token)).await?;
     Ok(token_response(StatusCode::CREATED, &pair))
 }
 
@@ -259,10 +262,13 @@ pub(crate) async fn refresh(
     ))]
 pub(crate) async fn logout(
     service: Service,
+    workers: Workers,
     body: JsonOrFormBody<LogoutBody>,
 ) -> Result<HttpResponse, ApiError> {
     let service = service.into_inner();
-    run_blocking(move || service.logout(&body.0.refresh_token)).await?;
+    workers
+        .run(move || service.logout(&body.0.refresh_token))
+        .await?;
     Ok(Envelope::new(StatusCode::OK)
         .message("Logged out.")
         .into_response())
@@ -279,9 +285,14 @@ pub(crate) async fn logout(
     ))]
 pub(crate) async fn logout_all(
     service: Service,
+    workers: Workers,
     token: BearerToken,
 ) -> Result<HttpResponse, ApiError> {
-    super::as_current_user(service, token, |service, user| service.logout_all(user)).await?;
+    let lane = Lane::Database(&workers);
+    super::as_current_user(lane, service, token, |service, user| {
+        service.logout_all(user)
+    })
+    .await?;
     Ok(Envelope::new(StatusCode::OK)
         .message("Logged out of all sessions.")
         .bearer()

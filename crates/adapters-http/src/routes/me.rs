@@ -5,11 +5,14 @@ use actix_web::{HttpResponse, http::StatusCode};
 use domain::{ChangePasswordRequest, DetailsUpdate, Email, Password, Phone, User};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::auth::Service;
+use super::{
+    Lane,
+    auth::{Service, Workers},
+};
 use crate::{
     Envelope, FieldError,
     error::ApiError,
-    extract::{BearerToken, JsonBody, run_blocking},
+    extract::{BearerToken, JsonBody},
 };
 
 /// Longest accepted full name, in characters.
@@ -133,10 +136,11 @@ pub(crate) struct PasswordBody {
     ))]
 pub(crate) async fn current_user(
     service: Service,
+    workers: Workers,
     token: BearerToken,
 ) -> Result<HttpResponse, ApiError> {
     let service = service.into_inner();
-    let user = run_blocking(move || service.current_user(&token.0)).await?;
+    let user = workers.run(move || service.current_user(&token.0)).await?;
     Ok(user_response(&user))
 }
 
@@ -153,11 +157,13 @@ pub(crate) async fn current_user(
     ))]
 pub(crate) async fn update_details(
     service: Service,
+    workers: Workers,
     token: BearerToken,
     body: JsonBody<DetailsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let update = body.0.into_update()?;
-    let user = super::as_current_user(service, token, move |service, user| {
+    let lane = Lane::Database(&workers);
+    let user = super::as_current_user(lane, service, token, move |service, user| {
         service.update_details(user, &update)
     })
     .await?;
@@ -189,7 +195,7 @@ pub(crate) async fn change_password(
         current_password,
         new_password,
     };
-    super::as_current_user(service, token, move |service, user| {
+    super::as_current_user(Lane::Hashing, service, token, move |service, user| {
         service.change_password(user, request)
     })
     .await?;

@@ -13,13 +13,41 @@ use actix_web::{HttpResponse, Route, web};
 use domain::{AuthService, User};
 
 use crate::{
+    DatabaseWorkers,
     error::ApiError,
     extract::{BearerToken, run_blocking},
 };
 
+/// Where a route's blocking work runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Lane<'a> {
+    /// Database calls only: the fixed database workers.
+    Database(&'a DatabaseWorkers),
+    /// Work that waits on password hashing: actix's elastic blocking pool
+    /// (a hash takes ~250 ms; it must not hold a database worker).
+    Hashing,
+}
+
+impl Lane<'_> {
+    pub(crate) async fn run<T, E>(
+        self,
+        work: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        match self {
+            Self::Database(workers) => workers.run(work).await,
+            Self::Hashing => run_blocking(work).await,
+        }
+    }
+}
+
 /// Runs `work` for the active user a bearer token names, off the async
 /// workers: the shape of every bearer-authenticated route but `users/me`.
 pub(crate) async fn as_current_user<T, E>(
+    lane: Lane<'_>,
     service: web::Data<AuthService>,
     token: BearerToken,
     work: impl FnOnce(&AuthService, &User) -> Result<T, E> + Send + 'static,
@@ -29,7 +57,7 @@ where
     E: Into<ApiError>,
 {
     let service = service.into_inner();
-    run_blocking(move || -> Result<T, ApiError> {
+    lane.run(move || -> Result<T, ApiError> {
         let user = service.current_user(&token.0)?;
         work(&service, &user).map_err(Into::into)
     })

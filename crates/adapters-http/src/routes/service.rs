@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, http::StatusCode, rt::time::timeout, web};
 use serde_json::json;
 
-use crate::{Envelope, ReadinessProbe, error::ApiError, extract::run_blocking};
+use crate::{DatabaseWorkers, Envelope, ReadinessProbe, error::ApiError};
 
 /// How long the database gets to answer a readiness check.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -24,9 +24,12 @@ pub(crate) async fn root() -> HttpResponse {
         (status = 503, description = "Service unavailable, try again later.", body = crate::openapi::ErrorEnvelope),
         (status = "default", description = "Any other error", body = crate::openapi::ErrorEnvelope),
     ))]
-pub(crate) async fn health(probe: web::Data<dyn ReadinessProbe>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn health(
+    probe: web::Data<dyn ReadinessProbe>,
+    workers: web::Data<DatabaseWorkers>,
+) -> Result<HttpResponse, ApiError> {
     let probe = probe.into_inner();
-    match timeout(READINESS_TIMEOUT, run_blocking(move || probe.check())).await {
+    match timeout(READINESS_TIMEOUT, workers.run(move || probe.check())).await {
         Ok(result) => result?,
         Err(_elapsed) => {
             return Err(ApiError::Unavailable("readiness check timed out".into()));

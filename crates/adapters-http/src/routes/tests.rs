@@ -18,7 +18,7 @@ use domain::{
 };
 use serde_json::{Value, json};
 
-use crate::{HttpSettings, ReadinessProbe, configure, error_envelopes};
+use crate::{DatabaseWorkers, HttpSettings, ReadinessProbe, configure, error_envelopes};
 
 fn bearer(token: &str) -> (header::HeaderName, String) {
     (header::AUTHORIZATION, format!("Bearer {token}"))
@@ -149,6 +149,7 @@ impl TestApp {
                 .configure(configure(
                     Arc::new(service),
                     Arc::new(Probe(Mutex::new(self.probe))),
+                    Arc::new(DatabaseWorkers::new(2, 64)),
                     HttpSettings {
                         body_limit_bytes: BODY_LIMIT,
                         trust_forwarded_for: self.trust_forwarded_for,
