@@ -59,15 +59,16 @@ pub async fn log_requests<B: MessageBody>(
     // Whole microseconds, so the field reads 0.068, not 0.06779900000000001.
     let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
     let latency_ms = f64::from(micros) / 1000.0;
-    let routed_as = response.request().extensions().get::<RoutedAs>().copied();
+    let routed_as = response
+        .request()
+        .extensions()
+        .get::<RoutedAs>()
+        .map(|routed| routed.0);
     let matched = routed_as
         .is_none()
-        .then(|| response.request().match_pattern());
-    let route = match (&routed_as, &matched) {
-        (Some(RoutedAs(pattern)), _) => pattern,
-        (None, Some(Some(pattern))) => pattern.as_str(),
-        _ => "<no route>",
-    };
+        .then(|| response.request().match_pattern())
+        .flatten();
+    let route = routed_as.or(matched.as_deref()).unwrap_or("<no route>");
     let status = response.status().as_u16();
     let cause = response
         .response()
