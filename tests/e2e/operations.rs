@@ -114,6 +114,30 @@ fn cors_preflights_are_answered_for_allowed_origins_only(backend: Backend) {
     assert_eq!(simple.header("Access-Control-Allow-Origin"), None);
 }
 
+fn without_configured_origins_no_cors_header_is_ever_sent(backend: Backend) {
+    let Some((app, _db)) = TestApp::spawn(backend) else {
+        return;
+    };
+    // No CORS layer at all: a preflight is just an OPTIONS the route does
+    // not serve, and nothing grants a browser cross-origin access.
+    let preflight = app.request_with_headers(
+        "OPTIONS",
+        "/api/auth/users/me",
+        &[
+            ("Origin", "http://app.test"),
+            ("Access-Control-Request-Method", "GET"),
+        ],
+    );
+    assert_eq!(preflight.status, 405);
+    assert_eq!(preflight.header("Allow"), Some("GET, PATCH"));
+    let simple = app.get_with_headers("/", &[("Origin", "http://app.test")]);
+    assert_eq!(simple.status, 200);
+    for answer in [&preflight, &simple] {
+        assert_eq!(answer.header("Access-Control-Allow-Origin"), None);
+        assert_eq!(answer.header("Access-Control-Expose-Headers"), None);
+    }
+}
+
 fn a_user_created_from_the_cli_can_log_in(backend: Backend) {
     let Some(database) = Database::fresh(backend) else {
         return;
@@ -145,5 +169,6 @@ crate::on_both_backends!(
     logs_hold_one_line_per_request_and_no_secret,
     request_ids_are_echoed_or_made,
     cors_preflights_are_answered_for_allowed_origins_only,
+    without_configured_origins_no_cors_header_is_ever_sent,
     a_user_created_from_the_cli_can_log_in,
 );

@@ -3,7 +3,12 @@
 
 use std::{net::TcpListener, sync::Arc};
 
-use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use actix_web::{
+    App, HttpServer,
+    dev::Server,
+    middleware::{Condition, from_fn},
+    web,
+};
 use adapters_crypto::{BcryptHasher, JwtTokenService, PooledHasher};
 use adapters_db::{
     DbPool, DieselLoginFailureRepository, DieselSessionRepository, DieselUserRepository,
@@ -106,7 +111,12 @@ impl Application {
             // final answer, and the envelope also covers CORS refusals.
             App::new()
                 .wrap(from_fn(refuse_oversized))
-                .wrap(cors(&cors_origins))
+                // No origins configured, no CORS: browsers then refuse
+                // every cross-origin call, and requests skip its work.
+                .wrap(Condition::new(
+                    !cors_origins.is_empty(),
+                    cors(&cors_origins),
+                ))
                 .wrap(error_envelopes())
                 .wrap(from_fn(log_requests))
                 .configure(configure(
