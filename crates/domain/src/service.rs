@@ -336,8 +336,12 @@ impl AuthService {
             return Err(ChangePasswordError::IncorrectPassword);
         }
         let hash = self.ports.hasher.hash(&request.new_password)?;
-        self.ports.users.update_password(user.id, &hash)?;
+        // Sessions first: the two writes are not one transaction, and a
+        // failure between them must not leave the old sessions alive with
+        // the new password. The other way round, the worst case is a user
+        // logged out with the old password still in place.
         self.ports.sessions.revoke_all_for_user(user.id)?;
+        self.ports.users.update_password(user.id, &hash)?;
         Ok(())
     }
 

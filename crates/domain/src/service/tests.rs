@@ -842,3 +842,56 @@ fn a_password_change_stores_the_new_hash_and_revokes_every_session() {
     );
     assert!(result.is_ok());
 }
+
+#[test]
+fn sessions_are_revoked_before_the_new_password_is_stored() {
+    let mut ports = Mocks::default();
+    let mut order = mockall::Sequence::new();
+    ports.hasher.expect_verify().returning(|_, _| Ok(true));
+    ports
+        .hasher
+        .expect_hash()
+        .returning(|_| Ok(PasswordHash::new("new-hash")));
+    ports
+        .sessions
+        .expect_revoke_all_for_user()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_| Ok(()));
+    ports
+        .users
+        .expect_update_password()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _| Ok(()));
+
+    let result = ports.service().change_password(
+        &user("agent47", true),
+        change_password_request("correct horse"),
+    );
+    assert!(result.is_ok());
+}
+
+#[test]
+fn a_failed_revocation_leaves_the_password_as_it_was() {
+    let mut ports = Mocks::default();
+    ports.hasher.expect_verify().returning(|_, _| Ok(true));
+    ports
+        .hasher
+        .expect_hash()
+        .returning(|_| Ok(PasswordHash::new("new-hash")));
+    ports
+        .sessions
+        .expect_revoke_all_for_user()
+        .returning(|_| Err(store_down()));
+    // No update_password expectation: storing the hash would fail the test.
+
+    let result = ports.service().change_password(
+        &user("agent47", true),
+        change_password_request("correct horse"),
+    );
+    assert!(matches!(
+        result,
+        Err(ChangePasswordError::Infra(InfraError::Unavailable(_)))
+    ));
+}
