@@ -25,13 +25,26 @@ impl DieselSessionRepository {
 }
 
 impl SessionRepository for DieselSessionRepository {
+    /// Also deletes the user's expired sessions: their refresh tokens have
+    /// expired too, so the rows serve nothing, and without this the table
+    /// would only grow. A user's rows stay bounded by the sessions started
+    /// within one refresh-token lifetime.
     fn create(&self, session: &NewSession) -> Result<(), InfraError> {
         let row = NewSessionRow::new(session)?;
+        let now = row.created_at;
         let mut conn = checkout(&self.pool)?;
-        diesel::insert_into(sessions::table)
-            .values(row)
-            .execute(&mut conn)
-            .map_err(query_error)?;
+        conn.transaction(|conn| {
+            diesel::delete(
+                sessions::table
+                    .filter(sessions::user_id.eq(row.user_id))
+                    .filter(sessions::expires_at.le(now)),
+            )
+            .execute(conn)?;
+            diesel::insert_into(sessions::table)
+                .values(&row)
+                .execute(conn)
+        })
+        .map_err(query_error)?;
         Ok(())
     }
 

@@ -115,6 +115,7 @@ contract!(
     a_new_password_hash_is_stored,
     // Sessions.
     a_family_rotates_once_from_each_token,
+    creating_a_session_deletes_only_that_users_expired_ones,
     a_rotation_sets_the_new_expiry,
     a_revoked_family_does_not_rotate,
     an_expired_family_does_not_rotate,
@@ -667,6 +668,44 @@ fn session_count(pool: &DbPool) -> i64 {
         .count()
         .get_result(&mut pool.get().unwrap())
         .unwrap()
+}
+
+fn families(pool: &DbPool) -> Vec<String> {
+    sessions::table
+        .select(sessions::family)
+        .order(sessions::family)
+        .load(&mut pool.get().unwrap())
+        .unwrap()
+}
+
+fn creating_a_session_deletes_only_that_users_expired_ones(db: &TestDb) {
+    let s = db.sessions(2);
+    let agent = s.users.create(&new_user("agent47", "h", true)).unwrap();
+    let other = s.users.create(&new_user("agent48", "h", true)).unwrap();
+    // Started long ago, before any of them expired: nothing is pruned yet.
+    for (family, user, expires_at) in [
+        ("a-expired", agent.id, NOW - 100),
+        ("a-expires-as-the-next-starts", agent.id, NOW - 10),
+        ("a-live", agent.id, NOW + 3600),
+        ("b-expired", other.id, NOW - 100),
+    ] {
+        s.sessions
+            .create(&NewSession {
+                created_at: NOW - 500,
+                ..session(family, user, &format!("jti-{family}"), expires_at)
+            })
+            .unwrap();
+    }
+    assert_eq!(session_count(&s.pool), 4);
+
+    // `session` starts it at NOW - 10.
+    s.sessions
+        .create(&session("a-new", agent.id, "jti-new", NOW + 3600))
+        .unwrap();
+    assert_eq!(
+        families(&s.pool),
+        ["a-live", "a-new", "b-expired"].map(String::from)
+    );
 }
 
 fn a_family_rotates_once_from_each_token(db: &TestDb) {
