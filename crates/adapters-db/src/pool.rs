@@ -64,7 +64,8 @@ impl r2d2::ManageConnection for AnyConnectionManager {
         }
     }
 
-    /// Not run on checkout (see [`checkout`]), only by r2d2's own checks.
+    /// Required by r2d2 but not called: `test_on_check_out` is off, and
+    /// [`checkout`] pings Postgres connections itself, only when due.
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), ConnectError> {
         conn.batch_execute("SELECT 1").map_err(ConnectError::Ping)
     }

@@ -59,13 +59,8 @@ struct Wire<'a> {
     headers: Option<MirroredHeaders<'a>>,
 }
 
-/// `201_CREATED`, `422_UNPROCESSABLE_ENTITY`, … from the canonical reason.
-#[must_use]
-pub fn response_name(status: StatusCode) -> String {
-    ResponseName(status).to_string()
-}
-
-/// [`response_name`], written straight into the body.
+/// `201_CREATED`, `422_UNPROCESSABLE_ENTITY`, … from the canonical reason,
+/// written straight into the body.
 struct ResponseName(StatusCode);
 
 impl fmt::Display for ResponseName {
@@ -196,6 +191,10 @@ mod tests {
 
     async fn body(response: HttpResponse) -> Value {
         serde_json::from_slice(&to_bytes(response.into_body()).await.unwrap()).unwrap()
+    }
+
+    fn response_name(status: StatusCode) -> String {
+        ResponseName(status).to_string()
     }
 
     #[test]

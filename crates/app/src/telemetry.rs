@@ -126,6 +126,18 @@ struct Fields<'a, 'w> {
 }
 
 impl Fields<'_, '_> {
+    /// Writes ` key=` (or a space, for the message) then `parts`, unless an
+    /// earlier write failed.
+    fn put(&mut self, field: &Field, parts: &[&str]) {
+        if self.result.is_ok() {
+            self.result = self.key(field).and_then(|()| {
+                parts
+                    .iter()
+                    .try_for_each(|part| self.writer.write_str(part))
+            });
+        }
+    }
+
     fn key(&mut self, field: &Field) -> fmt::Result {
         self.writer.write_str(" ")?;
         if field.name() != "message" {
@@ -142,41 +154,25 @@ impl Visit for Fields<'_, '_> {
             .bytes()
             .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
         if field.name() == "message" {
-            self.record_debug(field, &format_args!("{value}"));
-        } else if plain && self.result.is_ok() {
+            self.put(field, &[value]);
+        } else if plain {
             // What `{:?}` writes for a string that needs no escape.
-            self.result = self.key(field).and_then(|()| {
-                self.writer.write_str("\"")?;
-                self.writer.write_str(value)?;
-                self.writer.write_str("\"")
-            });
+            self.put(field, &["\"", value, "\""]);
         } else {
             self.record_debug(field, &value);
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.result.is_ok() {
-            self.result = self
-                .key(field)
-                .and_then(|()| self.writer.write_str(itoa::Buffer::new().format(value)));
-        }
+        self.put(field, &[itoa::Buffer::new().format(value)]);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.result.is_ok() {
-            self.result = self
-                .key(field)
-                .and_then(|()| self.writer.write_str(itoa::Buffer::new().format(value)));
-        }
+        self.put(field, &[itoa::Buffer::new().format(value)]);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if self.result.is_ok() {
-            self.result = self
-                .key(field)
-                .and_then(|()| self.writer.write_str(ryu::Buffer::new().format(value)));
-        }
+        self.put(field, &[ryu::Buffer::new().format(value)]);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
