@@ -11,6 +11,7 @@ pub mod phone;
 pub mod ports;
 pub mod service;
 pub mod session;
+pub mod text;
 pub mod throttle;
 pub mod token;
 pub mod user;
