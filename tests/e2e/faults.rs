@@ -266,8 +266,14 @@ fn a_login_storm_past_the_hashing_queue_is_shed_with_503_not_timeouts() {
     let Some(database) = Database::fresh(Backend::Sqlite) else {
         return;
     };
-    // A real bcrypt cost, so that hashing is the bottleneck.
-    let app = TestApp::start(database.url(), &[("AUTH__ROUNDS", "12")]);
+    // A real bcrypt cost, so that hashing is the bottleneck. Every login
+    // in flight holds a place under the username's failure limit until its
+    // check is done (API.md §8): raise it above the crowd, so that what
+    // sheds the storm is the hashing queue, not the limit.
+    let app = TestApp::start(
+        database.url(),
+        &[("AUTH__ROUNDS", "12"), ("AUTH__LOGIN_MAX_FAILURES", "1000")],
+    );
     assert_eq!(app.register("stormy", PASSWORD).status, 201);
     // Far more logins at once than the hashing threads and queue hold.
     let clients = 96;

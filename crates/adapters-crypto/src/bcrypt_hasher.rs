@@ -1,4 +1,6 @@
-use domain::{InfraError, Password, PasswordHash, PasswordHasher};
+use std::{cmp::Ordering, str::FromStr};
+
+use domain::{HashStrength, InfraError, Password, PasswordHash, PasswordHasher};
 
 /// bcrypt at a fixed cost.
 ///
@@ -50,6 +52,17 @@ impl PasswordHasher for BcryptHasher {
     fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, InfraError> {
         bcrypt::verify(password.expose(), hash.as_ref()).map_err(InfraError::unexpected)
     }
+
+    /// The cost written in the hash against this hasher's.
+    fn strength(&self, hash: &PasswordHash) -> HashStrength {
+        match bcrypt::HashParts::from_str(hash.as_ref())
+            .map(|parts| parts.get_cost().cmp(&self.cost))
+        {
+            Ok(Ordering::Less) => HashStrength::Weaker,
+            Ok(Ordering::Greater) => HashStrength::Stronger,
+            Ok(Ordering::Equal) | Err(_) => HashStrength::Current,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -96,6 +109,20 @@ mod tests {
                 assert!(!hasher.verify(&password(candidate), &dummy).unwrap());
             }
         }
+    }
+
+    #[test]
+    fn a_hash_is_weaker_or_stronger_by_the_cost_written_in_it() {
+        let at = |cost| BcryptHasher::new(cost).unwrap();
+        let hash = at(5).hash(&password("correct horse")).unwrap();
+        assert_eq!(at(5).strength(&hash), HashStrength::Current);
+        assert_eq!(at(6).strength(&hash), HashStrength::Weaker);
+        assert_eq!(at(4).strength(&hash), HashStrength::Stronger);
+        assert_eq!(at(6).strength(&at(6).dummy_hash()), HashStrength::Current);
+        assert_eq!(
+            at(6).strength(&PasswordHash::new("not a hash")),
+            HashStrength::Current
+        );
     }
 
     #[test]

@@ -115,6 +115,11 @@ impl<H: PasswordHasher + 'static> PasswordHasher for PooledHasher<H> {
         let (password, hash) = (password.clone(), hash.clone());
         self.run(move |inner| inner.verify(&password, &hash))
     }
+
+    /// Reads the hash's parameters: no hashing, so not queued.
+    fn strength(&self, hash: &PasswordHash) -> domain::HashStrength {
+        self.inner.strength(hash)
+    }
 }
 
 #[cfg(test)]
@@ -159,6 +164,10 @@ mod tests {
 
         fn verify(&self, _: &Password, _: &PasswordHash) -> Result<bool, InfraError> {
             Ok(true)
+        }
+
+        fn strength(&self, _: &PasswordHash) -> domain::HashStrength {
+            domain::HashStrength::Current
         }
     }
 

@@ -1,12 +1,17 @@
 //! The `LoginFailureRepository` port on diesel: one `login_failures` row
-//! per failed login per key (API.md §3.3), shared by every instance.
+//! per place in the count per key (API.md §3.3, §8), shared by every
+//! instance.
 
 use diesel::prelude::*;
-use domain::{InfraError, LoginFailureRepository, UnixSeconds};
+use diesel::sql_types::Text;
+use domain::{
+    Attempt, InfraError, LoginFailureRepository, Places, Reservation, UnixSeconds, throttle,
+};
 
+use crate::connection::AnyConnection;
 use crate::error::query_error;
 use crate::pool::{DbPool, checkout};
-use crate::rows::{NewLoginFailureRow, from_db_time, to_db_time};
+use crate::rows::{NewLoginFailureRow, to_db_time};
 use crate::schema::login_failures;
 
 /// Failed logins in `login_failures`, on SQLite or Postgres.
@@ -25,45 +30,75 @@ impl DieselLoginFailureRepository {
 }
 
 impl LoginFailureRepository for DieselLoginFailureRepository {
-    fn recent(&self, key: &str, since: UnixSeconds) -> Result<Vec<UnixSeconds>, InfraError> {
-        // A `since` past the column's range finds nothing, as it would.
-        let Ok(since) = to_db_time(since) else {
-            return Ok(Vec::new());
-        };
+    /// One short transaction: lock the attempt's keys, count each key's
+    /// places in the window, and take one place per key only if all have
+    /// room. The lock makes count-then-insert safe under Postgres READ
+    /// COMMITTED, where two transactions counting at once would both see
+    /// room: a transaction-scoped advisory lock per key (taken in key
+    /// order, so two attempts sharing keys cannot deadlock), released at
+    /// commit, after which the next holder's count sees the new place.
+    /// On SQLite the transaction holds the database's write lock from its
+    /// `BEGIN IMMEDIATE`. Both work across instances sharing the database.
+    fn reserve(&self, attempt: &Attempt) -> Result<Reservation, InfraError> {
+        let now = to_db_time(attempt.now)?;
+        let since = to_db_time(attempt.since())?;
         let mut conn = checkout(&self.pool)?;
-        let times: Vec<i64> = login_failures::table
-            .filter(login_failures::key.eq(key))
-            .filter(login_failures::failed_at.ge(since))
-            .order((login_failures::failed_at.asc(), login_failures::id.asc()))
-            .select(login_failures::failed_at)
-            .load(&mut conn)
+        let reservation = conn
+            .write_transaction(|conn| {
+                lock_keys(conn, attempt)?;
+                let mut wait = None;
+                for limit in &attempt.limits {
+                    let places: Vec<i64> = login_failures::table
+                        .filter(login_failures::key.eq(&limit.key))
+                        .filter(login_failures::failed_at.ge(since))
+                        .order((login_failures::failed_at.asc(), login_failures::id.asc()))
+                        .select(login_failures::failed_at)
+                        .load(conn)?;
+                    // Every time loaded is at or after `since`, never negative.
+                    let places: Vec<UnixSeconds> = places
+                        .into_iter()
+                        .map(|at| UnixSeconds::try_from(at).unwrap_or_default())
+                        .collect();
+                    wait = wait.max(throttle::retry_after(
+                        &places,
+                        limit.max,
+                        attempt.window_secs,
+                        attempt.now,
+                    ));
+                }
+                if let Some(retry_after_secs) = wait {
+                    return Ok(Reservation::Refused { retry_after_secs });
+                }
+                // One INSERT per key: diesel's multi-row insert does not
+                // compile on the multi-backend connection (and there are
+                // one or two keys).
+                let mut taken = Vec::with_capacity(attempt.limits.len());
+                for limit in &attempt.limits {
+                    let id: i64 = diesel::insert_into(login_failures::table)
+                        .values(NewLoginFailureRow {
+                            key: &limit.key,
+                            failed_at: now,
+                        })
+                        .returning(login_failures::id)
+                        .get_result(conn)?;
+                    taken.push(id);
+                }
+                Ok::<_, diesel::result::Error>(Reservation::Admitted(Places(taken)))
+            })
             .map_err(query_error)?;
-        times.into_iter().map(from_db_time).collect()
+        // Forgetting old places of every key needs no lock: outside the
+        // window they no longer count for anyone.
+        diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(since)))
+            .execute(&mut conn)
+            .map_err(query_error)?;
+        Ok(reservation)
     }
 
-    fn record(
-        &self,
-        keys: &[String],
-        at: UnixSeconds,
-        forget_before: UnixSeconds,
-    ) -> Result<(), InfraError> {
-        let failed_at = to_db_time(at)?;
-        let forget_before = to_db_time(forget_before)?;
+    fn release(&self, places: &Places) -> Result<(), InfraError> {
         let mut conn = checkout(&self.pool)?;
-        conn.transaction(|conn| {
-            // One INSERT per key: diesel's multi-row insert does not compile
-            // on the multi-backend connection (and there are one or two keys).
-            for key in keys {
-                diesel::insert_into(login_failures::table)
-                    .values(NewLoginFailureRow { key, failed_at })
-                    .execute(conn)?;
-            }
-            diesel::delete(
-                login_failures::table.filter(login_failures::failed_at.lt(forget_before)),
-            )
-            .execute(conn)
-        })
-        .map_err(query_error)?;
+        diesel::delete(login_failures::table.filter(login_failures::id.eq_any(&places.0)))
+            .execute(&mut conn)
+            .map_err(query_error)?;
         Ok(())
     }
 
@@ -74,4 +109,22 @@ impl LoginFailureRepository for DieselLoginFailureRepository {
             .map_err(query_error)?;
         Ok(())
     }
+}
+
+/// On Postgres, takes a transaction-scoped advisory lock per key, in key
+/// order. On SQLite nothing: the write transaction already excludes every
+/// other writer.
+fn lock_keys(conn: &mut AnyConnection, attempt: &Attempt) -> QueryResult<()> {
+    let AnyConnection::Postgresql(conn) = conn else {
+        return Ok(());
+    };
+    let mut keys: Vec<&str> = attempt.limits.iter().map(|l| l.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<Text, _>(key)
+            .execute(conn)?;
+    }
+    Ok(())
 }

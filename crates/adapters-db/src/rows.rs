@@ -1,11 +1,9 @@
 //! Rows as the tables hold them, and their conversion into domain types.
 
 use diesel::{AsChangeset, Insertable, Queryable};
-use domain::{
-    DetailsUpdate, InfraError, NewSession, PasswordHash, UnixSeconds, User, UserDetails, Username,
-};
+use domain::{DetailsUpdate, InfraError, PasswordHash, UnixSeconds, User, UserDetails, Username};
 
-use crate::schema::{login_failures, sessions, user_details, users};
+use crate::schema::{login_failures, user_details, users};
 
 /// A `users` row, as `RETURNING users.*` gives it back.
 #[derive(Debug, Queryable)]
@@ -14,6 +12,7 @@ pub(crate) struct UserRow {
     pub username: String,
     pub password: String,
     pub is_active: bool,
+    pub credential_version: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -39,6 +38,7 @@ pub(crate) struct UserWithDetailsRow {
     pub username: String,
     pub password: String,
     pub is_active: bool,
+    pub credential_version: i64,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub full_name: Option<String>,
@@ -77,28 +77,6 @@ impl<'a> DetailsChangeset<'a> {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = sessions)]
-pub(crate) struct NewSessionRow<'a> {
-    pub family: &'a str,
-    pub user_id: i64,
-    pub current_token_id: &'a str,
-    pub created_at: i64,
-    pub expires_at: i64,
-}
-
-impl<'a> NewSessionRow<'a> {
-    pub(crate) fn new(session: &'a NewSession) -> Result<Self, InfraError> {
-        Ok(Self {
-            family: &session.family,
-            user_id: session.user_id,
-            current_token_id: &session.current_token_id,
-            created_at: to_db_time(session.created_at)?,
-            expires_at: to_db_time(session.expires_at)?,
-        })
-    }
-}
-
-#[derive(Debug, Insertable)]
 #[diesel(table_name = login_failures)]
 pub(crate) struct NewLoginFailureRow<'a> {
     pub key: &'a str,
@@ -111,18 +89,13 @@ pub(crate) fn to_db_time(time: UnixSeconds) -> Result<i64, InfraError> {
     i64::try_from(time).map_err(|_| InfraError::unexpected(format!("time out of range: {time}")))
 }
 
-/// A stored time; a negative one is a corrupt record.
-pub(crate) fn from_db_time(time: i64) -> Result<UnixSeconds, InfraError> {
-    UnixSeconds::try_from(time)
-        .map_err(|_| InfraError::unexpected(format!("a stored time is negative: {time}")))
-}
-
 impl UserRow {
     pub(crate) fn into_user(self, details: UserDetails) -> Result<User, InfraError> {
         Ok(User {
             id: self.id,
             username: stored_username(self.username)?,
             password_hash: PasswordHash::new(self.password),
+            credential_version: self.credential_version,
             is_active: self.is_active,
             details,
         })
@@ -141,6 +114,7 @@ impl UserWithDetailsRow {
             username: self.username,
             password: self.password,
             is_active: self.is_active,
+            credential_version: self.credential_version,
         }
         .into_user(details)
     }
@@ -164,6 +138,7 @@ mod tests {
             username: username.to_owned(),
             password: "$2b$04$hash".to_owned(),
             is_active: false,
+            credential_version: 3,
             email: Some("a@b.example".to_owned()),
             phone: None,
             full_name: Some("Agent".to_owned()),
@@ -177,6 +152,7 @@ mod tests {
         assert_eq!(user.username.as_ref(), "agent47");
         assert_eq!(user.password_hash.as_ref(), "$2b$04$hash");
         assert!(!user.is_active);
+        assert_eq!(user.credential_version, 3);
         assert_eq!(user.details.email.as_deref(), Some("a@b.example"));
         assert_eq!(user.details.phone, None);
         assert_eq!(user.details.full_name.as_deref(), Some("Agent"));
@@ -189,8 +165,6 @@ mod tests {
             to_db_time(u64::MAX),
             Err(InfraError::Unexpected(_))
         ));
-        assert_eq!(from_db_time(42).unwrap(), 42);
-        assert!(matches!(from_db_time(-1), Err(InfraError::Unexpected(_))));
     }
 
     #[test]

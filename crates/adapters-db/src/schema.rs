@@ -8,6 +8,8 @@ diesel::table! {
         username -> Text,
         password -> Text,
         is_active -> Bool,
+        /// Moves on with every password change (API.md §8).
+        credential_version -> BigInt,
     }
 }
 
@@ -35,7 +37,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// One row per failed login per key; `failed_at` in Unix seconds.
+    /// One row per place in the failed-login count per key: a failure, or
+    /// an attempt whose password check is under way (API.md §8);
+    /// `failed_at` is when the place was taken, in Unix seconds.
     login_failures (id) {
         id -> BigInt,
         key -> Text,

@@ -2,12 +2,14 @@
 //! refresh-token family (API.md §3.5).
 
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
 use domain::{InfraError, NewSession, Rotation, SessionRepository};
 
+use crate::connection::AnyConnection;
 use crate::error::query_error;
 use crate::pool::{DbPool, checkout};
-use crate::rows::{NewSessionRow, to_db_time};
-use crate::schema::sessions;
+use crate::rows::to_db_time;
+use crate::schema::{sessions, users};
 
 /// Refresh sessions in `sessions`, on SQLite or Postgres.
 ///
@@ -29,23 +31,56 @@ impl SessionRepository for DieselSessionRepository {
     /// expired too, so the rows serve nothing, and without this the table
     /// would only grow. A user's rows stay bounded by the sessions started
     /// within one refresh-token lifetime.
-    fn create(&self, session: &NewSession) -> Result<(), InfraError> {
-        let row = NewSessionRow::new(session)?;
-        let now = row.created_at;
+    fn create(&self, session: &NewSession) -> Result<bool, InfraError> {
+        let created_at = to_db_time(session.created_at)?;
+        let expires_at = to_db_time(session.expires_at)?;
         let mut conn = checkout(&self.pool)?;
-        conn.transaction(|conn| {
-            diesel::delete(
-                sessions::table
-                    .filter(sessions::user_id.eq(row.user_id))
-                    .filter(sessions::expires_at.le(now)),
-            )
-            .execute(conn)?;
-            diesel::insert_into(sessions::table)
-                .values(&row)
-                .execute(conn)
-        })
-        .map_err(query_error)?;
-        Ok(())
+        let inserted = conn
+            .write_transaction(|conn| {
+                diesel::delete(
+                    sessions::table
+                        .filter(sessions::user_id.eq(session.user_id))
+                        .filter(sessions::expires_at.le(created_at)),
+                )
+                .execute(conn)?;
+                // INSERT … SELECT from the user's row, only while it still
+                // has the credential version that was verified: the check
+                // and the insert are one statement. On Postgres the row is
+                // read FOR SHARE, which waits for a password change in
+                // flight (it holds the row's update lock) and then re-reads
+                // the row: the new version matches nothing. If the insert
+                // locks first, the change waits for it and then revokes the
+                // new session too. SQLite has one writer at a time.
+                let source = users::table
+                    .filter(users::id.eq(session.user_id))
+                    .filter(users::credential_version.eq(session.credential_version))
+                    .select((
+                        session.family.as_str().into_sql::<Text>(),
+                        users::id,
+                        session.current_token_id.as_str().into_sql::<Text>(),
+                        created_at.into_sql::<BigInt>(),
+                        expires_at.into_sql::<BigInt>(),
+                    ));
+                let columns = (
+                    sessions::family,
+                    sessions::user_id,
+                    sessions::current_token_id,
+                    sessions::created_at,
+                    sessions::expires_at,
+                );
+                match conn {
+                    AnyConnection::Postgresql(conn) => diesel::insert_into(sessions::table)
+                        .values(source.for_share())
+                        .into_columns(columns)
+                        .execute(conn),
+                    AnyConnection::Sqlite(conn) => diesel::insert_into(sessions::table)
+                        .values(source)
+                        .into_columns(columns)
+                        .execute(conn),
+                }
+            })
+            .map_err(query_error)?;
+        Ok(inserted == 1)
     }
 
     fn rotate(&self, rotation: &Rotation) -> Result<bool, InfraError> {
@@ -60,6 +95,7 @@ impl SessionRepository for DieselSessionRepository {
         let rotated = diesel::update(
             sessions::table
                 .filter(sessions::family.eq(&rotation.family))
+                .filter(sessions::user_id.eq(rotation.user_id))
                 .filter(sessions::current_token_id.eq(&rotation.current_token_id))
                 .filter(sessions::revoked.eq(false))
                 .filter(sessions::expires_at.gt(now)),
@@ -73,11 +109,12 @@ impl SessionRepository for DieselSessionRepository {
         Ok(rotated == 1)
     }
 
-    fn revoke_family(&self, family: &str) -> Result<(), InfraError> {
+    fn revoke_family(&self, family: &str, user_id: i64) -> Result<(), InfraError> {
         let mut conn = checkout(&self.pool)?;
         diesel::update(
             sessions::table
                 .filter(sessions::family.eq(family))
+                .filter(sessions::user_id.eq(user_id))
                 .filter(sessions::revoked.eq(false)),
         )
         .set(sessions::revoked.eq(true))
@@ -88,14 +125,19 @@ impl SessionRepository for DieselSessionRepository {
 
     fn revoke_all_for_user(&self, user_id: i64) -> Result<(), InfraError> {
         let mut conn = checkout(&self.pool)?;
-        diesel::update(
-            sessions::table
-                .filter(sessions::user_id.eq(user_id))
-                .filter(sessions::revoked.eq(false)),
-        )
-        .set(sessions::revoked.eq(true))
-        .execute(&mut conn)
-        .map_err(query_error)?;
+        revoke_all_of(&mut conn, user_id).map_err(query_error)?;
         Ok(())
     }
+}
+
+/// Revokes every live session of user `user_id`, on `conn` (inside the
+/// caller's transaction, if any).
+pub(crate) fn revoke_all_of(conn: &mut AnyConnection, user_id: i64) -> QueryResult<usize> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked.eq(false)),
+    )
+    .set(sessions::revoked.eq(true))
+    .execute(conn)
 }

@@ -11,6 +11,7 @@ use crate::error::{create_user_error, query_error, update_details_error};
 use crate::pool::{DbPool, checkout};
 use crate::rows::{DetailsChangeset, NewUserDetailsRow, NewUserRow, UserRow, UserWithDetailsRow};
 use crate::schema::{user_details, users};
+use crate::sessions::revoke_all_of;
 
 /// Users in `users` and `user_details`, on SQLite or Postgres.
 ///
@@ -64,6 +65,7 @@ impl UserRepository for DieselUserRepository {
                     users::username,
                     users::password,
                     users::is_active,
+                    users::credential_version,
                     user_details::email.nullable(),
                     user_details::phone.nullable(),
                     user_details::full_name.nullable(),
@@ -106,20 +108,54 @@ impl UserRepository for DieselUserRepository {
         Ok(row.into_user()?)
     }
 
-    fn update_password(
+    fn change_password(
         &self,
         user_id: i64,
+        expected: i64,
         password_hash: &PasswordHash,
-    ) -> Result<(), InfraError> {
+    ) -> Result<bool, InfraError> {
         let mut conn = checkout(&self.pool)?;
-        let updated = diesel::update(users::table.find(user_id))
-            .set(users::password.eq(password_hash.as_ref()))
-            .execute(&mut conn)
-            .map_err(query_error)?;
-        if updated == 0 {
-            return Err(InfraError::unexpected(format!("no user has id {user_id}")));
-        }
-        Ok(())
+        conn.write_transaction(|conn| {
+            // The user's row first: on Postgres its lock is what a
+            // concurrent session insert (reading the row FOR SHARE) waits
+            // for; once this commits, that insert sees the new version and
+            // stores nothing, and any session it stored before is revoked
+            // below, in this same transaction.
+            let changed = diesel::update(
+                users::table
+                    .find(user_id)
+                    .filter(users::credential_version.eq(expected)),
+            )
+            .set((
+                users::password.eq(password_hash.as_ref()),
+                users::credential_version.eq(users::credential_version + 1),
+            ))
+            .execute(conn)?;
+            if changed == 0 {
+                return Ok(false);
+            }
+            revoke_all_of(conn, user_id)?;
+            Ok(true)
+        })
+        .map_err(query_error)
+    }
+
+    fn rehash_password(
+        &self,
+        user_id: i64,
+        expected: i64,
+        password_hash: &PasswordHash,
+    ) -> Result<bool, InfraError> {
+        let mut conn = checkout(&self.pool)?;
+        let changed = diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::credential_version.eq(expected)),
+        )
+        .set(users::password.eq(password_hash.as_ref()))
+        .execute(&mut conn)
+        .map_err(query_error)?;
+        Ok(changed == 1)
     }
 }
 
@@ -134,6 +170,7 @@ fn find_by_id(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Option<User
             users::username,
             users::password,
             users::is_active,
+            users::credential_version,
             user_details::email,
             user_details::phone,
             user_details::full_name,

@@ -224,6 +224,9 @@ impl From<ChangePasswordError> for ApiError {
     fn from(error: ChangePasswordError) -> Self {
         match error {
             ChangePasswordError::IncorrectPassword => Self::IncorrectPassword,
+            ChangePasswordError::TooManyAttempts { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs }
+            }
             ChangePasswordError::Infra(infra) => infra.into(),
         }
     }

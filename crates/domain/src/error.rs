@@ -100,9 +100,14 @@ pub enum UpdateDetailsError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChangePasswordError {
-    /// The current password given is not the user's.
+    /// The current password given is not the user's (or no longer is: a
+    /// concurrent change won).
     #[error("incorrect password")]
     IncorrectPassword,
+    /// Too many recent failures for this username or client address: the
+    /// password change counts as a login attempt (API.md §8).
+    #[error("too many failed attempts, retry after {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error(transparent)]
     Infra(#[from] InfraError),
 }

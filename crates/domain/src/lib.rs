@@ -25,14 +25,14 @@ pub use error::{
 pub use password::{Password, PasswordError, PasswordHash};
 pub use phone::{Phone, PhoneError};
 pub use ports::{
-    Clock, LoginFailureRepository, PasswordHasher, SessionRepository, SystemClock, TokenService,
-    UserRepository,
+    Clock, HashStrength, LoginFailureRepository, PasswordHasher, SessionRepository, SystemClock,
+    TokenService, UserRepository,
 };
 pub use service::{
     AuthPolicy, AuthService, ChangePasswordRequest, LoginRequest, Ports, RegisterRequest,
 };
 pub use session::{NewSession, Rotation};
-pub use throttle::{LoginLimits, ThrottleKey};
+pub use throttle::{Attempt, AttemptLimit, LoginLimits, Places, Reservation, ThrottleKey};
 pub use token::{Claims, IssuedToken, TokenKind, TokenPair, TokenRequest, UnixSeconds};
 pub use user::{DetailsUpdate, NewUser, User, UserDetails};
 pub use username::{Username, UsernameError};

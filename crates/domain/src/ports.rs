@@ -8,9 +8,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{
-    Claims, CreateUserError, DetailsUpdate, InfraError, IssuedToken, NewSession, NewUser, Password,
-    PasswordHash, Rotation, TokenError, TokenKind, TokenRequest, UnixSeconds, UpdateDetailsError,
-    User, Username,
+    Attempt, Claims, CreateUserError, DetailsUpdate, InfraError, IssuedToken, NewSession, NewUser,
+    Password, PasswordHash, Places, Reservation, Rotation, TokenError, TokenKind, TokenRequest,
+    UnixSeconds, UpdateDetailsError, User, Username,
 };
 
 /// Where users are stored.
@@ -45,26 +45,56 @@ pub trait UserRepository: Send + Sync {
         update: &DetailsUpdate,
     ) -> Result<User, UpdateDetailsError>;
 
-    /// Replaces the password hash of user `user_id`.
+    /// Stores `password_hash` as the new password of user `user_id` and
+    /// revokes every session of theirs, in one transaction, if their
+    /// credential is still version `expected`; the version then moves on.
+    ///
+    /// MUST be atomic against [`SessionRepository::create`]: a session
+    /// started for version `expected` is either revoked by this call or
+    /// refused, never left behind (API.md §8).
     ///
     /// # Errors
-    /// [`InfraError`] when the store fails.
-    fn update_password(&self, user_id: i64, password_hash: &PasswordHash)
-    -> Result<(), InfraError>;
+    /// [`InfraError`] when the store fails; `Ok(false)` (nothing changed)
+    /// when the credential is no longer `expected` or the user is gone.
+    fn change_password(
+        &self,
+        user_id: i64,
+        expected: i64,
+        password_hash: &PasswordHash,
+    ) -> Result<bool, InfraError>;
+
+    /// Replaces the hash of user `user_id` by `password_hash`, a new hash
+    /// of the same password (at the configured cost), if their credential
+    /// is still version `expected`. The version and the sessions stay.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails; `Ok(false)` (nothing changed)
+    /// when the credential is no longer `expected`.
+    fn rehash_password(
+        &self,
+        user_id: i64,
+        expected: i64,
+        password_hash: &PasswordHash,
+    ) -> Result<bool, InfraError>;
 }
 
 /// Server-side state of refresh-token families (API.md §3.5).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait SessionRepository: Send + Sync {
-    /// Stores a new, unrevoked session.
+    /// Stores a new, unrevoked session, but only while the user's
+    /// credential is still `session.credential_version`: decided in the
+    /// same statement as the insert, so a password change that commits
+    /// first makes it refuse (API.md §8).
     ///
     /// # Errors
-    /// [`InfraError`] when the store fails.
-    fn create(&self, session: &NewSession) -> Result<(), InfraError>;
+    /// [`InfraError`] when the store fails; `Ok(false)` (nothing stored)
+    /// when the credential has changed or the user is gone.
+    fn create(&self, session: &NewSession) -> Result<bool, InfraError>;
 
     /// Moves the family from `current_token_id` to `next_token_id` and sets
-    /// its expiry, but only if the family exists, is not revoked, has not
-    /// expired at `now` and its current token is `current_token_id`.
+    /// its expiry, but only if the family exists, belongs to
+    /// `rotation.user_id`, is not revoked, has not expired at `now` and its
+    /// current token is `current_token_id`.
     ///
     /// MUST be one conditional update, not a read then a write: of several
     /// concurrent calls with the same `current_token_id`, at most one
@@ -74,11 +104,12 @@ pub trait SessionRepository: Send + Sync {
     /// [`InfraError`] when the store fails; a refused rotation is `Ok(false)`.
     fn rotate(&self, rotation: &Rotation) -> Result<bool, InfraError>;
 
-    /// Revokes the family. Unknown or already revoked: nothing to do.
+    /// Revokes the family if it belongs to user `user_id`. Unknown, someone
+    /// else's or already revoked: nothing to do.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.
-    fn revoke_family(&self, family: &str) -> Result<(), InfraError>;
+    fn revoke_family(&self, family: &str, user_id: i64) -> Result<(), InfraError>;
 
     /// Revokes every family of user `user_id`.
     ///
@@ -87,30 +118,32 @@ pub trait SessionRepository: Send + Sync {
     fn revoke_all_for_user(&self, user_id: i64) -> Result<(), InfraError>;
 }
 
-/// Failed logins, counted per key (a username or a client address) so that
-/// every instance of the service sees the same counts.
+/// Login attempts, counted per key (a username or a client address) so
+/// that every instance of the service sees the same counts (API.md §8).
+/// A place is a failure, or an attempt whose password check is under way.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait LoginFailureRepository: Send + Sync {
-    /// The times of the failures recorded under `key` at or after `since`,
-    /// oldest first.
+    /// Takes one place under every key of `attempt` if each key holds
+    /// fewer places than its `max` since [`Attempt::since`]; otherwise
+    /// takes none and answers with the longest wait
+    /// ([`crate::throttle::retry_after`] per key). Also forgets places of
+    /// every key older than the window.
+    ///
+    /// MUST decide and take in one atomic step that serialises with every
+    /// other reservation of the same keys, from any instance: of N
+    /// concurrent calls for a key with room for k, at most k are admitted.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails (nothing is taken then).
+    fn reserve(&self, attempt: &Attempt) -> Result<Reservation, InfraError>;
+
+    /// Gives back the places of an attempt that was not a failure.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.
-    fn recent(&self, key: &str, since: UnixSeconds) -> Result<Vec<UnixSeconds>, InfraError>;
+    fn release(&self, places: &Places) -> Result<(), InfraError>;
 
-    /// Records one failure at `at` under each of `keys`, and forgets every
-    /// failure (of any key) older than `forget_before`.
-    ///
-    /// # Errors
-    /// [`InfraError`] when the store fails.
-    fn record(
-        &self,
-        keys: &[String],
-        at: UnixSeconds,
-        forget_before: UnixSeconds,
-    ) -> Result<(), InfraError>;
-
-    /// Forgets every failure recorded under `key`.
+    /// Forgets every place taken under `key`.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.
@@ -129,6 +162,21 @@ pub trait PasswordHasher: Send + Sync {
     /// # Errors
     /// [`InfraError::Unexpected`] if `hash` is not a hash this hasher reads.
     fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, InfraError>;
+
+    /// How the work of checking `hash` compares with a hash this hasher
+    /// would make now ([`HashStrength::Current`] for one it cannot read).
+    fn strength(&self, hash: &PasswordHash) -> HashStrength;
+}
+
+/// The work factor of a stored hash against the configured one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HashStrength {
+    Current,
+    /// Cheaper to check than the configured cost: re-hash it, and pad a
+    /// failed check to the configured time.
+    Weaker,
+    /// Dearer than the configured cost: re-hash it on the next success.
+    Stronger,
 }
 
 /// Signs and checks tokens.
@@ -149,7 +197,8 @@ pub trait TokenService: Send + Sync {
     /// # Errors
     /// MUST return [`TokenError::Invalid`] for anything this service did not
     /// sign as a token of `kind` (another key, another algorithm, `alg:
-    /// none`, the other kind), and [`TokenError::Expired`] once `now` has
+    /// none`, the other kind) or whose text claims are not storable
+    /// ([`crate::text::is_storable`]), and [`TokenError::Expired`] once `now` has
     /// reached its expiry.
     fn decode(&self, token: &str, kind: TokenKind, now: UnixSeconds) -> Result<Claims, TokenError>;
 }

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use crate::{
-    AuthenticateError, ChangePasswordError, Claims, Clock, CreateUserError, DetailsUpdate,
-    InfraError, LoginError, LoginFailureRepository, LoginLimits, NewSession, NewUser, Password,
-    PasswordHash, PasswordHasher, RefreshError, RegisterError, Rotation, SessionRepository,
-    ThrottleKey, TokenKind, TokenPair, TokenRequest, TokenService, UpdateDetailsError, User,
-    UserRepository, Username, throttle,
+    Attempt, AttemptLimit, AuthenticateError, ChangePasswordError, Claims, Clock, CreateUserError,
+    DetailsUpdate, HashStrength, InfraError, LoginError, LoginFailureRepository, LoginLimits,
+    NewSession, NewUser, Password, PasswordHash, PasswordHasher, RefreshError, RegisterError,
+    Reservation, Rotation, SessionRepository, ThrottleKey, TokenKind, TokenPair, TokenRequest,
+    TokenService, UnixSeconds, UpdateDetailsError, User, UserRepository, Username, text,
 };
 
 /// Input of [`AuthService::register`], already parsed at the boundary.
@@ -40,11 +40,28 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// Input of [`AuthService::change_password`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ChangePasswordRequest {
     /// As typed: checked against the stored hash, not against the policy.
     pub current_password: String,
     pub new_password: Password,
+    /// The client's network address, for the per-address failure limit.
+    pub client_address: Option<String>,
+}
+
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangePasswordRequest")
+            .field("client_address", &self.client_address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a counted attempt ended ([`AuthService::counted_attempt`]).
+enum Attempted<T> {
+    Succeeded(T),
+    Failed,
+    Limited { retry_after_secs: u64 },
 }
 
 /// Everything the use cases need from outside.
@@ -113,98 +130,150 @@ impl AuthService {
     /// Checks credentials and issues an access and refresh token pair that
     /// starts a new session. Inactive users may log in, as in the original.
     ///
+    /// The attempt takes its place in the failure counts before the
+    /// password is checked ([`Self::counted_attempt`]), and its session is
+    /// stored only while the password it checked is still the user's.
+    ///
     /// # Errors
     /// [`LoginError::TooManyAttempts`] while the username or the client
-    /// address is over its failure limit (checked before the password, so
+    /// address is at its failure limit (checked before the password, so
     /// even the right one is refused); [`LoginError::InvalidCredentials`]
     /// for an unknown user and a wrong password alike.
     pub fn login(&self, request: LoginRequest) -> Result<TokenPair, LoginError> {
+        // Text no user can have names no user, and must not reach the store
+        // even as a failure count (API.md §8).
+        if !text::is_storable(&request.username) {
+            return Err(LoginError::InvalidCredentials);
+        }
         let now = self.ports.clock.now();
-        let username_key = ThrottleKey::Username(request.username.clone()).storage_key();
-        let address_key = request
-            .client_address
-            .map(|address| ThrottleKey::Address(address).storage_key());
-        self.check_login_limits(&username_key, address_key.as_deref(), now)?;
-
-        let password = Password::candidate(request.password);
-        let user = match Username::parse(request.username) {
-            Ok(username) => self.ports.users.find_by_username(&username)?,
-            Err(_) => None,
-        };
-        let is_match = match (&user, &password) {
-            (Some(user), Some(password)) => {
-                self.ports.hasher.verify(password, &user.password_hash)?
-            }
-            // Why the dummy check: answering at once for an unknown user
-            // (or a password bcrypt could never have hashed) would let
-            // anyone enumerate registered usernames by timing the answer.
-            // Spending one hash at the same cost makes both paths alike.
-            (None, Some(password)) => {
+        let LoginRequest {
+            username,
+            password,
+            client_address,
+        } = request;
+        let outcome = self.counted_attempt(&username, client_address, now, || {
+            let user = match Username::parse(username.as_str()) {
+                Ok(username) => self.ports.users.find_by_username(&username)?,
+                Err(_) => None,
+            };
+            let (Some(user), Some(password)) = (user, Password::candidate(password.as_str()))
+            else {
+                // Why the dummy check: answering at once for an unknown user
+                // (or a password bcrypt could never have hashed) would let
+                // anyone enumerate registered usernames by timing the answer.
+                // Spending one hash at the same cost makes both paths alike.
+                let password = Password::candidate(password).unwrap_or_else(dummy_password);
                 self.ports
                     .hasher
-                    .verify(password, &self.policy.dummy_hash)?;
-                false
+                    .verify(&password, &self.policy.dummy_hash)?;
+                return Ok(None);
+            };
+            if !self.verify_stored(&password, &user)? {
+                return Ok(None);
             }
-            (_, None) => {
-                self.ports
-                    .hasher
-                    .verify(&dummy_password(), &self.policy.dummy_hash)?;
-                false
-            }
-        };
-        match user {
-            Some(user) if is_match => {
-                self.ports.login_failures.clear(&username_key)?;
-                Ok(self.start_session(&user, now)?)
-            }
-            _ => {
-                let keys: Vec<String> = std::iter::once(username_key).chain(address_key).collect();
-                let forget_before = now.saturating_sub(self.policy.login_limits.window_secs);
-                self.ports
-                    .login_failures
-                    .record(&keys, now, forget_before)?;
-                Err(LoginError::InvalidCredentials)
+            self.rehash_if_needed(&password, &user)?;
+            self.start_session(&user, now)
+        })?;
+        match outcome {
+            Attempted::Succeeded(pair) => Ok(pair),
+            Attempted::Failed => Err(LoginError::InvalidCredentials),
+            Attempted::Limited { retry_after_secs } => {
+                Err(LoginError::TooManyAttempts { retry_after_secs })
             }
         }
     }
 
-    fn check_login_limits(
+    /// Runs `check`, a password check of `username`'s, as one counted
+    /// attempt (API.md §8): a place under the username and the client
+    /// address is reserved first, atomically in the store, and `check`
+    /// runs only if both had room. `Ok(Some)` is a success: the places are
+    /// given back and the username's count cleared. `Ok(None)` is a
+    /// failure: the places stay. An error gives the places back, since no
+    /// verdict was reached.
+    fn counted_attempt<T>(
         &self,
-        username_key: &str,
-        address_key: Option<&str>,
-        now: u64,
-    ) -> Result<(), LoginError> {
+        username: &str,
+        client_address: Option<String>,
+        now: UnixSeconds,
+        check: impl FnOnce() -> Result<Option<T>, InfraError>,
+    ) -> Result<Attempted<T>, InfraError> {
         let limits = self.policy.login_limits;
-        let since = now.saturating_sub(limits.window_secs);
-        let checks = std::iter::once((username_key, limits.max_failures))
-            .chain(address_key.map(|key| (key, limits.max_failures_per_address)));
-        let mut wait = None;
-        for (key, max) in checks {
-            let failures = self.ports.login_failures.recent(key, since)?;
-            wait = wait.max(throttle::retry_after(
-                &failures,
-                max,
-                limits.window_secs,
-                now,
-            ));
-        }
-        match wait {
-            Some(retry_after_secs) => Err(LoginError::TooManyAttempts { retry_after_secs }),
-            None => Ok(()),
+        let username_key = ThrottleKey::Username(username.to_owned()).storage_key();
+        let address_limit = client_address.map(|address| AttemptLimit {
+            key: ThrottleKey::Address(address).storage_key(),
+            max: limits.max_failures_per_address,
+        });
+        let attempt = Attempt {
+            limits: std::iter::once(AttemptLimit {
+                key: username_key.clone(),
+                max: limits.max_failures,
+            })
+            .chain(address_limit)
+            .collect(),
+            now,
+            window_secs: limits.window_secs,
+        };
+        let places = match self.ports.login_failures.reserve(&attempt)? {
+            Reservation::Admitted(places) => places,
+            Reservation::Refused { retry_after_secs } => {
+                return Ok(Attempted::Limited { retry_after_secs });
+            }
+        };
+        match check() {
+            Ok(Some(value)) => {
+                self.ports.login_failures.release(&places)?;
+                self.ports.login_failures.clear(&username_key)?;
+                Ok(Attempted::Succeeded(value))
+            }
+            Ok(None) => Ok(Attempted::Failed),
+            Err(error) => {
+                // Best effort: the check's own error is the one to report.
+                let _ = self.ports.login_failures.release(&places);
+                Err(error)
+            }
         }
     }
 
-    /// Issues a token pair of a new family and records the session.
-    fn start_session(&self, user: &User, now: u64) -> Result<TokenPair, InfraError> {
+    /// Checks `password` against `user`'s stored hash. A hash cheaper than
+    /// the configured cost (stored before `AUTH__ROUNDS` was raised) would
+    /// answer a wrong password faster than an unknown user's dummy check:
+    /// the difference is spent on the dummy hash, so timing tells nothing.
+    fn verify_stored(&self, password: &Password, user: &User) -> Result<bool, InfraError> {
+        let hasher = &self.ports.hasher;
+        let is_match = hasher.verify(password, &user.password_hash)?;
+        if !is_match && hasher.strength(&user.password_hash) == HashStrength::Weaker {
+            hasher.verify(password, &self.policy.dummy_hash)?;
+        }
+        Ok(is_match)
+    }
+
+    /// After a successful check, stores a hash at the configured cost if
+    /// the stored one was made at another. Losing to a concurrent password
+    /// change is fine: the session is then refused anyway.
+    fn rehash_if_needed(&self, password: &Password, user: &User) -> Result<(), InfraError> {
+        if self.ports.hasher.strength(&user.password_hash) == HashStrength::Current {
+            return Ok(());
+        }
+        let hash = self.ports.hasher.hash(password)?;
+        self.ports
+            .users
+            .rehash_password(user.id, user.credential_version, &hash)?;
+        Ok(())
+    }
+
+    /// Issues a token pair of a new family and records the session, unless
+    /// the user's credential is no longer the one verified (`None`).
+    fn start_session(&self, user: &User, now: u64) -> Result<Option<TokenPair>, InfraError> {
         let (pair, refresh) = self.issue_pair(&user.username, None, now)?;
-        self.ports.sessions.create(&NewSession {
+        let started = self.ports.sessions.create(&NewSession {
             family: refresh.family.clone().unwrap_or_default(),
             user_id: user.id,
+            credential_version: user.credential_version,
             current_token_id: refresh.id,
             created_at: now,
             expires_at: refresh.expires_at,
         })?;
-        Ok(pair)
+        Ok(started.then_some(pair))
     }
 
     /// The user an access token names.
@@ -260,23 +329,27 @@ impl AuthService {
             .find_subject(&claims)?
             .ok_or(RefreshError::InvalidToken)?;
         let (pair, next) = self.issue_pair(&user.username, Some(family.clone()), now)?;
+        // The family must be the subject's: a token re-signed with another
+        // user's `sub` (a leaked refresh key) neither rotates nor revokes
+        // the real owner's session (API.md §8).
         let rotated = self.ports.sessions.rotate(&Rotation {
             family: family.clone(),
+            user_id: user.id,
             current_token_id: claims.id,
             next_token_id: next.id,
             expires_at: next.expires_at,
             now,
         })?;
         if !rotated {
-            self.ports.sessions.revoke_family(&family)?;
+            self.ports.sessions.revoke_family(&family, user.id)?;
             return Err(RefreshError::InvalidToken);
         }
         Ok(pair)
     }
 
-    /// Ends the session a refresh token belongs to, and no other. Anything
-    /// that is not a refresh token of ours is ignored: logout reveals
-    /// nothing about the token.
+    /// Ends the session a refresh token belongs to, and no other: only if
+    /// the session is the token subject's. Anything that is not a refresh
+    /// token of ours is ignored: logout reveals nothing about the token.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.
@@ -286,11 +359,11 @@ impl AuthService {
             .ports
             .tokens
             .decode(refresh_token, TokenKind::Refresh, 0);
-        match claims {
-            Ok(Claims {
-                family: Some(family),
-                ..
-            }) => self.ports.sessions.revoke_family(&family),
+        let Ok(claims) = claims else {
+            return Ok(());
+        };
+        match (&claims.family, self.find_subject(&claims)?) {
+            (Some(family), Some(owner)) => self.ports.sessions.revoke_family(family, owner.id),
             _ => Ok(()),
         }
     }
@@ -317,32 +390,47 @@ impl AuthService {
     }
 
     /// Replaces `user`'s password after checking the current one, and ends
-    /// every session: whoever knew the old password loses their refresh
-    /// tokens.
+    /// every session in the same transaction: whoever knew the old
+    /// password loses their refresh tokens. The check counts as a login
+    /// attempt of the user's name, under the same limit (API.md §8).
     ///
     /// # Errors
-    /// [`ChangePasswordError::IncorrectPassword`] if `current_password` is
-    /// not the user's.
+    /// [`ChangePasswordError::TooManyAttempts`] at the failure limit,
+    /// before any check; [`ChangePasswordError::IncorrectPassword`] if
+    /// `current_password` is not (or, after a concurrent change, no longer)
+    /// the user's.
     pub fn change_password(
         &self,
         user: &User,
         request: ChangePasswordRequest,
     ) -> Result<(), ChangePasswordError> {
-        let is_match = match Password::candidate(request.current_password) {
-            Some(current) => self.ports.hasher.verify(&current, &user.password_hash)?,
-            None => false,
-        };
-        if !is_match {
-            return Err(ChangePasswordError::IncorrectPassword);
+        let ChangePasswordRequest {
+            current_password,
+            new_password,
+            client_address,
+        } = request;
+        let now = self.ports.clock.now();
+        let outcome = self.counted_attempt(user.username.as_ref(), client_address, now, || {
+            let Some(current) = Password::candidate(current_password) else {
+                return Ok(None);
+            };
+            if !self.verify_stored(&current, user)? {
+                return Ok(None);
+            }
+            let hash = self.ports.hasher.hash(&new_password)?;
+            let changed =
+                self.ports
+                    .users
+                    .change_password(user.id, user.credential_version, &hash)?;
+            Ok(changed.then_some(()))
+        })?;
+        match outcome {
+            Attempted::Succeeded(()) => Ok(()),
+            Attempted::Failed => Err(ChangePasswordError::IncorrectPassword),
+            Attempted::Limited { retry_after_secs } => {
+                Err(ChangePasswordError::TooManyAttempts { retry_after_secs })
+            }
         }
-        let hash = self.ports.hasher.hash(&request.new_password)?;
-        // Sessions first: the two writes are not one transaction, and a
-        // failure between them must not leave the old sessions alive with
-        // the new password. The other way round, the worst case is a user
-        // logged out with the old password still in place.
-        self.ports.sessions.revoke_all_for_user(user.id)?;
-        self.ports.users.update_password(user.id, &hash)?;
-        Ok(())
     }
 
     /// The user a verified token names, if it still exists.

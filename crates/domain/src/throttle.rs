@@ -1,5 +1,12 @@
-//! The failed-login limit (API.md §3.3): a pure decision over the times of
-//! recent failures, so it can be tested with any clock.
+//! The failed-login limit (API.md §3.3, §8): a pure decision over the
+//! times of recent attempts, so it can be tested with any clock, and the
+//! reservation a repository makes with it.
+//!
+//! An attempt takes its place in the count *before* its password is
+//! checked: the repository reserves a place under each of its keys in one
+//! atomic step, so concurrent guesses cannot all see the old count. A
+//! failure keeps its place; an attempt that turns out not to be a failure
+//! (a success, or a check that could not run) gives it back.
 
 use crate::UnixSeconds;
 
@@ -36,6 +43,44 @@ impl ThrottleKey {
     }
 }
 
+/// A limit one key of an attempt must be under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptLimit {
+    /// The key as stored ([`ThrottleKey::storage_key`]).
+    pub key: String,
+    pub max: u32,
+}
+
+/// An attempt asking for a place under each of its keys at `now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub limits: Vec<AttemptLimit>,
+    pub now: UnixSeconds,
+    pub window_secs: u64,
+}
+
+impl Attempt {
+    /// The start of the window: places taken before it no longer count.
+    #[must_use]
+    pub fn since(&self) -> UnixSeconds {
+        self.now.saturating_sub(self.window_secs)
+    }
+}
+
+/// The places an admitted attempt holds, one per key, as the repository
+/// identifies them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Places(pub Vec<i64>);
+
+/// What a reservation gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reservation {
+    /// Every key had room: one place taken under each.
+    Admitted(Places),
+    /// Some key is at its limit: nothing was taken.
+    Refused { retry_after_secs: u64 },
+}
+
 /// Seconds until another attempt is allowed, or `None` if one is allowed
 /// now. `failures` are the times of the failures within the window,
 /// oldest first.
@@ -59,6 +104,18 @@ pub fn retry_after(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_window_starts_its_length_before_now() {
+        let attempt = Attempt {
+            limits: vec![],
+            now: 1000,
+            window_secs: 900,
+        };
+        assert_eq!(attempt.since(), 100);
+        let early = Attempt { now: 10, ..attempt };
+        assert_eq!(early.since(), 0);
+    }
 
     #[test]
     fn fewer_failures_than_the_limit_allow_another_attempt() {

@@ -1,7 +1,7 @@
 //! The caller's own account: `GET`/`PATCH /api/auth/users/me` and
 //! `POST /api/auth/users/me/password` (API.md §3.1, §4).
 
-use actix_web::{HttpResponse, http::StatusCode};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use domain::{ChangePasswordRequest, DetailsUpdate, Email, Password, Phone, User};
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -10,9 +10,9 @@ use super::{
     auth::{Service, Workers},
 };
 use crate::{
-    Envelope, FieldError,
+    Envelope, FieldError, HttpSettings,
     error::ApiError,
-    extract::{BearerToken, JsonBody},
+    extract::{BearerToken, JsonBody, client_address},
 };
 
 /// Longest accepted full name, in characters.
@@ -178,10 +178,13 @@ pub(crate) async fn update_details(
         (status = 200, description = "Password updated.", body = crate::openapi::MessageEnvelope),
         (status = 401, description = "Incorrect password. / Not authenticated.", body = crate::openapi::ErrorEnvelope),
         (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
+        (status = 429, description = "Too many requests, try again later. (Retry-After: a wrong current password counts as a failed login)", body = crate::openapi::ErrorEnvelope),
         (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
     ))]
 pub(crate) async fn change_password(
     service: Service,
+    settings: web::Data<HttpSettings>,
+    request: HttpRequest,
     token: BearerToken,
     body: JsonBody<PasswordBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -194,6 +197,7 @@ pub(crate) async fn change_password(
     let request = ChangePasswordRequest {
         current_password,
         new_password,
+        client_address: client_address(&request, settings.trust_forwarded_for),
     };
     super::as_current_user(Lane::Hashing, service, token, move |service, user| {
         service.change_password(user, request)

@@ -12,8 +12,9 @@ use actix_web::{
 };
 use adapters_crypto::{BcryptHasher, JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey};
 use domain::{
-    AuthPolicy, AuthService, CreateUserError, InfraError, LoginLimits, PasswordHasher, Ports,
-    SystemClock, TokenKind, TokenRequest, TokenService, User, UserDetails, Username,
+    AuthPolicy, AuthService, CreateUserError, InfraError, LoginLimits, PasswordHasher, Places,
+    Ports, Reservation, SystemClock, TokenKind, TokenRequest, TokenService, User, UserDetails,
+    Username,
     ports::{MockLoginFailureRepository, MockSessionRepository, MockUserRepository},
 };
 use serde_json::{Value, json};
@@ -48,6 +49,7 @@ fn stored_user(name: &str, is_active: bool) -> User {
         id: 1,
         username: Username::parse(name).unwrap(),
         password_hash: hasher().hash(&password).unwrap(),
+        credential_version: 0,
         is_active,
         details: UserDetails {
             email: Some("agent47@example.com".into()),
@@ -77,20 +79,16 @@ impl ReadinessProbe for Probe {
 /// Sessions that accept every operation.
 fn sessions() -> MockSessionRepository {
     let mut sessions = MockSessionRepository::new();
-    sessions.expect_create().returning(|_| Ok(()));
+    sessions.expect_create().returning(|_| Ok(true));
     sessions.expect_rotate().returning(|_| Ok(true));
-    sessions.expect_revoke_family().returning(|_| Ok(()));
+    sessions.expect_revoke_family().returning(|_, _| Ok(()));
     sessions.expect_revoke_all_for_user().returning(|_| Ok(()));
     sessions
 }
 
-/// A failed-login store with no recent failures.
+/// A failed-login store with room for every attempt.
 fn no_failures() -> MockLoginFailureRepository {
-    let mut failures = MockLoginFailureRepository::new();
-    failures.expect_recent().returning(|_, _| Ok(vec![]));
-    failures.expect_record().returning(|_, _, _| Ok(()));
-    failures.expect_clear().returning(|_| Ok(()));
-    failures
+    failures_for("no key has this prefix", 0)
 }
 
 /// The ports of one test's app, with permissive defaults.
@@ -731,18 +729,31 @@ async fn health_reports_the_database() {
 
 // --- rate limit ---------------------------------------------------------------
 
-/// A failure store whose `recent` answers `failures` for keys with `prefix`.
+/// A failure store where keys with `prefix` hold `count` failures 60 s
+/// old and others none, deciding as the real one does.
 fn failures_for(prefix: &'static str, count: usize) -> MockLoginFailureRepository {
     let now = domain::Clock::now(&SystemClock);
     let mut failures = MockLoginFailureRepository::new();
-    failures.expect_recent().returning(move |key, _| {
-        Ok(if key.starts_with(prefix) {
-            vec![now - 60; count]
-        } else {
-            vec![]
+    failures.expect_reserve().returning(move |attempt| {
+        let wait = attempt
+            .limits
+            .iter()
+            .filter(|limit| limit.key.starts_with(prefix))
+            .filter_map(|limit| {
+                domain::throttle::retry_after(
+                    &vec![now - 60; count],
+                    limit.max,
+                    attempt.window_secs,
+                    attempt.now,
+                )
+            })
+            .max();
+        Ok(match wait {
+            Some(retry_after_secs) => Reservation::Refused { retry_after_secs },
+            None => Reservation::Admitted(Places(vec![1; attempt.limits.len()])),
         })
     });
-    failures.expect_record().returning(|_, _, _| Ok(()));
+    failures.expect_release().returning(|_| Ok(()));
     failures.expect_clear().returning(|_| Ok(()));
     failures
 }
@@ -965,9 +976,9 @@ fn change_password(current: &str, new: &str) -> TestRequest {
 async fn a_password_change_needs_the_current_password_and_a_valid_new_one() {
     let mut repository = repository_with(vec![stored_user("agent47", true)]);
     repository
-        .expect_update_password()
+        .expect_change_password()
         .times(1)
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(true));
     let app = app(repository).await;
 
     let (status, headers, json) =

@@ -5,7 +5,11 @@ use crate::ports::{
     MockClock, MockLoginFailureRepository, MockPasswordHasher, MockSessionRepository,
     MockTokenService, MockUserRepository,
 };
-use crate::{Email, IssuedToken, TokenError, UserDetails};
+use crate::{Email, IssuedToken, Places, TokenError, UserDetails};
+
+const VERSION: i64 = 4;
+/// The places `reserve` hands out in these tests.
+const PLACES: [i64; 2] = [11, 12];
 
 const NOW: u64 = 1_700_000_000;
 const ACCESS_LIFETIME: u64 = 900;
@@ -48,15 +52,28 @@ impl Mocks {
         )
     }
 
-    /// No recent failures anywhere; failures and clears are accepted.
+    /// Every attempt is admitted; releases and clears are accepted.
     fn no_failures(&mut self) {
-        self.failures.expect_recent().returning(|_, _| Ok(vec![]));
-        self.failures.expect_record().returning(|_, _, _| Ok(()));
+        self.attempts_are_admitted();
+        self.failures.expect_release().returning(|_| Ok(()));
         self.failures.expect_clear().returning(|_| Ok(()));
     }
 
+    fn attempts_are_admitted(&mut self) {
+        self.failures
+            .expect_reserve()
+            .returning(|_| Ok(Reservation::Admitted(Places(PLACES.to_vec()))));
+    }
+
+    /// Stored hashes are at the configured cost.
+    fn hashes_are_current(&mut self) {
+        self.hasher
+            .expect_strength()
+            .return_const(HashStrength::Current);
+    }
+
     fn sessions_are_created(&mut self) {
-        self.sessions.expect_create().returning(|_| Ok(()));
+        self.sessions.expect_create().returning(|_| Ok(true));
     }
 
     fn user_exists(&mut self, user: User) {
@@ -113,6 +130,7 @@ fn user(name: &str, is_active: bool) -> User {
         id: 7,
         username: Username::parse(name).unwrap(),
         password_hash: PasswordHash::new(format!("hash-of-{name}")),
+        credential_version: VERSION,
         is_active,
         details: UserDetails::default(),
     }
@@ -244,10 +262,29 @@ fn a_store_failure_during_registration_is_passed_on() {
 
 // --- login ----------------------------------------------------------------
 
+/// The attempt a login of `agent47` from 10.0.0.1 at `NOW` reserves.
+fn expected_attempt(username: &str) -> Attempt {
+    Attempt {
+        limits: vec![
+            AttemptLimit {
+                key: format!("user:{username}"),
+                max: LIMITS.max_failures,
+            },
+            AttemptLimit {
+                key: "addr:10.0.0.1".into(),
+                max: LIMITS.max_failures_per_address,
+            },
+        ],
+        now: NOW,
+        window_secs: WINDOW,
+    }
+}
+
 #[test]
 fn the_right_password_gets_a_token_pair_and_starts_a_session() {
     let mut ports = Mocks::default();
     ports.no_failures();
+    ports.hashes_are_current();
     ports.user_exists(user("agent47", true));
     ports
         .hasher
@@ -264,13 +301,14 @@ fn the_right_password_gets_a_token_pair_and_starts_a_session() {
                 == NewSession {
                     family: "new".into(),
                     user_id: 7,
+                    credential_version: VERSION,
                     current_token_id: "jti-Refresh".into(),
                     created_at: NOW,
                     expires_at: NOW + ACCESS_LIFETIME,
                 }
         })
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_| Ok(true));
 
     let pair = ports
         .service()
@@ -282,15 +320,51 @@ fn the_right_password_gets_a_token_pair_and_starts_a_session() {
 }
 
 #[test]
-fn a_successful_login_clears_the_usernames_failures_only() {
+fn the_place_is_reserved_before_the_password_is_checked() {
     let mut ports = Mocks::default();
-    ports.failures.expect_recent().returning(|_, _| Ok(vec![]));
+    let mut order = mockall::Sequence::new();
+    ports
+        .failures
+        .expect_reserve()
+        .withf(|attempt| *attempt == expected_attempt("agent47"))
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_| Ok(Reservation::Admitted(Places(PLACES.to_vec()))));
+    ports
+        .users
+        .expect_find_by_username()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_| Ok(Some(user("agent47", true))));
+    ports
+        .hasher
+        .expect_verify()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _| Ok(false));
+    ports.hashes_are_current();
+
+    let result = ports.service().login(login("agent47", "wrong password"));
+    assert!(matches!(result, Err(LoginError::InvalidCredentials)));
+}
+
+#[test]
+fn a_successful_login_gives_back_its_places_and_clears_the_usernames_count() {
+    let mut ports = Mocks::default();
+    ports.attempts_are_admitted();
+    ports
+        .failures
+        .expect_release()
+        .withf(|places| places.0 == PLACES)
+        .times(1)
+        .returning(|_| Ok(()));
     ports
         .failures
         .expect_clear()
         .withf(|key| key == "user:agent47")
         .times(1)
         .returning(|_| Ok(()));
+    ports.hashes_are_current();
     ports.user_exists(user("agent47", true));
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
     ports.tokens_are_issued();
@@ -305,19 +379,11 @@ fn a_successful_login_clears_the_usernames_failures_only() {
 }
 
 #[test]
-fn a_wrong_password_is_invalid_credentials_and_counts_for_name_and_address() {
+fn a_wrong_password_keeps_its_places_as_failures() {
     let mut ports = Mocks::default();
-    ports.failures.expect_recent().returning(|_, _| Ok(vec![]));
-    ports
-        .failures
-        .expect_record()
-        .withf(|keys, at, forget_before| {
-            keys == ["user:agent47".to_owned(), "addr:10.0.0.1".to_owned()]
-                && *at == NOW
-                && *forget_before == NOW - WINDOW
-        })
-        .times(1)
-        .returning(|_, _, _| Ok(()));
+    ports.attempts_are_admitted();
+    // No release, no clear: the places taken are the failure's record.
+    ports.hashes_are_current();
     ports.user_exists(user("agent47", true));
     ports.hasher.expect_verify().returning(|_, _| Ok(false));
 
@@ -354,6 +420,7 @@ fn the_hasher_runs_once_on_every_failing_path() {
     ] {
         let mut ports = Mocks::default();
         ports.no_failures();
+        ports.hashes_are_current();
         ports
             .users
             .expect_find_by_username()
@@ -373,6 +440,93 @@ fn the_hasher_runs_once_on_every_failing_path() {
 }
 
 #[test]
+fn a_wrong_password_against_a_cheaper_hash_also_spends_the_configured_cost() {
+    let mut ports = Mocks::default();
+    ports.no_failures();
+    ports.user_exists(user("agent47", true));
+    ports
+        .hasher
+        .expect_strength()
+        .return_const(HashStrength::Weaker);
+    let mut order = mockall::Sequence::new();
+    ports
+        .hasher
+        .expect_verify()
+        .withf(|_, h| h.as_ref() == "hash-of-agent47")
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _| Ok(false));
+    ports
+        .hasher
+        .expect_verify()
+        .withf(|_, h| h.as_ref() == DUMMY_HASH)
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_, _| Ok(false));
+
+    let result = ports.service().login(login("agent47", "wrong password"));
+    assert!(matches!(result, Err(LoginError::InvalidCredentials)));
+}
+
+#[test]
+fn a_successful_login_rehashes_a_hash_of_another_cost_before_its_session() {
+    for strength in [HashStrength::Weaker, HashStrength::Stronger] {
+        let mut ports = Mocks::default();
+        ports.no_failures();
+        ports.user_exists(user("agent47", true));
+        ports.hasher.expect_strength().return_const(strength);
+        ports
+            .hasher
+            .expect_verify()
+            .times(1)
+            .returning(|_, _| Ok(true));
+        ports
+            .hasher
+            .expect_hash()
+            .withf(|p| p.expose() == "correct horse")
+            .times(1)
+            .returning(|_| Ok(PasswordHash::new("rehashed")));
+        let mut order = mockall::Sequence::new();
+        ports
+            .users
+            .expect_rehash_password()
+            .withf(|id, version, hash| {
+                *id == 7 && *version == VERSION && hash.as_ref() == "rehashed"
+            })
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|_, _, _| Ok(true));
+        ports.tokens_are_issued();
+        ports
+            .sessions
+            .expect_create()
+            .withf(|session| session.credential_version == VERSION)
+            .times(1)
+            .in_sequence(&mut order)
+            .returning(|_| Ok(true));
+
+        let result = ports.service().login(login("agent47", "correct horse"));
+        assert!(result.is_ok(), "{strength:?}");
+    }
+}
+
+#[test]
+fn a_login_whose_credential_changed_meanwhile_starts_no_session() {
+    let mut ports = Mocks::default();
+    ports.attempts_are_admitted();
+    // No release or clear: the password checked is no longer the user's,
+    // so the attempt stays a failure.
+    ports.hashes_are_current();
+    ports.user_exists(user("agent47", true));
+    ports.hasher.expect_verify().returning(|_, _| Ok(true));
+    ports.tokens_are_issued();
+    ports.sessions.expect_create().returning(|_| Ok(false));
+
+    let result = ports.service().login(login("agent47", "correct horse"));
+    assert!(matches!(result, Err(LoginError::InvalidCredentials)));
+}
+
+#[test]
 fn a_username_that_could_never_register_is_refused_after_a_hash_check() {
     let mut ports = Mocks::default();
     ports.no_failures();
@@ -386,6 +540,16 @@ fn a_username_that_could_never_register_is_refused_after_a_hash_check() {
     let result = ports
         .service()
         .login(login("no spaces allowed", "some password"));
+    assert!(matches!(result, Err(LoginError::InvalidCredentials)));
+}
+
+#[test]
+fn a_username_with_a_nul_never_reaches_the_store() {
+    // No expectation on any port: the failure counts are keyed by the
+    // name, and a NUL cannot be stored.
+    let result = Mocks::default()
+        .service()
+        .login(login("agent\u{0}47", "some password"));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
 }
 
@@ -408,18 +572,13 @@ fn a_password_over_72_bytes_never_matches_even_if_its_prefix_would() {
 }
 
 #[test]
-fn a_locked_username_is_refused_before_any_password_check() {
+fn a_refused_reservation_is_too_many_attempts_before_any_check() {
     let mut ports = Mocks::default();
-    ports
-        .failures
-        .expect_recent()
-        .withf(|key, since| key == "user:agent47" && *since == NOW - WINDOW)
-        .returning(|_, _| Ok(vec![NOW - 600, NOW - 300, NOW - 100]));
-    ports
-        .failures
-        .expect_recent()
-        .withf(|key, _| key == "addr:10.0.0.1")
-        .returning(|_, _| Ok(vec![]));
+    ports.failures.expect_reserve().returning(|_| {
+        Ok(Reservation::Refused {
+            retry_after_secs: 300,
+        })
+    });
     // No user lookup, no hasher: even the right password is not checked.
 
     let result = ports.service().login(login("agent47", "correct horse"));
@@ -430,64 +589,21 @@ fn a_locked_username_is_refused_before_any_password_check() {
 }
 
 #[test]
-fn an_address_over_its_limit_is_refused_for_every_username() {
-    let mut ports = Mocks::default();
-    ports
-        .failures
-        .expect_recent()
-        .withf(|key, _| key == "user:someone-new")
-        .returning(|_, _| Ok(vec![]));
-    ports
-        .failures
-        .expect_recent()
-        .withf(|key, _| key == "addr:10.0.0.1")
-        .returning(|_, _| Ok(vec![NOW - 50; 5]));
-
-    let result = ports.service().login(login("someone-new", "whatever pass"));
-    assert!(matches!(
-        result,
-        Err(LoginError::TooManyAttempts {
-            retry_after_secs: 850
-        })
-    ));
-}
-
-#[test]
-fn below_the_limits_a_login_goes_ahead() {
-    let mut ports = Mocks::default();
-    ports
-        .failures
-        .expect_recent()
-        .returning(|_, _| Ok(vec![NOW - 10, NOW - 5]));
-    ports.failures.expect_clear().returning(|_| Ok(()));
-    ports.user_exists(user("agent47", true));
-    ports.hasher.expect_verify().returning(|_, _| Ok(true));
-    ports.tokens_are_issued();
-    ports.sessions_are_created();
-
-    assert!(
-        ports
-            .service()
-            .login(login("agent47", "correct horse"))
-            .is_ok()
-    );
-}
-
-#[test]
 fn without_a_client_address_only_the_username_is_counted() {
     let mut ports = Mocks::default();
     ports
         .failures
-        .expect_recent()
-        .withf(|key, _| key == "user:agent47")
+        .expect_reserve()
+        .withf(|attempt| {
+            attempt.limits
+                == [AttemptLimit {
+                    key: "user:agent47".into(),
+                    max: LIMITS.max_failures,
+                }]
+        })
         .times(1)
-        .returning(|_, _| Ok(vec![]));
-    ports
-        .failures
-        .expect_record()
-        .withf(|keys, _, _| keys == ["user:agent47".to_owned()])
-        .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_| Ok(Reservation::Admitted(Places(vec![1]))));
+    ports.hashes_are_current();
     ports.user_exists(user("agent47", true));
     ports.hasher.expect_verify().returning(|_, _| Ok(false));
     let request = LoginRequest {
@@ -502,6 +618,7 @@ fn without_a_client_address_only_the_username_is_counted() {
 fn an_inactive_user_can_log_in() {
     let mut ports = Mocks::default();
     ports.no_failures();
+    ports.hashes_are_current();
     ports.user_exists(user("sleeper", false));
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
     ports.tokens_are_issued();
@@ -516,9 +633,15 @@ fn an_inactive_user_can_log_in() {
 }
 
 #[test]
-fn a_store_failure_during_login_is_not_reported_as_bad_credentials() {
+fn a_store_failure_during_login_gives_the_places_back_and_is_not_bad_credentials() {
     let mut ports = Mocks::default();
-    ports.no_failures();
+    ports.attempts_are_admitted();
+    ports
+        .failures
+        .expect_release()
+        .withf(|places| places.0 == PLACES)
+        .times(1)
+        .returning(|_| Ok(()));
     ports
         .users
         .expect_find_by_username()
@@ -606,6 +729,7 @@ fn rotation_to_next(family: &'static str) -> impl Fn(&Rotation) -> bool {
         *rotation
             == Rotation {
                 family: family.into(),
+                user_id: 7,
                 current_token_id: "jti".into(),
                 next_token_id: "jti-Refresh".into(),
                 expires_at: NOW + ACCESS_LIFETIME,
@@ -648,9 +772,9 @@ fn a_replayed_refresh_token_revokes_its_whole_family() {
     ports
         .sessions
         .expect_revoke_family()
-        .withf(|family| family == "fam-1")
+        .withf(|family, owner| family == "fam-1" && *owner == 7)
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
 
     assert!(matches!(
         ports.service().refresh("old"),
@@ -731,12 +855,27 @@ fn logout_revokes_the_family_of_the_token_even_once_expired() {
         .expect_decode()
         .withf(|token, kind, now| token == "rt" && *kind == TokenKind::Refresh && *now == 0)
         .returning(|_, _, _| Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))));
+    ports.user_exists(user("agent47", true));
+    // Only as the subject's own: a family of another user is left alone.
     ports
         .sessions
         .expect_revoke_family()
-        .withf(|family| family == "fam-1")
+        .withf(|family, owner| family == "fam-1" && *owner == 7)
         .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _| Ok(()));
+
+    assert!(ports.service().logout("rt").is_ok());
+}
+
+#[test]
+fn logout_with_a_token_of_a_deleted_user_touches_nothing() {
+    let mut ports = Mocks::default();
+    ports
+        .tokens
+        .expect_decode()
+        .returning(|_, _, _| Ok(claims(TokenKind::Refresh, "ghost", Some("fam-1"))));
+    ports.user_missing("ghost");
+    // No session expectation: revoking anything would fail the test.
 
     assert!(ports.service().logout("rt").is_ok());
 }
@@ -792,14 +931,23 @@ fn change_password_request(current: &str) -> ChangePasswordRequest {
     ChangePasswordRequest {
         current_password: current.into(),
         new_password: Password::parse("brand new horse").unwrap(),
+        client_address: Some("10.0.0.1".into()),
     }
 }
 
 #[test]
-fn a_wrong_current_password_changes_nothing() {
+fn a_wrong_current_password_changes_nothing_and_counts_as_a_failure() {
     let mut ports = Mocks::default();
+    ports
+        .failures
+        .expect_reserve()
+        .withf(|attempt| *attempt == expected_attempt("agent47"))
+        .times(1)
+        .returning(|_| Ok(Reservation::Admitted(Places(PLACES.to_vec()))));
+    // No release: the place stays, as a failed login's does.
+    ports.hashes_are_current();
     ports.hasher.expect_verify().returning(|_, _| Ok(false));
-    // No hash, no update, no revocation.
+    // No hash, no update.
 
     let result = ports
         .service()
@@ -811,8 +959,31 @@ fn a_wrong_current_password_changes_nothing() {
 }
 
 #[test]
-fn a_password_change_stores_the_new_hash_and_revokes_every_session() {
+fn at_the_limit_a_password_change_is_refused_before_the_check() {
     let mut ports = Mocks::default();
+    ports.failures.expect_reserve().returning(|_| {
+        Ok(Reservation::Refused {
+            retry_after_secs: 60,
+        })
+    });
+    // No hasher: even the right current password is not checked.
+
+    let result = ports.service().change_password(
+        &user("agent47", true),
+        change_password_request("correct horse"),
+    );
+    assert!(matches!(
+        result,
+        Err(ChangePasswordError::TooManyAttempts {
+            retry_after_secs: 60
+        })
+    ));
+}
+
+#[test]
+fn a_password_change_stores_the_new_hash_for_the_verified_credential() {
+    let mut ports = Mocks::default();
+    ports.no_failures();
     ports
         .hasher
         .expect_verify()
@@ -823,18 +994,14 @@ fn a_password_change_stores_the_new_hash_and_revokes_every_session() {
         .expect_hash()
         .withf(|p| p.expose() == "brand new horse")
         .returning(|_| Ok(PasswordHash::new("new-hash")));
+    // One repository call stores the hash and revokes the sessions, in
+    // one transaction, for the credential version that was verified.
     ports
         .users
-        .expect_update_password()
-        .withf(|id, hash| *id == 7 && hash.as_ref() == "new-hash")
+        .expect_change_password()
+        .withf(|id, version, hash| *id == 7 && *version == VERSION && hash.as_ref() == "new-hash")
         .times(1)
-        .returning(|_, _| Ok(()));
-    ports
-        .sessions
-        .expect_revoke_all_for_user()
-        .with(eq(7))
-        .times(1)
-        .returning(|_| Ok(()));
+        .returning(|_, _, _| Ok(true));
 
     let result = ports.service().change_password(
         &user("agent47", true),
@@ -844,47 +1011,18 @@ fn a_password_change_stores_the_new_hash_and_revokes_every_session() {
 }
 
 #[test]
-fn sessions_are_revoked_before_the_new_password_is_stored() {
+fn a_password_change_that_loses_to_a_concurrent_one_is_incorrect_password() {
     let mut ports = Mocks::default();
-    let mut order = mockall::Sequence::new();
+    ports.attempts_are_admitted();
     ports.hasher.expect_verify().returning(|_, _| Ok(true));
     ports
         .hasher
         .expect_hash()
         .returning(|_| Ok(PasswordHash::new("new-hash")));
-    ports
-        .sessions
-        .expect_revoke_all_for_user()
-        .times(1)
-        .in_sequence(&mut order)
-        .returning(|_| Ok(()));
     ports
         .users
-        .expect_update_password()
-        .times(1)
-        .in_sequence(&mut order)
-        .returning(|_, _| Ok(()));
-
-    let result = ports.service().change_password(
-        &user("agent47", true),
-        change_password_request("correct horse"),
-    );
-    assert!(result.is_ok());
-}
-
-#[test]
-fn a_failed_revocation_leaves_the_password_as_it_was() {
-    let mut ports = Mocks::default();
-    ports.hasher.expect_verify().returning(|_, _| Ok(true));
-    ports
-        .hasher
-        .expect_hash()
-        .returning(|_| Ok(PasswordHash::new("new-hash")));
-    ports
-        .sessions
-        .expect_revoke_all_for_user()
-        .returning(|_| Err(store_down()));
-    // No update_password expectation: storing the hash would fail the test.
+        .expect_change_password()
+        .returning(|_, _, _| Ok(false));
 
     let result = ports.service().change_password(
         &user("agent47", true),
@@ -892,6 +1030,13 @@ fn a_failed_revocation_leaves_the_password_as_it_was() {
     );
     assert!(matches!(
         result,
-        Err(ChangePasswordError::Infra(InfraError::Unavailable(_)))
+        Err(ChangePasswordError::IncorrectPassword)
     ));
+}
+
+#[test]
+fn the_password_change_request_never_shows_its_passwords() {
+    let shown = format!("{:?}", change_password_request("current secret"));
+    assert!(!shown.contains("current secret"), "{shown}");
+    assert!(!shown.contains("brand new horse"), "{shown}");
 }
