@@ -178,6 +178,14 @@ impl Settings {
             access_lifetime_secs: u64::from(access_mins) * 60,
             refresh_lifetime_secs: u64::from(refresh_mins) * 60,
         };
+        // With one key for both kinds, only the `type` claim would keep a
+        // refresh token from passing as an access token.
+        if jwt.access_secret == jwt.refresh_secret {
+            return Err(ConfigError::new(
+                "AUTH__SECRET_REFRESH_KEY",
+                "must differ from AUTH__SECRET_ACCESS_KEY",
+            ));
+        }
         let bcrypt_cost = auth.number("rounds", 12, 4..=31)?;
         let login_limits = LoginLimits {
             max_failures: auth.number("login_max_failures", 10, 1..=1_000_000)?,

@@ -61,7 +61,7 @@ fn variables_override_defaults() {
         ("DB__POOL_SIZE", "3"),
         ("AUTH__ALGORITHM", "HS512"),
         ("AUTH__SECRET_ACCESS_KEY", KEY_64),
-        ("AUTH__SECRET_REFRESH_KEY", KEY_64),
+        ("AUTH__SECRET_REFRESH_KEY", &KEY_64.to_uppercase()),
         ("AUTH__ROUNDS", "4"),
         ("AUTH__ACCESS_TOKEN_EXPIRE_MINS", "5"),
         ("AUTH__ISSUER", "acme"),
@@ -144,6 +144,22 @@ fn outside_local_secrets_are_required_and_long_enough_for_the_algorithm() {
         ]),
         "AUTH__SECRET_ACCESS_KEY"
     );
+}
+
+#[test]
+fn the_access_and_refresh_keys_must_differ() {
+    // One key for both would let a refresh token pass as an access token.
+    for environment in ["local", "production"] {
+        let error = settings(&[
+            ("ENVIRONMENT", environment),
+            ("AUTH__SECRET_ACCESS_KEY", KEY_32),
+            ("AUTH__SECRET_REFRESH_KEY", KEY_32),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "AUTH__SECRET_REFRESH_KEY", "{environment}");
+        assert!(error.message.contains("AUTH__SECRET_ACCESS_KEY"), "{error}");
+        assert!(!error.to_string().contains(KEY_32), "{error}");
+    }
 }
 
 #[test]
