@@ -217,22 +217,6 @@ fn bearer_token(request: &HttpRequest) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
-/// The client's address for the failed-login limit: the socket's peer, or
-/// the first `X-Forwarded-For` entry when the proxy in front is trusted to
-/// set it (anyone can send the header, so it counts only when configured).
-#[must_use]
-pub fn client_address(request: &HttpRequest, trust_forwarded_for: bool) -> Option<String> {
-    let forwarded = trust_forwarded_for
-        .then(|| request.headers().get("x-forwarded-for")?.to_str().ok())
-        .flatten()
-        .and_then(|value| value.split(',').next())
-        .map(str::trim)
-        .filter(|first| !first.is_empty());
-    forwarded
-        .map(str::to_owned)
-        .or_else(|| request.peer_addr().map(|peer| peer.ip().to_string()))
-}
-
 /// Runs blocking work (database calls, password hashing) on the blocking
 /// thread pool, never on an async worker.
 ///

@@ -72,7 +72,12 @@ pub struct ServerSettings {
     pub port: u16,
     pub body_limit_bytes: usize,
     pub trust_forwarded_for: bool,
+    /// The client is this many entries from the right of `X-Forwarded-For`.
+    pub trusted_proxy_hops: usize,
 }
+
+/// More proxies than this in front of one service is a misconfiguration.
+const MAX_TRUSTED_PROXY_HOPS: usize = 16;
 
 /// The variables as strings, nested as `config` reads `SECTION__KEY`.
 #[derive(Debug, Default, Deserialize)]
@@ -207,6 +212,11 @@ impl Settings {
                 1..=64 * 1024 * 1024,
             )?,
             trust_forwarded_for: server_section.boolean("trust_forwarded_for", false)?,
+            trusted_proxy_hops: server_section.number(
+                "trusted_proxy_hops",
+                1,
+                1..=MAX_TRUSTED_PROXY_HOPS,
+            )?,
         };
 
         let cors_origins = raw
@@ -286,6 +296,10 @@ impl Settings {
             (
                 "SERVER__TRUST_FORWARDED_FOR",
                 self.server.trust_forwarded_for.to_string(),
+            ),
+            (
+                "SERVER__TRUSTED_PROXY_HOPS",
+                self.server.trusted_proxy_hops.to_string(),
             ),
             ("BACKEND_CORS_ORIGINS", self.cors_origins.join(",")),
             (

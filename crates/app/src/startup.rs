@@ -95,6 +95,7 @@ impl Application {
         let http = HttpSettings {
             body_limit_bytes: settings.server.body_limit_bytes,
             trust_forwarded_for: settings.server.trust_forwarded_for,
+            trusted_proxy_hops: settings.server.trusted_proxy_hops,
         };
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))

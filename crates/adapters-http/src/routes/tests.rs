@@ -99,7 +99,7 @@ struct TestApp {
     sessions: MockSessionRepository,
     failures: MockLoginFailureRepository,
     probe: Result<(), &'static str>,
-    trust_forwarded_for: bool,
+    http: HttpSettings,
 }
 
 impl TestApp {
@@ -109,7 +109,10 @@ impl TestApp {
             sessions: sessions(),
             failures: no_failures(),
             probe: Ok(()),
-            trust_forwarded_for: false,
+            http: HttpSettings {
+                body_limit_bytes: BODY_LIMIT,
+                ..HttpSettings::default()
+            },
         }
     }
 
@@ -150,10 +153,7 @@ impl TestApp {
                     Arc::new(service),
                     Arc::new(Probe(Mutex::new(self.probe))),
                     Arc::new(DatabaseWorkers::new(2, 64)),
-                    HttpSettings {
-                        body_limit_bytes: BODY_LIMIT,
-                        trust_forwarded_for: self.trust_forwarded_for,
-                    },
+                    self.http,
                 )),
         )
         .await
@@ -777,23 +777,22 @@ async fn a_locked_username_gets_429_with_retry_after_even_with_the_right_passwor
 
 #[actix_web::test]
 async fn the_address_limit_counts_the_peer_and_forwarded_for_only_when_trusted() {
+    // The client wrote the left entry; the trusted proxy appended the last.
+    let login = || {
+        TestRequest::post()
+            .uri("/api/auth/token")
+            .peer_addr("192.0.2.1:5000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "198.51.100.1, 203.0.113.9"))
+            .set_form([("username", "agent47"), ("password", PASSWORD)])
+    };
     for (trusted, limited) in [(false, false), (true, true)] {
-        let app = TestApp {
+        let mut app = TestApp {
             failures: failures_for("addr:203.0.113.9", 10),
-            trust_forwarded_for: trusted,
             ..TestApp::new(repository_with(vec![stored_user("agent47", true)]))
-        }
-        .start()
-        .await;
-        let (status, _, _) = send(
-            &app,
-            TestRequest::post()
-                .uri("/api/auth/token")
-                .peer_addr("192.0.2.1:5000".parse().unwrap())
-                .insert_header(("X-Forwarded-For", "203.0.113.9, 192.0.2.1"))
-                .set_form([("username", "agent47"), ("password", PASSWORD)]),
-        )
-        .await;
+        };
+        app.http.trust_forwarded_for = trusted;
+        let app = app.start().await;
+        let (status, _, _) = send(&app, login()).await;
         let expected = if limited {
             StatusCode::TOO_MANY_REQUESTS
         } else {
@@ -807,14 +806,7 @@ async fn the_address_limit_counts_the_peer_and_forwarded_for_only_when_trusted()
     }
     .start()
     .await;
-    let (status, _, _) = send(
-        &app,
-        TestRequest::post()
-            .uri("/api/auth/token")
-            .peer_addr("192.0.2.1:5000".parse().unwrap())
-            .set_form([("username", "agent47"), ("password", PASSWORD)]),
-    )
-    .await;
+    let (status, _, _) = send(&app, login()).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
 

@@ -39,7 +39,8 @@ fn an_empty_environment_gives_the_documented_defaults() {
             host: "127.0.0.1".into(),
             port: 8000,
             body_limit_bytes: 65_536,
-            trust_forwarded_for: false
+            trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
         }
     );
     assert!(s.cors_origins.is_empty());
@@ -67,6 +68,7 @@ fn variables_override_defaults() {
         ("AUTH__ISSUER", "acme"),
         ("SERVER__PORT", "0"),
         ("SERVER__TRUST_FORWARDED_FOR", "true"),
+        ("SERVER__TRUSTED_PROXY_HOPS", "2"),
         ("BACKEND_CORS_ORIGINS", "http://a.test, http://b.test,"),
         ("ENVIRONMENT", "production"),
     ])
@@ -80,6 +82,7 @@ fn variables_override_defaults() {
     assert_eq!(s.bcrypt_cost, 4);
     assert_eq!(s.server.port, 0);
     assert!(s.server.trust_forwarded_for);
+    assert_eq!(s.server.trusted_proxy_hops, 2);
     assert_eq!(s.cors_origins, ["http://a.test", "http://b.test"]);
     assert!(s.warnings.is_empty());
 }
@@ -110,6 +113,13 @@ fn bad_values_name_their_variable() {
         error_variable(&[("SERVER__TRUST_FORWARDED_FOR", "maybe")]),
         "SERVER__TRUST_FORWARDED_FOR"
     );
+    for hops in ["0", "17", "-1", "one"] {
+        assert_eq!(
+            error_variable(&[("SERVER__TRUSTED_PROXY_HOPS", hops)]),
+            "SERVER__TRUSTED_PROXY_HOPS",
+            "{hops}"
+        );
+    }
     assert_eq!(error_variable(&[("ENVIRONMENT", "prod")]), "ENVIRONMENT");
     assert_eq!(
         error_variable(&[("AUTH__REFRESH_TOKEN_EXPIRE_MINS", "1")]),
@@ -173,6 +183,17 @@ fn errors_read_as_one_line_and_never_echo_a_secret() {
     assert!(line.starts_with("AUTH__SECRET_ACCESS_KEY: "), "{line}");
     assert!(!line.contains('\n'));
     assert!(!line.contains("hunter2"));
+}
+
+#[test]
+fn describe_lists_the_server_settings() {
+    let described = settings(&[("SERVER__TRUSTED_PROXY_HOPS", "3")])
+        .unwrap()
+        .describe();
+    assert!(
+        described.contains("SERVER__TRUSTED_PROXY_HOPS = 3\n"),
+        "{described}"
+    );
 }
 
 #[test]
