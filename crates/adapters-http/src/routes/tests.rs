@@ -909,6 +909,9 @@ async fn other_fields_and_malformed_values_are_422() {
         (json!({"email": "not-an-email"}), "email"),
         (json!({"phone": "0123 456"}), "phone"),
         (json!({"phone": 44_123_456_789_i64}), "phone"),
+        (json!({"email": "ali\u{200B}ce@example.com"}), "email"),
+        (json!({"full_name": "Agent \u{202E}74"}), "full_name"),
+        (json!({"full_name": "Agent\u{FEFF} 47"}), "full_name"),
     ] {
         let (status, _, json) = send(&app, patch_me(body.clone())).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -942,6 +945,40 @@ async fn a_taken_email_or_phone_is_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(json["message"], message);
     }
+}
+
+#[actix_web::test]
+async fn a_look_alike_email_is_stored_in_its_normal_form_and_collides() {
+    let mut repository = repository_with(vec![stored_user("agent47", true)]);
+    repository
+        .expect_update_details()
+        .withf(|_, update| {
+            update.email == Some(Some(domain::Email::parse("alice@example.com").unwrap()))
+        })
+        .returning(|_, _| Err(domain::UpdateDetailsError::EmailTaken));
+    let app = app(repository).await;
+    let (status, _, json) =
+        send(&app, patch_me(json!({"email": "\u{FF41}lice@example.com"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    assert_eq!(json["message"], "Email already in use.");
+}
+
+#[actix_web::test]
+async fn a_full_name_keeps_the_joiners_a_script_needs() {
+    let name = "\u{0915}\u{094D}\u{200D}\u{0937} \u{0645}\u{06CC}\u{200C}\u{062E}";
+    let mut repository = repository_with(vec![stored_user("agent47", true)]);
+    repository
+        .expect_update_details()
+        .withf(move |_, update| update.full_name == Some(Some(name.to_owned())))
+        .returning(move |_, _| {
+            let mut user = stored_user("agent47", true);
+            user.details.full_name = Some(name.to_owned());
+            Ok(user)
+        });
+    let app = app(repository).await;
+    let (status, _, json) = send(&app, patch_me(json!({"full_name": name}))).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["data"]["full_name"], name);
 }
 
 // --- password ------------------------------------------------------------------
