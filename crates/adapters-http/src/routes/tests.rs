@@ -314,6 +314,71 @@ async fn a_missing_or_mistyped_field_is_422() {
     }
 }
 
+/// The `field` of each entry of a 422's `details`.
+fn detail_fields(json: &Value) -> Vec<&str> {
+    json["details"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no details: {json}"))
+        .iter()
+        .map(|detail| detail["field"].as_str().unwrap())
+        .collect()
+}
+
+#[actix_web::test]
+async fn every_missing_field_is_listed_in_json_and_form_bodies_alike() {
+    let app = app(MockUserRepository::new()).await;
+    let register = TestRequest::post()
+        .uri("/api/auth/register")
+        .set_json(json!({}));
+    let (status, _, json) = send(&app, register).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    assert_eq!(detail_fields(&json), ["username", "password"]);
+    let password_change = TestRequest::post()
+        .uri("/api/auth/users/me/password")
+        .insert_header(bearer(&access_token_for("agent47")))
+        .set_json(json!({}));
+    let (status, _, json) = send(&app, password_change).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    assert_eq!(detail_fields(&json), ["current_password", "new_password"]);
+    for body in ["", "scope=x", "grant_type=password"] {
+        let login = TestRequest::post()
+            .uri("/api/auth/token")
+            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+            .set_payload(body);
+        let (status, _, json) = send(&app, login).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {json}");
+        assert_eq!(detail_fields(&json), ["username", "password"], "{body}");
+    }
+}
+
+#[actix_web::test]
+async fn a_form_with_malformed_percent_encoding_or_invalid_utf8_is_422_naming_the_body() {
+    let app = app(repository_with(vec![stored_user("agent47", true)])).await;
+    for body in [
+        "username=%zz%&password=%%%",
+        "username=agent47&password=%FF",
+        "username=agent47&password=%ED%A0%80", // an encoded lone surrogate
+        "username=agent47&password=abc%2",
+        "username=agent47&password=%C3",
+    ] {
+        let login = TestRequest::post()
+            .uri("/api/auth/token")
+            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+            .set_payload(body);
+        let (status, _, json) = send(&app, login).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {json}");
+        assert_eq!(detail_fields(&json), ["body"], "{body}");
+    }
+    // Raw (unencoded) invalid UTF-8 too.
+    let login = TestRequest::post()
+        .uri("/api/auth/token")
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload(&b"username=agent47&password=\xff\xfe"[..]);
+    let (status, _, json) = send(&app, login).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    assert_eq!(detail_fields(&json), ["body"]);
+}
+
 #[actix_web::test]
 async fn a_form_body_on_a_json_route_is_415() {
     let app = app(MockUserRepository::new()).await;
