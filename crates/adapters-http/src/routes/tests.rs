@@ -314,6 +314,14 @@ async fn a_missing_or_mistyped_field_is_422() {
     }
 }
 
+/// `POST /api/auth/token` with a form body.
+fn form_login(body: impl Into<actix_web::web::Bytes>) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/auth/token")
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload(body.into())
+}
+
 /// The `field` of each entry of a 422's `details`.
 fn detail_fields(json: &Value) -> Vec<&str> {
     json["details"]
@@ -341,11 +349,7 @@ async fn every_missing_field_is_listed_in_json_and_form_bodies_alike() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
     assert_eq!(detail_fields(&json), ["current_password", "new_password"]);
     for body in ["", "scope=x", "grant_type=password"] {
-        let login = TestRequest::post()
-            .uri("/api/auth/token")
-            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
-            .set_payload(body);
-        let (status, _, json) = send(&app, login).await;
+        let (status, _, json) = send(&app, form_login(body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {json}");
         assert_eq!(detail_fields(&json), ["username", "password"], "{body}");
     }
@@ -361,20 +365,13 @@ async fn a_form_with_malformed_percent_encoding_or_invalid_utf8_is_422_naming_th
         "username=agent47&password=abc%2",
         "username=agent47&password=%C3",
     ] {
-        let login = TestRequest::post()
-            .uri("/api/auth/token")
-            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
-            .set_payload(body);
-        let (status, _, json) = send(&app, login).await;
+        let (status, _, json) = send(&app, form_login(body)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {json}");
         assert_eq!(detail_fields(&json), ["body"], "{body}");
     }
     // Raw (unencoded) invalid UTF-8 too.
-    let login = TestRequest::post()
-        .uri("/api/auth/token")
-        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
-        .set_payload(&b"username=agent47&password=\xff\xfe"[..]);
-    let (status, _, json) = send(&app, login).await;
+    let raw = form_login(&b"username=agent47&password=\xff\xfe"[..]);
+    let (status, _, json) = send(&app, raw).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
     assert_eq!(detail_fields(&json), ["body"]);
 }
