@@ -19,7 +19,7 @@ pub mod workers;
 #[cfg(feature = "fuzzing")]
 pub use routes::fuzzing;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use actix_web::{
     body::MessageBody,
@@ -51,6 +51,9 @@ pub struct HttpSettings {
     /// How many trusted proxies append to `X-Forwarded-For`: the client is
     /// this many entries from the right (see [`client_address`]). At least 1.
     pub trusted_proxy_hops: usize,
+    /// How long a client may take to send a request's body (408 beyond;
+    /// the server bounds the head with the same value).
+    pub client_timeout: Duration,
 }
 
 /// The defaults of API.md §7 and §8.
@@ -60,6 +63,7 @@ impl Default for HttpSettings {
             body_limit_bytes: 64 * 1024,
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
+            client_timeout: Duration::from_secs(10),
         }
     }
 }

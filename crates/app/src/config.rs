@@ -74,6 +74,8 @@ pub struct ServerSettings {
     pub trust_forwarded_for: bool,
     /// The client is this many entries from the right of `X-Forwarded-For`.
     pub trusted_proxy_hops: usize,
+    /// How long a client may take to send a request's head, and its body.
+    pub client_timeout_secs: u64,
 }
 
 /// More proxies than this in front of one service is a misconfiguration.
@@ -217,6 +219,7 @@ impl Settings {
                 1,
                 1..=MAX_TRUSTED_PROXY_HOPS,
             )?,
+            client_timeout_secs: server_section.number("client_timeout_secs", 10, 1..=600)?,
         };
 
         let cors_origins = raw
@@ -300,6 +303,10 @@ impl Settings {
             (
                 "SERVER__TRUSTED_PROXY_HOPS",
                 self.server.trusted_proxy_hops.to_string(),
+            ),
+            (
+                "SERVER__CLIENT_TIMEOUT_SECS",
+                self.server.client_timeout_secs.to_string(),
             ),
             ("BACKEND_CORS_ORIGINS", self.cors_origins.join(",")),
             (

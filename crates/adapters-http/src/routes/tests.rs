@@ -146,6 +146,9 @@ impl TestApp {
         test::init_service(
             App::new()
                 .wrap(actix_web::middleware::from_fn(
+                    crate::limits::read_body_in_time,
+                ))
+                .wrap(actix_web::middleware::from_fn(
                     crate::limits::refuse_oversized,
                 ))
                 .wrap(error_envelopes())
@@ -404,6 +407,47 @@ async fn a_body_over_the_limit_is_413_in_the_envelope() {
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(json["response"], "413_PAYLOAD_TOO_LARGE");
+}
+
+/// A request to `uri` whose body stops after its first bytes: the client
+/// announced 100 bytes and went quiet (the sender is returned to keep the
+/// body open).
+fn stalled_body(uri: &str) -> (actix_http::Request, impl Sized) {
+    let (mut sender, payload) = actix_http::h1::Payload::create(false);
+    sender.feed_data(actix_web::web::Bytes::from_static(b"{\"username\":"));
+    let request = TestRequest::post()
+        .uri(uri)
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CONTENT_LENGTH, "100"))
+        .to_request();
+    (request.replace_payload(payload.into()).0, sender)
+}
+
+#[actix_web::test]
+async fn a_body_that_stalls_is_408_at_the_deadline_and_the_connection_closes() {
+    let mut app = TestApp::new(MockUserRepository::new());
+    app.http.client_timeout = std::time::Duration::from_millis(200);
+    let app = app.start().await;
+    // Every route, whether it reads a body or not.
+    for uri in ["/api/auth/register", "/api/auth/logout/all", "/nowhere"] {
+        let (request, _sender) = stalled_body(uri);
+        let started = std::time::Instant::now();
+        let response = actix_web::rt::time::timeout(
+            std::time::Duration::from_secs(5),
+            test::call_service(&app, request),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{uri}: no answer to a stalled body"));
+        assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT, "{uri}");
+        assert_eq!(
+            response.response().head().connection_type(),
+            actix_http::ConnectionType::Close,
+            "{uri}"
+        );
+        let json: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+        assert_error(&json, 408, "408_REQUEST_TIMEOUT", "Request timeout.");
+    }
 }
 
 #[actix_web::test]

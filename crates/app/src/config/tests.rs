@@ -41,6 +41,7 @@ fn an_empty_environment_gives_the_documented_defaults() {
             body_limit_bytes: 65_536,
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
+            client_timeout_secs: 10,
         }
     );
     assert!(s.cors_origins.is_empty());
@@ -69,6 +70,7 @@ fn variables_override_defaults() {
         ("SERVER__PORT", "0"),
         ("SERVER__TRUST_FORWARDED_FOR", "true"),
         ("SERVER__TRUSTED_PROXY_HOPS", "2"),
+        ("SERVER__CLIENT_TIMEOUT_SECS", "30"),
         ("BACKEND_CORS_ORIGINS", "http://a.test, http://b.test,"),
         ("ENVIRONMENT", "production"),
     ])
@@ -83,6 +85,7 @@ fn variables_override_defaults() {
     assert_eq!(s.server.port, 0);
     assert!(s.server.trust_forwarded_for);
     assert_eq!(s.server.trusted_proxy_hops, 2);
+    assert_eq!(s.server.client_timeout_secs, 30);
     assert_eq!(s.cors_origins, ["http://a.test", "http://b.test"]);
     assert!(s.warnings.is_empty());
 }
@@ -118,6 +121,13 @@ fn bad_values_name_their_variable() {
             error_variable(&[("SERVER__TRUSTED_PROXY_HOPS", hops)]),
             "SERVER__TRUSTED_PROXY_HOPS",
             "{hops}"
+        );
+    }
+    for secs in ["0", "601", "ten"] {
+        assert_eq!(
+            error_variable(&[("SERVER__CLIENT_TIMEOUT_SECS", secs)]),
+            "SERVER__CLIENT_TIMEOUT_SECS",
+            "{secs}"
         );
     }
     assert_eq!(error_variable(&[("ENVIRONMENT", "prod")]), "ENVIRONMENT");
@@ -187,13 +197,18 @@ fn errors_read_as_one_line_and_never_echo_a_secret() {
 
 #[test]
 fn describe_lists_the_server_settings() {
-    let described = settings(&[("SERVER__TRUSTED_PROXY_HOPS", "3")])
-        .unwrap()
-        .describe();
-    assert!(
-        described.contains("SERVER__TRUSTED_PROXY_HOPS = 3\n"),
-        "{described}"
-    );
+    let described = settings(&[
+        ("SERVER__TRUSTED_PROXY_HOPS", "3"),
+        ("SERVER__CLIENT_TIMEOUT_SECS", "7"),
+    ])
+    .unwrap()
+    .describe();
+    for line in [
+        "SERVER__TRUSTED_PROXY_HOPS = 3\n",
+        "SERVER__CLIENT_TIMEOUT_SECS = 7\n",
+    ] {
+        assert!(described.contains(line), "{described}");
+    }
 }
 
 #[test]
