@@ -791,13 +791,60 @@ async fn an_unknown_route_is_404_in_the_envelope() {
 }
 
 #[actix_web::test]
+async fn head_answers_on_every_get_route_with_the_get_headers() {
+    let app = app(repository_with(vec![stored_user("agent47", true)])).await;
+    let token = access_token_for("agent47");
+    for uri in [
+        "/",
+        "/api/health",
+        "/api/auth/users/me",
+        "/api/openapi.json",
+        "/api/docs",
+        "/api/docs/",
+        "/api/docs/swagger-ui.css",
+    ] {
+        let request = |method: Method| {
+            TestRequest::default()
+                .method(method)
+                .uri(uri)
+                .insert_header(bearer(&token))
+                .to_request()
+        };
+        let get = test::call_service(&app, request(Method::GET)).await;
+        let head = test::call_service(&app, request(Method::HEAD)).await;
+        assert!(
+            get.status().is_success() || get.status().is_redirection(),
+            "{uri}"
+        );
+        assert_eq!(head.status(), get.status(), "{uri}");
+        for name in [
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            header::LOCATION,
+            header::WWW_AUTHENTICATE,
+        ] {
+            assert_eq!(
+                head.headers().get(&name),
+                get.headers().get(&name),
+                "{uri} {name}"
+            );
+        }
+        // actix-http leaves out the body of an answer to HEAD on the wire.
+    }
+}
+
+#[actix_web::test]
 async fn a_wrong_method_is_405_with_allow() {
     let app = app(MockUserRepository::new()).await;
     for (method, uri, allow) in [
         (Method::GET, "/api/auth/register", "POST"),
-        (Method::DELETE, "/api/auth/users/me", "GET, PATCH"),
+        (Method::DELETE, "/api/auth/users/me", "GET, HEAD, PATCH"),
         (Method::GET, "/api/auth/logout", "POST"),
-        (Method::POST, "/", "GET"),
+        (Method::POST, "/", "GET, HEAD"),
+        (Method::POST, "/api/health", "GET, HEAD"),
+        (Method::POST, "/api/openapi.json", "GET, HEAD"),
+        (Method::DELETE, "/api/docs/", "GET, HEAD"),
+        (Method::HEAD, "/api/auth/token", "POST"),
         (Method::GET, "/api/auth/token/verify/abc.def.ghi", "POST"),
     ] {
         let (status, headers, json) =
