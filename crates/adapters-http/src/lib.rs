@@ -2,8 +2,9 @@
 //! answer in Zentra's JSON envelope (API.md §1).
 //!
 //! [`configure`] mounts every route; [`error_envelopes`] wraps the app so
-//! that errors the framework raises itself answer in the envelope too, and
-//! [`limits::refuse_oversized`] refuses oversized headers and URIs.
+//! that errors the framework raises itself answer in the envelope too,
+//! [`limits::refuse_oversized`] refuses oversized headers and URIs, and
+//! [`limits::read_body_in_time`] reads every body within the client timeout.
 
 pub mod client_address;
 pub mod cors;
