@@ -50,7 +50,7 @@ pub struct HttpSettings {
     /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
     pub trust_forwarded_for: bool,
     /// How many trusted proxies append to `X-Forwarded-For`: the client is
-    /// this many entries from the right (see [`client_address`]). At least 1.
+    /// this many entries from the right (see [`client_address()`]). At least 1.
     pub trusted_proxy_hops: usize,
     /// How long a client may take to send a request's body (408 beyond;
     /// the server bounds the head with the same value).
