@@ -2,7 +2,7 @@
 //! invariants.
 #![no_main]
 
-use domain::{Email, Password, Phone, Username};
+use domain::{Email, FullName, Password, Phone, Username};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &str| {
@@ -25,6 +25,10 @@ fuzz_target!(|raw: &str| {
     if let Ok(email) = Email::parse(raw) {
         assert_eq!(email.as_ref(), email.as_ref().to_lowercase());
         assert_eq!(email.as_ref().matches('@').count(), 1);
+    }
+    if let Ok(name) = FullName::parse(raw) {
+        assert!(name.as_ref().chars().count() <= FullName::MAX_CHARS);
+        assert!(!name.as_ref().contains(['\0', '\u{202E}', '\u{200B}']));
     }
     if let Ok(phone) = Phone::parse(raw) {
         assert!(phone.as_ref().starts_with('+'));

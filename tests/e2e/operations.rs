@@ -129,7 +129,7 @@ fn without_configured_origins_no_cors_header_is_ever_sent(backend: Backend) {
         ],
     );
     assert_eq!(preflight.status, 405);
-    assert_eq!(preflight.header("Allow"), Some("GET, PATCH"));
+    assert_eq!(preflight.header("Allow"), Some("GET, HEAD, PATCH"));
     let simple = app.get_with_headers("/", &[("Origin", "http://app.test")]);
     assert_eq!(simple.status, 200);
     for answer in [&preflight, &simple] {

@@ -2,7 +2,8 @@ use std::{fmt, str::FromStr};
 
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use domain::{
-    Claims, InfraError, IssuedToken, TokenError, TokenKind, TokenRequest, TokenService, UnixSeconds,
+    Claims, InfraError, IssuedToken, TokenError, TokenKind, TokenRequest, TokenService,
+    UnixSeconds, text::is_storable,
 };
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -302,6 +303,12 @@ impl TokenService for JwtTokenService {
         // Every claim but `fam` is required by `WireClaims` itself.
         let wire: WireClaims = decode_part(payload)?;
         if wire.iss != self.issuer {
+            return Err(TokenError::Invalid);
+        }
+        // A NUL never reaches the database (API.md §8): `sub`, `jti` and
+        // `fam` are looked up there. (`type` is an enum: a NUL cannot parse.)
+        let claims = [Some(&wire.sub), Some(&wire.jti), wire.fam.as_ref()];
+        if !claims.into_iter().flatten().all(|claim| is_storable(claim)) {
             return Err(TokenError::Invalid);
         }
         if wire.kind != WireKind::from(kind) || (kind == TokenKind::Refresh && wire.fam.is_none()) {

@@ -59,6 +59,7 @@ impl r2d2::ManageConnection for AnyConnectionManager {
                 if let Some(dir) = missing_parent(path) {
                     return Err(ConnectError::MissingDirectory(dir));
                 }
+                create_private(path);
                 open_sqlite(&sqlite_filename(path)?)
             }
         }
@@ -81,6 +82,20 @@ fn open_sqlite(filename: &str) -> Result<AnyConnection, ConnectError> {
     conn.batch_execute(SQLITE_PRAGMAS)
         .map_err(ConnectError::Pragmas)?;
     Ok(AnyConnection::Sqlite(conn))
+}
+
+/// Creates a missing SQLite file readable and writable by its owner only
+/// (0600): it holds password hashes and session ids, and SQLite gives the
+/// `-wal` and `-shm` files it creates the main file's mode. An existing
+/// file is never touched: its mode is the operator's choice. Any other
+/// failure is left for SQLite to report when it opens the file.
+fn create_private(path: &Path) {
+    let mut options = std::fs::OpenOptions::new();
+    // `create_new` fails on an existing file, which is then left as it is.
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let _ = options.open(path);
 }
 
 /// diesel opens SQLite with URI filenames enabled, so a relative path that
@@ -272,6 +287,49 @@ mod tests {
             .batch_execute("INSERT INTO kept VALUES (1)")
             .unwrap();
         ping(&pool).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_sqlite_file_and_its_journals_are_readable_by_the_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("zentra.db");
+        let pool = build_pool(
+            &DatabaseUrl::SqliteFile(path.clone()),
+            2,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let mut conn = pool.get().unwrap();
+        conn.batch_execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1);")
+            .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}: {mode:o}", file.display());
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_sqlite_file_keeps_its_mode() {
+        use std::os::unix::fs::PermissionsExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.db");
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let pool = build_pool(
+            &DatabaseUrl::SqliteFile(path.clone()),
+            1,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        ping(&pool).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
     }
 
     #[test]

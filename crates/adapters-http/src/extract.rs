@@ -67,7 +67,12 @@ fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                 format!("Malformed JSON: {}.", strip_position(&inner.to_string())),
             )
         } else {
-            field_error(&path, &strip_position(&inner.to_string()))
+            field_error::<T>(
+                &path,
+                &strip_position(&inner.to_string()),
+                body,
+                Format::Json,
+            )
         }
     })?;
     // Trailing garbage after the JSON value is malformed input too.
@@ -78,21 +83,136 @@ fn from_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 }
 
 fn from_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if !is_strict_form(body) {
+        return Err(ApiError::validation(
+            "body",
+            "Malformed form: every % must start two hex digits, and the text must be UTF-8.",
+        ));
+    }
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(body));
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = error.path().to_string();
-        field_error(&path, &error.into_inner().to_string())
+        field_error::<T>(&path, &error.into_inner().to_string(), body, Format::Form)
     })
 }
 
+/// Whether a form body is well-formed: form_urlencoded's own decoding is
+/// lenient, keeping a `%` without two hex digits as it is and replacing
+/// invalid UTF-8 with U+FFFD, so `password=%FF` would be checked as the
+/// password "\u{FFFD}". Names and values are split on ASCII `&` and `=`,
+/// so the whole body decodes as UTF-8 exactly when each of them does.
+fn is_strict_form(body: &[u8]) -> bool {
+    let mut rest = body;
+    while let Some(at) = rest.iter().position(|&b| b == b'%') {
+        match rest.get(at + 1..at + 3) {
+            Some([high, low]) if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                rest = &rest[at + 3..];
+            }
+            _ => return false,
+        }
+    }
+    percent_encoding::percent_decode(body).decode_utf8().is_ok()
+}
+
+/// A body's encoding, for finding every missing field.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    Json,
+    Form,
+}
+
+impl Format {
+    /// Values to fill a missing field with, in the order tried: the first
+    /// of the field's type lets the search go on past it.
+    fn fills(self) -> &'static [&'static str] {
+        match self {
+            Self::Json => &[r#""""#, "false", "0", "[]", "{}"],
+            Self::Form => &["", "false", "0"],
+        }
+    }
+
+    /// Parses `body` as `T` again with each `(field, fill)` added, only to
+    /// learn whether it parses; `Err` holds serde's message.
+    fn reparse<T: DeserializeOwned>(
+        self,
+        body: &[u8],
+        added: &[(&str, &str)],
+    ) -> Result<(), String> {
+        let parsed = match self {
+            Self::Json => {
+                let mut object: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(body).map_err(|error| error.to_string())?;
+                for (field, fill) in added {
+                    let fill = serde_json::from_str(fill).expect("the fills are JSON");
+                    object.insert((*field).to_owned(), fill);
+                }
+                serde_json::from_value::<T>(object.into()).map_err(|error| error.to_string())
+            }
+            Self::Form => {
+                let body = String::from_utf8_lossy(body).into_owned();
+                let form = form_urlencoded::Serializer::new(body)
+                    .extend_pairs(added)
+                    .finish();
+                serde_urlencoded::from_str::<T>(&form).map_err(|error| error.to_string())
+            }
+        };
+        parsed.map(drop)
+    }
+}
+
+/// serde stops at the first missing field, and a client should learn every
+/// one at once (API.md §8): fill each missing field with a value of its
+/// type and parse again, until none is missing. Runs only on this error
+/// path, at most a few parses per field of `T`.
+fn every_missing_field<T: DeserializeOwned>(
+    first: &str,
+    body: &[u8],
+    format: Format,
+) -> Vec<String> {
+    let fills = format.fills();
+    let mut added = vec![(first.to_owned(), 0)];
+    loop {
+        let with: Vec<(&str, &str)> = added
+            .iter()
+            .map(|(field, fill)| (field.as_str(), fills[*fill]))
+            .collect();
+        let Err(message) = format.reparse::<T>(body, &with) else {
+            break;
+        };
+        match missing_field(&message) {
+            Some(next) if added.iter().all(|(field, _)| field != next) => {
+                added.push((next.to_owned(), 0));
+            }
+            Some(_) => break,
+            None => {
+                // The last fill is not of its field's type: try the next.
+                let (_, fill) = added.last_mut().expect("never empty");
+                *fill += 1;
+                if *fill == fills.len() {
+                    break;
+                }
+            }
+        }
+    }
+    added.into_iter().map(|(field, _)| field).collect()
+}
+
 /// One field's error from serde's message: a missing field names itself in
-/// the message, any other error in the path.
-fn field_error(path: &str, message: &str) -> ApiError {
-    if let Some(field) = message
-        .strip_prefix("missing field `")
-        .and_then(|rest| rest.strip_suffix('`'))
-    {
-        return ApiError::validation(field, "Field required.");
+/// the message (and then every missing field is named), any other error in
+/// the path.
+fn field_error<T: DeserializeOwned>(
+    path: &str,
+    message: &str,
+    body: &[u8],
+    format: Format,
+) -> ApiError {
+    if let Some(first) = missing_field(message) {
+        return ApiError::Validation(
+            every_missing_field::<T>(first, body, format)
+                .into_iter()
+                .map(|field| FieldError::new(field, "Field required."))
+                .collect(),
+        );
     }
     if let Some(field) = message
         .strip_prefix("unknown field `")
@@ -106,6 +226,12 @@ fn field_error(path: &str, message: &str) -> ApiError {
         path
     };
     ApiError::Validation(vec![FieldError::new(field, capitalise(message) + ".")])
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
 }
 
 /// serde_json appends ` at line 1 column 5`; the client sent one line.
@@ -217,22 +343,6 @@ fn bearer_token(request: &HttpRequest) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
-/// The client's address for the failed-login limit: the socket's peer, or
-/// the first `X-Forwarded-For` entry when the proxy in front is trusted to
-/// set it (anyone can send the header, so it counts only when configured).
-#[must_use]
-pub fn client_address(request: &HttpRequest, trust_forwarded_for: bool) -> Option<String> {
-    let forwarded = trust_forwarded_for
-        .then(|| request.headers().get("x-forwarded-for")?.to_str().ok())
-        .flatten()
-        .and_then(|value| value.split(',').next())
-        .map(str::trim)
-        .filter(|first| !first.is_empty());
-    forwarded
-        .map(str::to_owned)
-        .or_else(|| request.peer_addr().map(|peer| peer.ip().to_string()))
-}
-
 /// Runs blocking work (database calls, password hashing) on the blocking
 /// thread pool, never on an async worker.
 ///
@@ -308,6 +418,66 @@ mod tests {
             details(error),
             vec![FieldError::new("password", "Field required.")]
         );
+    }
+
+    #[test]
+    fn every_missing_field_is_named_in_the_details() {
+        let form = TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, FORM))
+            .to_http_request();
+        for (request, body) in [(&json_request(), &b"{}"[..]), (&form, b"")] {
+            let error = parse_body::<Login>(request, body, Encodings::JsonOrForm).unwrap_err();
+            assert_eq!(
+                details(error),
+                vec![
+                    FieldError::new("username", "Field required."),
+                    FieldError::new("password", "Field required."),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_field_is_found_whatever_the_type_of_the_one_before() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Typed {
+            flag: bool,
+            count: u32,
+            list: Vec<String>,
+            name: String,
+        }
+        let error =
+            parse_body::<Typed>(&json_request(), br#"{"count": 1}"#, Encodings::Json).unwrap_err();
+        let fields: Vec<String> = details(error).into_iter().map(|d| d.field).collect();
+        assert_eq!(fields, ["flag", "list", "name"]);
+    }
+
+    #[test]
+    fn form_bodies_are_percent_decoded_strictly() {
+        let form = TestRequest::default()
+            .insert_header((header::CONTENT_TYPE, FORM))
+            .to_http_request();
+        for body in [
+            &b"username=%zz%&password=%%%"[..],
+            b"username=a&password=%FF",
+            b"username=a&password=%ED%A0%80",
+            b"username=a&password=%4",
+            b"username=a&password=\xc3",
+        ] {
+            let error = parse_body::<Login>(&form, body, Encodings::JsonOrForm).unwrap_err();
+            let details = details(error);
+            assert_eq!(details.len(), 1, "{body:?}");
+            assert_eq!(details[0].field, "body", "{body:?}");
+        }
+        let login: Login = parse_body(
+            &form,
+            "username=%C3%A9%2B%26&password=a+b%20c".as_bytes(),
+            Encodings::JsonOrForm,
+        )
+        .unwrap();
+        assert_eq!(login.username, "é+&");
+        assert_eq!(login.password, "a b c");
     }
 
     #[test]

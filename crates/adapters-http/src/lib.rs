@@ -2,9 +2,11 @@
 //! answer in Zentra's JSON envelope (API.md §1).
 //!
 //! [`configure`] mounts every route; [`error_envelopes`] wraps the app so
-//! that errors the framework raises itself answer in the envelope too, and
-//! [`limits::refuse_oversized`] refuses oversized headers and URIs.
+//! that errors the framework raises itself answer in the envelope too,
+//! [`limits::refuse_oversized`] refuses oversized headers and URIs, and
+//! [`limits::read_body_in_time`] reads every body within the client timeout.
 
+pub mod client_address;
 pub mod cors;
 pub mod envelope;
 pub mod error;
@@ -18,7 +20,7 @@ pub mod workers;
 #[cfg(feature = "fuzzing")]
 pub use routes::fuzzing;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use actix_web::{
     body::MessageBody,
@@ -29,6 +31,7 @@ use actix_web::{
 };
 use domain::{AuthService, InfraError};
 
+pub use client_address::client_address;
 pub use envelope::{Envelope, FieldError};
 pub use error::ApiError;
 pub use workers::DatabaseWorkers;
@@ -40,12 +43,30 @@ pub trait ReadinessProbe: Send + Sync {
     fn check(&self) -> Result<(), InfraError>;
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HttpSettings {
     /// Largest accepted request body, in bytes (413 beyond).
     pub body_limit_bytes: usize,
     /// Whether `X-Forwarded-For` names the client (behind a trusted proxy).
     pub trust_forwarded_for: bool,
+    /// How many trusted proxies append to `X-Forwarded-For`: the client is
+    /// this many entries from the right (see [`client_address()`]). At least 1.
+    pub trusted_proxy_hops: usize,
+    /// How long a client may take to send a request's body (408 beyond;
+    /// the server bounds the head with the same value).
+    pub client_timeout: Duration,
+}
+
+/// The defaults of API.md §7 and §8.
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 64 * 1024,
+            trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
+            client_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Mounts every route, the state they need and the envelope 404. The

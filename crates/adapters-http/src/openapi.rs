@@ -8,6 +8,7 @@
 
 #![allow(dead_code)] // Schema-only types: read by utoipa, never built.
 
+use std::sync::Arc;
 use utoipa::{
     Modify, OpenApi, ToSchema,
     openapi::{
@@ -15,9 +16,22 @@ use utoipa::{
         security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme},
     },
 };
-use utoipa_swagger_ui::SwaggerUi;
 
-use crate::envelope::FieldError;
+use actix_web::{
+    HttpResponse,
+    http::{
+        StatusCode,
+        header::{ContentEncoding, ContentType},
+    },
+    web,
+};
+use utoipa_swagger_ui::Config;
+
+use crate::{
+    envelope::FieldError,
+    error::ApiError,
+    routes::{GET, get_or_head, not_allowed},
+};
 
 /// The headers that matter to the client, as sent (`null` when none).
 #[derive(ToSchema)]
@@ -204,7 +218,51 @@ impl Modify for Security {
 )]
 pub struct ApiDoc;
 
-/// `/api/docs` (Swagger UI) and `/api/openapi.json`.
-pub(crate) fn docs() -> SwaggerUi {
-    SwaggerUi::new("/api/docs/{_:.*}").url("/api/openapi.json", ApiDoc::openapi())
+/// `/api/openapi.json` and the Swagger UI under `/api/docs/`, for GET and
+/// HEAD alike (utoipa-swagger-ui's own actix service routes GET only). The
+/// document is serialised once, here.
+pub(crate) fn mount_docs(config: &mut web::ServiceConfig) {
+    let document = web::Bytes::from(
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the OpenAPI document serialises"),
+    );
+    let ui = Arc::new(Config::new(["/api/openapi.json"]));
+    config
+        .service(
+            web::resource("/api/openapi.json")
+                .route(get_or_head().to(move || {
+                    let document = document.clone();
+                    async move {
+                        HttpResponse::Ok()
+                            .content_type(ContentType::json())
+                            .body(document)
+                    }
+                }))
+                .default_service(not_allowed(GET)),
+        )
+        .service(
+            web::resource("/api/docs/{file:.*}")
+                .route(get_or_head().to(move |file: web::Path<String>| {
+                    let ui = ui.clone();
+                    async move { ui_file(&file, ui) }
+                }))
+                .default_service(not_allowed(GET)),
+        );
+}
+
+/// One file of the vendored Swagger UI (`index.html` for the folder).
+fn ui_file(file: &str, ui: Arc<Config<'static>>) -> Result<HttpResponse, ApiError> {
+    let found = utoipa_swagger_ui::serve(file, ui)
+        .map_err(|error| ApiError::Internal(error.to_string().into()))?;
+    let Some(found) = found else {
+        return Err(ApiError::refused(StatusCode::NOT_FOUND, "Not found."));
+    };
+    let mut response = HttpResponse::Ok();
+    if found.gzpipped {
+        response.insert_header(ContentEncoding::Gzip);
+    }
+    Ok(response
+        .content_type(found.content_type)
+        .body(found.bytes.into_owned()))
 }

@@ -72,7 +72,14 @@ pub struct ServerSettings {
     pub port: u16,
     pub body_limit_bytes: usize,
     pub trust_forwarded_for: bool,
+    /// The client is this many entries from the right of `X-Forwarded-For`.
+    pub trusted_proxy_hops: usize,
+    /// How long a client may take to send a request's head, and its body.
+    pub client_timeout_secs: u64,
 }
+
+/// More proxies than this in front of one service is a misconfiguration.
+const MAX_TRUSTED_PROXY_HOPS: usize = 16;
 
 /// The variables as strings, nested as `config` reads `SECTION__KEY`.
 #[derive(Debug, Default, Deserialize)]
@@ -178,6 +185,14 @@ impl Settings {
             access_lifetime_secs: u64::from(access_mins) * 60,
             refresh_lifetime_secs: u64::from(refresh_mins) * 60,
         };
+        // With one key for both kinds, only the `type` claim would keep a
+        // refresh token from passing as an access token.
+        if jwt.access_secret == jwt.refresh_secret {
+            return Err(ConfigError::new(
+                "AUTH__SECRET_REFRESH_KEY",
+                "must differ from AUTH__SECRET_ACCESS_KEY",
+            ));
+        }
         let bcrypt_cost = auth.number("rounds", 12, 4..=31)?;
         let login_limits = LoginLimits {
             max_failures: auth.number("login_max_failures", 10, 1..=1_000_000)?,
@@ -199,6 +214,12 @@ impl Settings {
                 1..=64 * 1024 * 1024,
             )?,
             trust_forwarded_for: server_section.boolean("trust_forwarded_for", false)?,
+            trusted_proxy_hops: server_section.number(
+                "trusted_proxy_hops",
+                1,
+                1..=MAX_TRUSTED_PROXY_HOPS,
+            )?,
+            client_timeout_secs: server_section.number("client_timeout_secs", 10, 1..=600)?,
         };
 
         let cors_origins = raw
@@ -278,6 +299,14 @@ impl Settings {
             (
                 "SERVER__TRUST_FORWARDED_FOR",
                 self.server.trust_forwarded_for.to_string(),
+            ),
+            (
+                "SERVER__TRUSTED_PROXY_HOPS",
+                self.server.trusted_proxy_hops.to_string(),
+            ),
+            (
+                "SERVER__CLIENT_TIMEOUT_SECS",
+                self.server.client_timeout_secs.to_string(),
             ),
             ("BACKEND_CORS_ORIGINS", self.cors_origins.join(",")),
             (

@@ -1,7 +1,7 @@
 //! Builds the service from its settings: database, adapters, use cases and
 //! the HTTP server.
 
-use std::{net::TcpListener, sync::Arc};
+use std::{net::TcpListener, sync::Arc, time::Duration};
 
 use actix_web::{
     App, HttpServer,
@@ -14,8 +14,11 @@ use adapters_db::{
     DbPool, DieselLoginFailureRepository, DieselSessionRepository, DieselUserRepository,
 };
 use adapters_http::{
-    DatabaseWorkers, HttpSettings, ReadinessProbe, configure, cors::cors, error_envelopes,
-    limits::refuse_oversized, request_log::log_requests,
+    DatabaseWorkers, HttpSettings, ReadinessProbe, configure,
+    cors::cors,
+    error_envelopes,
+    limits::{read_body_in_time, refuse_oversized},
+    request_log::log_requests,
 };
 use anyhow::Context;
 use domain::{AuthPolicy, AuthService, InfraError, Ports, SystemClock};
@@ -95,6 +98,8 @@ impl Application {
         let http = HttpSettings {
             body_limit_bytes: settings.server.body_limit_bytes,
             trust_forwarded_for: settings.server.trust_forwarded_for,
+            trusted_proxy_hops: settings.server.trusted_proxy_hops,
+            client_timeout: Duration::from_secs(settings.server.client_timeout_secs),
         };
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
@@ -110,6 +115,7 @@ impl Application {
             // The last `wrap` is the outermost: the request log sees the
             // final answer, and the envelope also covers CORS refusals.
             App::new()
+                .wrap(from_fn(read_body_in_time))
                 .wrap(from_fn(refuse_oversized))
                 // No origins configured, no CORS: browsers then refuse
                 // every cross-origin call, and requests skip its work.
@@ -126,6 +132,9 @@ impl Application {
                     http,
                 ))
         })
+        // Bounds the request head (a bare 408, then close: actix answers
+        // before any of our code runs); `read_body_in_time` bounds the body.
+        .client_request_timeout(http.client_timeout)
         .listen(listener)?
         // SIGTERM and SIGINT stop accepting, then let requests in flight
         // finish for up to this long.

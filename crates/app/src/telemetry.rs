@@ -3,10 +3,12 @@ use std::{fmt, io::IsTerminal, str::FromStr, time::SystemTime};
 use tracing::{Event, Level, Subscriber, field::Field};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::{
-    EnvFilter,
+    EnvFilter, Layer,
     field::Visit,
     fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, format::Writer},
+    layer::{Context, SubscriberExt},
     registry::LookupSpan,
+    util::SubscriberInitExt,
 };
 
 /// How log lines are written (`LOG__FORMAT`).
@@ -43,14 +45,53 @@ pub fn init(format: LogFormat) -> WorkerGuard {
         .with_env_filter(filter)
         .with_writer(writer);
     match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(QuietParseErrors)
+            .init(),
         LogFormat::Text => builder
             .event_format(TextLine {
                 ansi: std::io::stderr().is_terminal(),
             })
+            .finish()
+            .with(QuietParseErrors)
             .init(),
     }
     guard
+}
+
+/// actix-http answers a request its parser refuses (a NUL in a header,
+/// more than 96 headers, `Content-Length` beside `Transfer-Encoding`) with
+/// a bare 400 or 431 before any of our code runs, then logs it at ERROR as
+/// `stream error: request parse error: …`: any client could fill the error
+/// log at will. actix logs the same refusal at TRACE (`parse error …`,
+/// `request head was too big…`, target `actix_http::h1::dispatcher`), so
+/// this layer drops the ERROR copy and nothing else.
+struct QuietParseErrors;
+
+impl<S: Subscriber> Layer<S> for QuietParseErrors {
+    fn event_enabled(&self, event: &Event<'_>, _: Context<'_, S>) -> bool {
+        let metadata = event.metadata();
+        if *metadata.level() != Level::ERROR || metadata.target() != "actix_http::h1::dispatcher" {
+            return true;
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        !message.0.starts_with("stream error: request parse error")
+    }
+}
+
+/// An event's message, as text.
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
+    }
 }
 
 /// The text line of tracing-subscriber's default format
@@ -239,19 +280,56 @@ mod tests {
 
     use super::*;
 
+    #[derive(Clone, Default)]
+    struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_parsers_refusals_are_not_logged_as_errors() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(TextLine { ansi: false })
+            .with_writer(move || writer.clone())
+            .finish()
+            .with(QuietParseErrors);
+        tracing::subscriber::with_default(subscriber, || {
+            // What actix-http 3 logs for a NUL in a header, too many headers
+            // or Content-Length with Transfer-Encoding, after its bare 4xx.
+            tracing::error!(
+                target: "actix_http::h1::dispatcher",
+                "stream error: {}",
+                "request parse error: invalid Header provided"
+            );
+            tracing::error!(
+                target: "actix_http::h1::dispatcher",
+                "stream error: request parse error: message head is too large"
+            );
+            // The rest stays an error.
+            tracing::error!(
+                target: "actix_http::h1::dispatcher",
+                "Internal server error: unexpected eof"
+            );
+            tracing::error!(target: "zentra", "stream error: request parse error: kept");
+        });
+        let lines = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(!lines.contains("parse error: invalid Header"), "{lines}");
+        assert!(!lines.contains("head is too large"), "{lines}");
+        assert!(lines.contains("unexpected eof"), "{lines}");
+        assert!(lines.contains("kept"), "{lines}");
+    }
+
     #[test]
     fn a_line_reads_as_the_default_format_does() {
-        #[derive(Clone, Default)]
-        struct Buffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl std::io::Write for Buffer {
-            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(bytes);
-                Ok(bytes.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
         let buffer = Buffer::default();
         let writer = buffer.clone();
         let subscriber = tracing_subscriber::fmt()

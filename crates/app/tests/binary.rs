@@ -118,7 +118,7 @@ fn check_config_prints_every_setting_with_secrets_masked() {
         &["check-config"],
         &[
             ("AUTH__SECRET_ACCESS_KEY", secret),
-            ("AUTH__SECRET_REFRESH_KEY", secret),
+            ("AUTH__SECRET_REFRESH_KEY", &secret.to_uppercase()),
             ("DB__URL", "postgres://zentra:hunter2@db.internal/zentra"),
             ("SERVER__PORT", "9000"),
         ],

@@ -6,6 +6,7 @@
 
 pub mod email;
 pub mod error;
+pub mod full_name;
 pub mod password;
 pub mod phone;
 pub mod ports;
@@ -22,6 +23,7 @@ pub use error::{
     AuthenticateError, ChangePasswordError, CreateUserError, InfraError, LoginError, RefreshError,
     RegisterError, TokenError, UpdateDetailsError,
 };
+pub use full_name::{FullName, FullNameError};
 pub use password::{Password, PasswordError, PasswordHash};
 pub use phone::{Phone, PhoneError};
 pub use ports::{

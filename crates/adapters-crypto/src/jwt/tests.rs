@@ -276,6 +276,37 @@ fn a_missing_or_non_numeric_exp_is_refused() {
 }
 
 #[test]
+fn a_correctly_signed_token_with_a_nul_in_a_claim_is_refused() {
+    // A NUL never reaches the database (API.md §8): `jti` and `fam` are
+    // looked up in the sessions table, `sub` in the users table.
+    let service = service();
+    let mut access = access_claims();
+    access["jti"] = json!("j\u{0}");
+    let mut subject = access_claims();
+    subject["sub"] = json!("agent47\u{0}");
+    for claims in [access, subject] {
+        let token = forge(Algorithm::HS256, ACCESS_KEY, &claims);
+        assert_eq!(
+            service.decode(&token, TokenKind::Access, NOW),
+            Err(TokenError::Invalid),
+            "{claims}"
+        );
+    }
+    let mut refresh = access_claims();
+    refresh["type"] = json!("refresh");
+    refresh["fam"] = json!("family\u{0}");
+    let token = forge(Algorithm::HS256, REFRESH_KEY, &refresh);
+    assert_eq!(
+        service.decode(&token, TokenKind::Refresh, NOW),
+        Err(TokenError::Invalid)
+    );
+    // The control: the same refresh token without the NUL is accepted.
+    refresh["fam"] = json!("family");
+    let token = forge(Algorithm::HS256, REFRESH_KEY, &refresh);
+    assert!(service.decode(&token, TokenKind::Refresh, NOW).is_ok());
+}
+
+#[test]
 fn garbage_and_oversized_tokens_are_refused() {
     let service = service();
     let huge = format!("{}.{}.{}", "a".repeat(3000), "b".repeat(3000), "c");

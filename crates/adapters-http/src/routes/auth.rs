@@ -13,10 +13,10 @@ use serde_json::json;
 use super::Lane;
 use crate::{
     DatabaseWorkers, Envelope, FieldError, HttpSettings,
+    client_address::client_address,
     error::ApiError,
     extract::{
-        BearerToken, Encodings, JsonBody, JsonOrFormBody, RawBody, client_address, parse_body,
-        run_blocking,
+        BearerToken, Encodings, JsonBody, JsonOrFormBody, RawBody, parse_body, run_blocking,
     },
     request_log::RoutedAs,
 };
@@ -177,7 +177,7 @@ pub(crate) async fn login(
     let login = LoginRequest {
         username,
         password,
-        client_address: client_address(&request, settings.trust_forwarded_for),
+        client_address: client_address(&request, &settings),
     };
     let service = service.into_inner();
     let pair = run_blocking(move || service.login(login)).await?;

@@ -2,7 +2,7 @@
 //! `POST /api/auth/users/me/password` (API.md §3.1, §4).
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
-use domain::{ChangePasswordRequest, DetailsUpdate, Email, Password, Phone, User};
+use domain::{ChangePasswordRequest, DetailsUpdate, Email, FullName, Password, Phone, User};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{
@@ -12,11 +12,9 @@ use super::{
 use crate::{
     Envelope, FieldError, HttpSettings,
     error::ApiError,
-    extract::{BearerToken, JsonBody, client_address},
+    client_address,
+    extract::{BearerToken, JsonBody},
 };
-
-/// Longest accepted full name, in characters.
-const MAX_FULL_NAME_CHARS: usize = 256;
 
 /// `GetUser` of API.md §2.
 #[derive(Serialize)]
@@ -53,7 +51,9 @@ fn user_response(user: &User) -> HttpResponse {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "johndoe@email.com", "phone": "+44123456789", "full_name": "Agent 47"}))]
 pub(crate) struct DetailsBody {
-    /// One `@` and a dotted domain; stored lower-cased.
+    /// One `@` and a dotted domain; stored in one normal form (NFKC,
+    /// lower-cased); invisible and bidirectional-control characters are
+    /// refused.
     #[serde(default, deserialize_with = "present")]
     #[schema(format = Email)]
     email: Option<Option<String>>,
@@ -61,7 +61,11 @@ pub(crate) struct DetailsBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(pattern = "^\\+[0-9]{8,15}$")]
     phone: Option<Option<String>>,
+    /// At most 256 characters; no control, invisible or
+    /// bidirectional-control character (the joiners U+200C and U+200D are
+    /// kept).
     #[serde(default, deserialize_with = "present")]
+    #[schema(max_length = 256)]
     full_name: Option<Option<String>>,
 }
 
@@ -96,23 +100,18 @@ impl DetailsBody {
         let update = DetailsUpdate {
             email: parse_field("email", self.email, Email::parse, &mut errors),
             phone: parse_field("phone", self.phone, Phone::parse, &mut errors),
-            full_name: parse_field("full_name", self.full_name, full_name, &mut errors),
+            full_name: parse_field(
+                "full_name",
+                self.full_name,
+                |raw| FullName::parse(raw).map(String::from),
+                &mut errors,
+            ),
         };
         if errors.is_empty() {
             Ok(update)
         } else {
             Err(ApiError::Validation(errors))
         }
-    }
-}
-
-fn full_name(raw: &str) -> Result<String, String> {
-    if raw.chars().count() > MAX_FULL_NAME_CHARS || raw.chars().any(char::is_control) {
-        Err(format!(
-            "Full name must be at most {MAX_FULL_NAME_CHARS} characters, without control characters."
-        ))
-    } else {
-        Ok(raw.to_owned())
     }
 }
 
@@ -197,7 +196,7 @@ pub(crate) async fn change_password(
     let request = ChangePasswordRequest {
         current_password,
         new_password,
-        client_address: client_address(&request, settings.trust_forwarded_for),
+        client_address: client_address(&request, &settings),
     };
     super::as_current_user(Lane::Hashing, service, token, move |service, user| {
         service.change_password(user, request)

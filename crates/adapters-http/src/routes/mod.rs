@@ -9,7 +9,7 @@ mod tests;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 
-use actix_web::{HttpResponse, Route, web};
+use actix_web::{HttpResponse, Route, guard, web};
 use domain::{AuthService, User};
 
 use crate::{
@@ -65,30 +65,34 @@ where
 }
 
 pub(crate) fn mount(config: &mut web::ServiceConfig) {
+    crate::openapi::mount_docs(config);
     config
-        .service(crate::openapi::docs())
-        .service(web::resource("/api/docs").route(web::get().to(|| async {
-            HttpResponse::PermanentRedirect()
-                .insert_header((actix_web::http::header::LOCATION, "/api/docs/"))
-                .finish()
-        })))
+        .service(
+            web::resource("/api/docs")
+                .route(get_or_head().to(|| async {
+                    HttpResponse::PermanentRedirect()
+                        .insert_header((actix_web::http::header::LOCATION, "/api/docs/"))
+                        .finish()
+                }))
+                .default_service(not_allowed(GET)),
+        )
         .service(
             web::resource("/")
-                .route(web::get().to(service::root))
-                .default_service(not_allowed("GET")),
+                .route(get_or_head().to(service::root))
+                .default_service(not_allowed(GET)),
         )
         .service(
             web::resource("/api/health")
-                .route(web::get().to(service::health))
-                .default_service(not_allowed("GET")),
+                .route(get_or_head().to(service::health))
+                .default_service(not_allowed(GET)),
         )
         .service(
             web::scope("/api/auth")
                 .service(
                     web::resource("/users/me")
-                        .route(web::get().to(me::current_user))
+                        .route(get_or_head().to(me::current_user))
                         .route(web::patch().to(me::update_details))
-                        .default_service(not_allowed("GET, PATCH")),
+                        .default_service(not_allowed("GET, HEAD, PATCH")),
                 )
                 .service(
                     web::resource("/users/me/password")
@@ -124,7 +128,17 @@ pub(crate) fn mount(config: &mut web::ServiceConfig) {
         );
 }
 
-fn not_allowed(allow: &'static str) -> Route {
+/// The `Allow` of a resource that only reads.
+pub(crate) const GET: &str = "GET, HEAD";
+
+/// A route for GET and HEAD alike: actix routes HEAD only where asked to,
+/// and leaves the body of an answer to HEAD off the wire itself, so the
+/// headers are exactly those of the GET (RFC 9110 §9.3.2).
+pub(crate) fn get_or_head() -> Route {
+    web::route().guard(guard::Any(guard::Get()).or(guard::Head()))
+}
+
+pub(crate) fn not_allowed(allow: &'static str) -> Route {
     web::route()
         .to(move || async move { Err::<HttpResponse, _>(ApiError::method_not_allowed(allow)) })
 }

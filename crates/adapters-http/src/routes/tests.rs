@@ -97,7 +97,7 @@ struct TestApp {
     sessions: MockSessionRepository,
     failures: MockLoginFailureRepository,
     probe: Result<(), &'static str>,
-    trust_forwarded_for: bool,
+    http: HttpSettings,
 }
 
 impl TestApp {
@@ -107,7 +107,10 @@ impl TestApp {
             sessions: sessions(),
             failures: no_failures(),
             probe: Ok(()),
-            trust_forwarded_for: false,
+            http: HttpSettings {
+                body_limit_bytes: BODY_LIMIT,
+                ..HttpSettings::default()
+            },
         }
     }
 
@@ -141,6 +144,9 @@ impl TestApp {
         test::init_service(
             App::new()
                 .wrap(actix_web::middleware::from_fn(
+                    crate::limits::read_body_in_time,
+                ))
+                .wrap(actix_web::middleware::from_fn(
                     crate::limits::refuse_oversized,
                 ))
                 .wrap(error_envelopes())
@@ -148,10 +154,7 @@ impl TestApp {
                     Arc::new(service),
                     Arc::new(Probe(Mutex::new(self.probe))),
                     Arc::new(DatabaseWorkers::new(2, 64)),
-                    HttpSettings {
-                        body_limit_bytes: BODY_LIMIT,
-                        trust_forwarded_for: self.trust_forwarded_for,
-                    },
+                    self.http,
                 )),
         )
         .await
@@ -312,6 +315,68 @@ async fn a_missing_or_mistyped_field_is_422() {
     }
 }
 
+/// `POST /api/auth/token` with a form body.
+fn form_login(body: impl Into<actix_web::web::Bytes>) -> TestRequest {
+    TestRequest::post()
+        .uri("/api/auth/token")
+        .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+        .set_payload(body.into())
+}
+
+/// The `field` of each entry of a 422's `details`.
+fn detail_fields(json: &Value) -> Vec<&str> {
+    json["details"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no details: {json}"))
+        .iter()
+        .map(|detail| detail["field"].as_str().unwrap())
+        .collect()
+}
+
+#[actix_web::test]
+async fn every_missing_field_is_listed_in_json_and_form_bodies_alike() {
+    let app = app(MockUserRepository::new()).await;
+    let register = TestRequest::post()
+        .uri("/api/auth/register")
+        .set_json(json!({}));
+    let (status, _, json) = send(&app, register).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    assert_eq!(detail_fields(&json), ["username", "password"]);
+    let password_change = TestRequest::post()
+        .uri("/api/auth/users/me/password")
+        .insert_header(bearer(&access_token_for("agent47")))
+        .set_json(json!({}));
+    let (status, _, json) = send(&app, password_change).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    assert_eq!(detail_fields(&json), ["current_password", "new_password"]);
+    for body in ["", "scope=x", "grant_type=password"] {
+        let (status, _, json) = send(&app, form_login(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {json}");
+        assert_eq!(detail_fields(&json), ["username", "password"], "{body}");
+    }
+}
+
+#[actix_web::test]
+async fn a_form_with_malformed_percent_encoding_or_invalid_utf8_is_422_naming_the_body() {
+    let app = app(repository_with(vec![stored_user("agent47", true)])).await;
+    for body in [
+        "username=%zz%&password=%%%",
+        "username=agent47&password=%FF",
+        "username=agent47&password=%ED%A0%80", // an encoded lone surrogate
+        "username=agent47&password=abc%2",
+        "username=agent47&password=%C3",
+    ] {
+        let (status, _, json) = send(&app, form_login(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {json}");
+        assert_eq!(detail_fields(&json), ["body"], "{body}");
+    }
+    // Raw (unencoded) invalid UTF-8 too.
+    let raw = form_login(&b"username=agent47&password=\xff\xfe"[..]);
+    let (status, _, json) = send(&app, raw).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{json}");
+    assert_eq!(detail_fields(&json), ["body"]);
+}
+
 #[actix_web::test]
 async fn a_form_body_on_a_json_route_is_415() {
     let app = app(MockUserRepository::new()).await;
@@ -340,6 +405,47 @@ async fn a_body_over_the_limit_is_413_in_the_envelope() {
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(json["response"], "413_PAYLOAD_TOO_LARGE");
+}
+
+/// A request to `uri` whose body stops after its first bytes: the client
+/// announced 100 bytes and went quiet (the sender is returned to keep the
+/// body open).
+fn stalled_body(uri: &str) -> (actix_http::Request, impl Sized) {
+    let (mut sender, payload) = actix_http::h1::Payload::create(false);
+    sender.feed_data(actix_web::web::Bytes::from_static(b"{\"username\":"));
+    let request = TestRequest::post()
+        .uri(uri)
+        .insert_header((header::CONTENT_TYPE, "application/json"))
+        .insert_header((header::CONTENT_LENGTH, "100"))
+        .to_request();
+    (request.replace_payload(payload.into()).0, sender)
+}
+
+#[actix_web::test]
+async fn a_body_that_stalls_is_408_at_the_deadline_and_the_connection_closes() {
+    let mut app = TestApp::new(MockUserRepository::new());
+    app.http.client_timeout = std::time::Duration::from_millis(200);
+    let app = app.start().await;
+    // Every route, whether it reads a body or not.
+    for uri in ["/api/auth/register", "/api/auth/logout/all", "/nowhere"] {
+        let (request, _sender) = stalled_body(uri);
+        let started = std::time::Instant::now();
+        let response = actix_web::rt::time::timeout(
+            std::time::Duration::from_secs(5),
+            test::call_service(&app, request),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{uri}: no answer to a stalled body"));
+        assert!(started.elapsed() >= std::time::Duration::from_millis(200));
+        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT, "{uri}");
+        assert_eq!(
+            response.response().head().connection_type(),
+            actix_http::ConnectionType::Close,
+            "{uri}"
+        );
+        let json: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+        assert_error(&json, 408, "408_REQUEST_TIMEOUT", "Request timeout.");
+    }
 }
 
 #[actix_web::test]
@@ -683,13 +789,60 @@ async fn an_unknown_route_is_404_in_the_envelope() {
 }
 
 #[actix_web::test]
+async fn head_answers_on_every_get_route_with_the_get_headers() {
+    let app = app(repository_with(vec![stored_user("agent47", true)])).await;
+    let token = access_token_for("agent47");
+    for uri in [
+        "/",
+        "/api/health",
+        "/api/auth/users/me",
+        "/api/openapi.json",
+        "/api/docs",
+        "/api/docs/",
+        "/api/docs/swagger-ui.css",
+    ] {
+        let request = |method: Method| {
+            TestRequest::default()
+                .method(method)
+                .uri(uri)
+                .insert_header(bearer(&token))
+                .to_request()
+        };
+        let get = test::call_service(&app, request(Method::GET)).await;
+        let head = test::call_service(&app, request(Method::HEAD)).await;
+        assert!(
+            get.status().is_success() || get.status().is_redirection(),
+            "{uri}"
+        );
+        assert_eq!(head.status(), get.status(), "{uri}");
+        for name in [
+            header::CONTENT_TYPE,
+            header::CONTENT_ENCODING,
+            header::LOCATION,
+            header::WWW_AUTHENTICATE,
+        ] {
+            assert_eq!(
+                head.headers().get(&name),
+                get.headers().get(&name),
+                "{uri} {name}"
+            );
+        }
+        // actix-http leaves out the body of an answer to HEAD on the wire.
+    }
+}
+
+#[actix_web::test]
 async fn a_wrong_method_is_405_with_allow() {
     let app = app(MockUserRepository::new()).await;
     for (method, uri, allow) in [
         (Method::GET, "/api/auth/register", "POST"),
-        (Method::DELETE, "/api/auth/users/me", "GET, PATCH"),
+        (Method::DELETE, "/api/auth/users/me", "GET, HEAD, PATCH"),
         (Method::GET, "/api/auth/logout", "POST"),
-        (Method::POST, "/", "GET"),
+        (Method::POST, "/", "GET, HEAD"),
+        (Method::POST, "/api/health", "GET, HEAD"),
+        (Method::POST, "/api/openapi.json", "GET, HEAD"),
+        (Method::DELETE, "/api/docs/", "GET, HEAD"),
+        (Method::HEAD, "/api/auth/token", "POST"),
         (Method::GET, "/api/auth/token/verify/abc.def.ghi", "POST"),
     ] {
         let (status, headers, json) =
@@ -788,23 +941,22 @@ async fn a_locked_username_gets_429_with_retry_after_even_with_the_right_passwor
 
 #[actix_web::test]
 async fn the_address_limit_counts_the_peer_and_forwarded_for_only_when_trusted() {
+    // The client wrote the left entry; the trusted proxy appended the last.
+    let login = || {
+        TestRequest::post()
+            .uri("/api/auth/token")
+            .peer_addr("192.0.2.1:5000".parse().unwrap())
+            .insert_header(("X-Forwarded-For", "198.51.100.1, 203.0.113.9"))
+            .set_form([("username", "agent47"), ("password", PASSWORD)])
+    };
     for (trusted, limited) in [(false, false), (true, true)] {
-        let app = TestApp {
+        let mut app = TestApp {
             failures: failures_for("addr:203.0.113.9", 10),
-            trust_forwarded_for: trusted,
             ..TestApp::new(repository_with(vec![stored_user("agent47", true)]))
-        }
-        .start()
-        .await;
-        let (status, _, _) = send(
-            &app,
-            TestRequest::post()
-                .uri("/api/auth/token")
-                .peer_addr("192.0.2.1:5000".parse().unwrap())
-                .insert_header(("X-Forwarded-For", "203.0.113.9, 192.0.2.1"))
-                .set_form([("username", "agent47"), ("password", PASSWORD)]),
-        )
-        .await;
+        };
+        app.http.trust_forwarded_for = trusted;
+        let app = app.start().await;
+        let (status, _, _) = send(&app, login()).await;
         let expected = if limited {
             StatusCode::TOO_MANY_REQUESTS
         } else {
@@ -818,14 +970,7 @@ async fn the_address_limit_counts_the_peer_and_forwarded_for_only_when_trusted()
     }
     .start()
     .await;
-    let (status, _, _) = send(
-        &app,
-        TestRequest::post()
-            .uri("/api/auth/token")
-            .peer_addr("192.0.2.1:5000".parse().unwrap())
-            .set_form([("username", "agent47"), ("password", PASSWORD)]),
-    )
-    .await;
+    let (status, _, _) = send(&app, login()).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -928,6 +1073,9 @@ async fn other_fields_and_malformed_values_are_422() {
         (json!({"email": "not-an-email"}), "email"),
         (json!({"phone": "0123 456"}), "phone"),
         (json!({"phone": 44_123_456_789_i64}), "phone"),
+        (json!({"email": "ali\u{200B}ce@example.com"}), "email"),
+        (json!({"full_name": "Agent \u{202E}74"}), "full_name"),
+        (json!({"full_name": "Agent\u{FEFF} 47"}), "full_name"),
     ] {
         let (status, _, json) = send(&app, patch_me(body.clone())).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -961,6 +1109,40 @@ async fn a_taken_email_or_phone_is_400() {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(json["message"], message);
     }
+}
+
+#[actix_web::test]
+async fn a_look_alike_email_is_stored_in_its_normal_form_and_collides() {
+    let mut repository = repository_with(vec![stored_user("agent47", true)]);
+    repository
+        .expect_update_details()
+        .withf(|_, update| {
+            update.email == Some(Some(domain::Email::parse("alice@example.com").unwrap()))
+        })
+        .returning(|_, _| Err(domain::UpdateDetailsError::EmailTaken));
+    let app = app(repository).await;
+    let (status, _, json) =
+        send(&app, patch_me(json!({"email": "\u{FF41}lice@example.com"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{json}");
+    assert_eq!(json["message"], "Email already in use.");
+}
+
+#[actix_web::test]
+async fn a_full_name_keeps_the_joiners_a_script_needs() {
+    let name = "\u{0915}\u{094D}\u{200D}\u{0937} \u{0645}\u{06CC}\u{200C}\u{062E}";
+    let mut repository = repository_with(vec![stored_user("agent47", true)]);
+    repository
+        .expect_update_details()
+        .withf(move |_, update| update.full_name == Some(Some(name.to_owned())))
+        .returning(move |_, _| {
+            let mut user = stored_user("agent47", true);
+            user.details.full_name = Some(name.to_owned());
+            Ok(user)
+        });
+    let app = app(repository).await;
+    let (status, _, json) = send(&app, patch_me(json!({"full_name": name}))).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["data"]["full_name"], name);
 }
 
 // --- password ------------------------------------------------------------------

@@ -39,7 +39,9 @@ fn an_empty_environment_gives_the_documented_defaults() {
             host: "127.0.0.1".into(),
             port: 8000,
             body_limit_bytes: 65_536,
-            trust_forwarded_for: false
+            trust_forwarded_for: false,
+            trusted_proxy_hops: 1,
+            client_timeout_secs: 10,
         }
     );
     assert!(s.cors_origins.is_empty());
@@ -61,12 +63,14 @@ fn variables_override_defaults() {
         ("DB__POOL_SIZE", "3"),
         ("AUTH__ALGORITHM", "HS512"),
         ("AUTH__SECRET_ACCESS_KEY", KEY_64),
-        ("AUTH__SECRET_REFRESH_KEY", KEY_64),
+        ("AUTH__SECRET_REFRESH_KEY", &KEY_64.to_uppercase()),
         ("AUTH__ROUNDS", "4"),
         ("AUTH__ACCESS_TOKEN_EXPIRE_MINS", "5"),
         ("AUTH__ISSUER", "acme"),
         ("SERVER__PORT", "0"),
         ("SERVER__TRUST_FORWARDED_FOR", "true"),
+        ("SERVER__TRUSTED_PROXY_HOPS", "2"),
+        ("SERVER__CLIENT_TIMEOUT_SECS", "30"),
         ("BACKEND_CORS_ORIGINS", "http://a.test, http://b.test,"),
         ("ENVIRONMENT", "production"),
     ])
@@ -80,6 +84,8 @@ fn variables_override_defaults() {
     assert_eq!(s.bcrypt_cost, 4);
     assert_eq!(s.server.port, 0);
     assert!(s.server.trust_forwarded_for);
+    assert_eq!(s.server.trusted_proxy_hops, 2);
+    assert_eq!(s.server.client_timeout_secs, 30);
     assert_eq!(s.cors_origins, ["http://a.test", "http://b.test"]);
     assert!(s.warnings.is_empty());
 }
@@ -110,6 +116,20 @@ fn bad_values_name_their_variable() {
         error_variable(&[("SERVER__TRUST_FORWARDED_FOR", "maybe")]),
         "SERVER__TRUST_FORWARDED_FOR"
     );
+    for hops in ["0", "17", "-1", "one"] {
+        assert_eq!(
+            error_variable(&[("SERVER__TRUSTED_PROXY_HOPS", hops)]),
+            "SERVER__TRUSTED_PROXY_HOPS",
+            "{hops}"
+        );
+    }
+    for secs in ["0", "601", "ten"] {
+        assert_eq!(
+            error_variable(&[("SERVER__CLIENT_TIMEOUT_SECS", secs)]),
+            "SERVER__CLIENT_TIMEOUT_SECS",
+            "{secs}"
+        );
+    }
     assert_eq!(error_variable(&[("ENVIRONMENT", "prod")]), "ENVIRONMENT");
     assert_eq!(
         error_variable(&[("AUTH__REFRESH_TOKEN_EXPIRE_MINS", "1")]),
@@ -147,6 +167,22 @@ fn outside_local_secrets_are_required_and_long_enough_for_the_algorithm() {
 }
 
 #[test]
+fn the_access_and_refresh_keys_must_differ() {
+    // One key for both would let a refresh token pass as an access token.
+    for environment in ["local", "production"] {
+        let error = settings(&[
+            ("ENVIRONMENT", environment),
+            ("AUTH__SECRET_ACCESS_KEY", KEY_32),
+            ("AUTH__SECRET_REFRESH_KEY", KEY_32),
+        ])
+        .unwrap_err();
+        assert_eq!(error.variable, "AUTH__SECRET_REFRESH_KEY", "{environment}");
+        assert!(error.message.contains("AUTH__SECRET_ACCESS_KEY"), "{error}");
+        assert!(!error.to_string().contains(KEY_32), "{error}");
+    }
+}
+
+#[test]
 fn errors_read_as_one_line_and_never_echo_a_secret() {
     let error = settings(&[
         ("ENVIRONMENT", "staging"),
@@ -157,6 +193,22 @@ fn errors_read_as_one_line_and_never_echo_a_secret() {
     assert!(line.starts_with("AUTH__SECRET_ACCESS_KEY: "), "{line}");
     assert!(!line.contains('\n'));
     assert!(!line.contains("hunter2"));
+}
+
+#[test]
+fn describe_lists_the_server_settings() {
+    let described = settings(&[
+        ("SERVER__TRUSTED_PROXY_HOPS", "3"),
+        ("SERVER__CLIENT_TIMEOUT_SECS", "7"),
+    ])
+    .unwrap()
+    .describe();
+    for line in [
+        "SERVER__TRUSTED_PROXY_HOPS = 3\n",
+        "SERVER__CLIENT_TIMEOUT_SECS = 7\n",
+    ] {
+        assert!(described.contains(line), "{described}");
+    }
 }
 
 #[test]
