@@ -1,19 +1,10 @@
 //! Attacks: forged tokens and password guessing (API.md §3.3, §5).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
-use crate::support::{ACCESS_SECRET, Backend, PASSWORD, REFRESH_SECRET, TestApp};
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use crate::support::{ACCESS_SECRET, Backend, PASSWORD, REFRESH_SECRET, TestApp, now};
 
 fn claims(kind: &str) -> Value {
     json!({"sub": "agent47", "exp": now() + 600, "iat": now(), "jti": "forged",

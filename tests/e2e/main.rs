@@ -9,6 +9,7 @@ mod faults;
 mod hardening;
 mod lifecycle;
 mod operations;
+mod security;
 mod seed_flow;
 mod sessions;
 mod support;

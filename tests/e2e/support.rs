@@ -61,6 +61,37 @@ impl Database {
             Self::Postgres(database) => &database.url,
         }
     }
+
+    /// The SQLite file, or `None` on Postgres.
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        match self {
+            Self::Sqlite { url, .. } => Some(PathBuf::from(url.trim_start_matches("sqlite:///"))),
+            Self::Postgres(_) => None,
+        }
+    }
+
+    /// The password hash stored for `username`, read straight from the
+    /// database (HTTP never shows it).
+    pub fn stored_password_hash(&self, username: &str) -> String {
+        use adapters_db::schema::users;
+        use diesel::{Connection, ExpressionMethods, PgConnection, QueryDsl, RunQueryDsl};
+        let query = users::table
+            .filter(users::username.eq(username))
+            .select(users::password);
+        match self {
+            Self::Sqlite { .. } => {
+                let path = self.sqlite_file().expect("a SQLite file");
+                let mut conn = diesel::SqliteConnection::establish(&path.display().to_string())
+                    .expect("open the SQLite file");
+                query.get_result(&mut conn)
+            }
+            Self::Postgres(database) => {
+                let mut conn = PgConnection::establish(&database.url).expect("connect");
+                query.get_result(&mut conn)
+            }
+        }
+        .unwrap_or_else(|error| panic!("no stored hash for {username}: {error}"))
+    }
 }
 
 /// A running service. Killed when dropped.
@@ -107,9 +138,23 @@ impl TestApp {
 
     /// Starts the service on `db_url` with the test settings plus `extra`.
     pub fn start(db_url: &str, extra: &[(&str, &str)]) -> Self {
+        Self::launch(Command::new(binary()), db_url, extra)
+    }
+
+    /// [`Self::start`] under the file mode mask `umask` (octal, as the
+    /// shell's `umask` takes it), whatever the test process's own is.
+    pub fn start_with_umask(db_url: &str, extra: &[(&str, &str)], umask: &str) -> Self {
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\""))
+            .arg(binary());
+        Self::launch(command, db_url, extra)
+    }
+
+    fn launch(mut command: Command, db_url: &str, extra: &[(&str, &str)]) -> Self {
         let workdir = tempfile::tempdir().expect("work dir");
         let logs = workdir.path().join("zentra.log");
-        let mut command = Command::new(binary());
         command
             .env_clear()
             .current_dir(workdir.path())
@@ -409,6 +454,108 @@ impl Reply {
             .collect();
         assert!(fields.contains(&field), "{field} not in {}", self.body);
     }
+}
+
+/// Seconds since the Unix epoch, as token claims count time.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// What came back on a raw TCP connection (see [`raw_exchange`]).
+#[derive(Debug)]
+pub struct RawAnswer {
+    /// The status of the first response, if one began.
+    pub status: Option<u16>,
+    /// The response head (status line and headers), as text.
+    pub head: String,
+    pub body: Vec<u8>,
+    /// The server closed (or reset) the connection.
+    pub closed: bool,
+    /// From the last byte sent to the answer, the close or the deadline.
+    pub elapsed: Duration,
+}
+
+/// Sends `bytes` as they are on a new connection to the app at `base`,
+/// then reads until a whole response (by its `Content-Length`) has come,
+/// the server closes, or `wait` has passed. Never blocks longer than `wait`.
+pub fn raw_exchange(base: &str, bytes: &[u8], wait: Duration) -> RawAnswer {
+    use std::io::{ErrorKind, Read, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("read timeout");
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("write timeout");
+    // The server may refuse before everything is written: that is an answer.
+    let _ = stream.write_all(bytes);
+    let sent = std::time::Instant::now();
+    let mut received = Vec::new();
+    let mut closed = false;
+    let mut chunk = [0u8; 4096];
+    while sent.elapsed() < wait {
+        match stream.read(&mut chunk) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => {
+                received.extend_from_slice(&chunk[..n]);
+                if response_is_complete(&received) {
+                    break;
+                }
+            }
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    let elapsed = sent.elapsed();
+    let split = find(&received, b"\r\n\r\n");
+    let (head, body) = match split {
+        Some(at) => (&received[..at], received[at + 4..].to_vec()),
+        None => (&received[..], Vec::new()),
+    };
+    let head = String::from_utf8_lossy(head).into_owned();
+    let status = head
+        .strip_prefix("HTTP/1.1 ")
+        .or_else(|| head.strip_prefix("HTTP/1.0 "))
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok());
+    RawAnswer {
+        status,
+        head,
+        body,
+        closed,
+        elapsed,
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// A head and as many body bytes as its `Content-Length` says (none
+/// without one).
+fn response_is_complete(received: &[u8]) -> bool {
+    let Some(at) = find(received, b"\r\n\r\n") else {
+        return false;
+    };
+    let head = String::from_utf8_lossy(&received[..at]).to_ascii_lowercase();
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:"))
+        .and_then(|value| value.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    received.len() >= at + 4 + length
 }
 
 /// Instantiates each named test once per backend.
