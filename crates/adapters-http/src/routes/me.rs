@@ -10,9 +10,8 @@ use super::{
     auth::{Service, Workers},
 };
 use crate::{
-    Envelope, FieldError, HttpSettings,
+    Envelope, FieldError, HttpSettings, client_address,
     error::ApiError,
-    client_address,
     extract::{BearerToken, JsonBody},
 };
 
