@@ -577,7 +577,7 @@ fn timing_after_a_cost_change_reveals_nothing(backend: Backend) {
         "not re-hashed at cost 10: {}",
         &stored[..7]
     );
-    let (wrong, unknown) = wrong_vs_unknown(&app, "veteran", 5);
+    let (wrong, unknown) = wrong_vs_unknown(&app, "veteran", 9);
     assert!(
         wrong.as_secs_f64() >= 0.6 * unknown.as_secs_f64(),
         "after the re-hash: wrong password {wrong:?}, unknown user {unknown:?}"

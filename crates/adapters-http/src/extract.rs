@@ -343,24 +343,6 @@ fn bearer_token(request: &HttpRequest) -> Option<String> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
 }
 
-/// Runs blocking work (database calls, password hashing) on the blocking
-/// thread pool, never on an async worker.
-///
-/// # Errors
-/// The work's own error, or 503 if the pool is shutting down.
-pub async fn run_blocking<T, E>(
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    E: Into<ApiError> + Send + 'static,
-{
-    web::block(work)
-        .await
-        .map_err(|blocking| ApiError::Unavailable(Box::new(blocking)))?
-        .map_err(Into::into)
-}
-
 #[cfg(test)]
 mod tests {
     use actix_web::{ResponseError, test::TestRequest};

@@ -11,11 +11,11 @@ pub mod cors;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod lanes;
 pub mod limits;
 pub mod openapi;
 pub mod request_log;
 mod routes;
-pub mod workers;
 
 #[cfg(feature = "fuzzing")]
 pub use routes::fuzzing;
@@ -34,7 +34,7 @@ use domain::{AuthService, InfraError};
 pub use client_address::client_address;
 pub use envelope::{Envelope, FieldError};
 pub use error::ApiError;
-pub use workers::DatabaseWorkers;
+pub use lanes::{Lanes, UseCase, WorkerPool};
 
 /// Whether the service can do its job right now (API.md §6, `/api/health`).
 pub trait ReadinessProbe: Send + Sync {
@@ -70,18 +70,18 @@ impl Default for HttpSettings {
 }
 
 /// Mounts every route, the state they need and the envelope 404. The
-/// routes' database calls run on `workers`.
+/// routes' use cases run on `lanes`.
 pub fn configure(
     service: Arc<AuthService>,
     probe: Arc<dyn ReadinessProbe>,
-    workers: Arc<DatabaseWorkers>,
+    lanes: Arc<Lanes>,
     settings: HttpSettings,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         config
             .app_data(web::Data::from(service))
             .app_data(web::Data::from(probe))
-            .app_data(web::Data::from(workers))
+            .app_data(web::Data::from(lanes))
             .app_data(web::PayloadConfig::new(settings.body_limit_bytes))
             .app_data(web::Data::new(settings));
         routes::mount(config);

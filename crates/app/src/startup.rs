@@ -9,12 +9,12 @@ use actix_web::{
     middleware::{Condition, from_fn},
     web,
 };
-use adapters_crypto::{BcryptHasher, JwtTokenService, PooledHasher};
+use adapters_crypto::{BcryptHasher, JwtTokenService};
 use adapters_db::{
     DbPool, DieselLoginFailureRepository, DieselSessionRepository, DieselUserRepository,
 };
 use adapters_http::{
-    DatabaseWorkers, HttpSettings, ReadinessProbe, configure,
+    HttpSettings, Lanes, ReadinessProbe, WorkerPool, configure,
     cors::cors,
     error_envelopes,
     limits::{read_body_in_time, refuse_oversized},
@@ -39,14 +39,20 @@ impl ReadinessProbe for DatabaseProbe {
     }
 }
 
-/// Hashes that may wait per hashing thread: at cost 12 (~0.25 s a hash)
-/// a full queue is about four seconds of work.
-const HASH_QUEUE_PER_WORKER: usize = 16;
+/// Calls that may wait per hashing-lane thread: at cost 12 (~0.25 s a
+/// hash) a full queue is about four seconds of work; past it, logins and
+/// registrations answer 503 at once.
+const HASH_QUEUE_PER_THREAD: usize = 16;
 
-/// Database calls that may wait per database worker: at a few hundred
-/// microseconds a call, a full queue is well under a second of work; past
-/// it, requests answer 503 at once.
-const DB_QUEUE_PER_WORKER: usize = 64;
+/// Calls that may wait per database-lane thread: at a few hundred
+/// microseconds a call, a full queue is well under a second of work.
+const DB_QUEUE_PER_THREAD: usize = 64;
+
+/// Threads of the hashing lane: one per core, since a bcrypt hash holds a
+/// core for its whole run; more would only share the cores more slowly.
+fn hashing_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
 
 /// Opens the database (running pending migrations) and wires the adapters
 /// into the use cases. Blocking: connects and migrates.
@@ -55,15 +61,15 @@ const DB_QUEUE_PER_WORKER: usize = 64;
 /// When the database cannot be reached or migrated.
 pub fn wire(settings: &Settings) -> anyhow::Result<(Arc<AuthService>, DbPool)> {
     let url = &settings.database_url;
-    let pool = adapters_db::connect(url, settings.pool_size)
+    // A connection for every lane thread (`DB__POOL_SIZE` database threads,
+    // and the hashing threads, whose use cases query too): no thread ever
+    // waits for a connection another holds.
+    let connections = settings.pool_size + u32::try_from(hashing_threads()).unwrap_or(1);
+    let pool = adapters_db::connect(url, connections)
         .with_context(|| format!("cannot open the database at {url}"))?;
-    let bcrypt = BcryptHasher::new(settings.bcrypt_cost)?;
-    let dummy_hash = bcrypt.dummy_hash();
-    // Hashing gets one thread per core and a bounded queue of its own, so a
-    // login storm can neither starve the async workers and database calls
-    // nor queue without bound: past the queue, logins answer 503.
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let hasher = PooledHasher::new(bcrypt, workers, workers * HASH_QUEUE_PER_WORKER);
+    // bcrypt runs on the calling thread: the hashing lane's (see `Lanes`).
+    let hasher = BcryptHasher::new(settings.bcrypt_cost)?;
+    let dummy_hash = hasher.dummy_hash();
     let ports = Ports {
         users: Arc::new(DieselUserRepository::new(pool.clone())),
         sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
@@ -88,12 +94,19 @@ impl Application {
     /// cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let wiring = settings.clone();
-        // Connecting, migrating and hashing block: keep them off the runtime.
+        // Connecting and migrating block: keep them off the runtime.
         let (service, pool) = web::block(move || wire(&wiring)).await??;
-        // One database worker per pooled connection, so a worker never
-        // waits for a connection another one holds.
-        let threads = usize::try_from(pool.max_size()).unwrap_or(1);
-        let workers = Arc::new(DatabaseWorkers::new(threads, threads * DB_QUEUE_PER_WORKER));
+        // The database lane gets the connections the hashing lane does not
+        // (an in-memory SQLite database has one connection for both).
+        let hashing = hashing_threads();
+        let database = usize::try_from(pool.max_size())
+            .unwrap_or(1)
+            .saturating_sub(hashing)
+            .max(1);
+        let lanes = Arc::new(Lanes::new(
+            WorkerPool::new("db", database, database * DB_QUEUE_PER_THREAD),
+            WorkerPool::new("hashing", hashing, hashing * HASH_QUEUE_PER_THREAD),
+        ));
         let probe: Arc<dyn ReadinessProbe> = Arc::new(DatabaseProbe(pool));
         let http = HttpSettings {
             body_limit_bytes: settings.server.body_limit_bytes,
@@ -128,7 +141,7 @@ impl Application {
                 .configure(configure(
                     service.clone(),
                     probe.clone(),
-                    workers.clone(),
+                    lanes.clone(),
                     http,
                 ))
         })

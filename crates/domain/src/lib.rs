@@ -31,7 +31,7 @@ pub use ports::{
     TokenService, UserRepository,
 };
 pub use service::{
-    AuthPolicy, AuthService, ChangePasswordRequest, LoginRequest, Ports, RegisterRequest,
+    Admitted, AuthPolicy, AuthService, ChangePasswordRequest, LoginRequest, Ports, RegisterRequest,
 };
 pub use session::{NewSession, Rotation};
 pub use throttle::{Attempt, AttemptLimit, LoginLimits, Places, Reservation, ThrottleKey};

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use crate::{
     Attempt, AttemptLimit, AuthenticateError, ChangePasswordError, Claims, Clock, CreateUserError,
     DetailsUpdate, HashStrength, InfraError, LoginError, LoginFailureRepository, LoginLimits,
-    NewSession, NewUser, Password, PasswordHash, PasswordHasher, RefreshError, RegisterError,
-    Reservation, Rotation, SessionRepository, ThrottleKey, TokenKind, TokenPair, TokenRequest,
-    TokenService, UnixSeconds, UpdateDetailsError, User, UserRepository, Username, text,
+    NewSession, NewUser, Password, PasswordHash, PasswordHasher, Places, RefreshError,
+    RegisterError, Reservation, Rotation, SessionRepository, ThrottleKey, TokenKind, TokenPair,
+    TokenRequest, TokenService, UnixSeconds, UpdateDetailsError, User, UserRepository, Username,
+    text,
 };
 
 /// Input of [`AuthService::register`], already parsed at the boundary.
@@ -57,11 +58,25 @@ impl std::fmt::Debug for ChangePasswordRequest {
     }
 }
 
-/// How a counted attempt ended ([`AuthService::counted_attempt`]).
-enum Attempted<T> {
-    Succeeded(T),
-    Failed,
-    Limited { retry_after_secs: u64 },
+/// An attempt at a password admitted past the failure limits (API.md §8):
+/// it holds its places in the counts until [`AuthService::login`] or
+/// [`AuthService::change_password`] settles it.
+#[must_use = "an admitted attempt holds places in the failure counts"]
+#[derive(Debug)]
+pub struct Admitted<R> {
+    request: R,
+    places: Places,
+    username_key: String,
+    now: UnixSeconds,
+}
+
+impl<R> Admitted<R> {
+    /// The places it holds, to give back with [`AuthService::abandon`] if
+    /// it never runs.
+    #[must_use]
+    pub fn places(&self) -> &Places {
+        &self.places
+    }
 }
 
 /// Everything the use cases need from outside.
@@ -127,35 +142,43 @@ impl AuthService {
             })
     }
 
-    /// Checks credentials and issues an access and refresh token pair that
-    /// starts a new session. Inactive users may log in, as in the original.
-    ///
-    /// The attempt takes its place in the failure counts before the
-    /// password is checked ([`Self::counted_attempt`]), and its session is
-    /// stored only while the password it checked is still the user's.
+    /// Admits a login attempt past the failure limits (API.md §8): it
+    /// takes its place in the counts of its username and client address,
+    /// atomically in the store, before any password is checked. Database
+    /// work only, so that a storm of refused guesses never queues behind
+    /// password hashing; [`Self::login`] then checks it.
     ///
     /// # Errors
     /// [`LoginError::TooManyAttempts`] while the username or the client
-    /// address is at its failure limit (checked before the password, so
-    /// even the right one is refused); [`LoginError::InvalidCredentials`]
-    /// for an unknown user and a wrong password alike.
-    pub fn login(&self, request: LoginRequest) -> Result<TokenPair, LoginError> {
+    /// address is at its limit (even the right password is refused then);
+    /// [`LoginError::InvalidCredentials`] for a username no user can have.
+    pub fn admit_login(&self, request: LoginRequest) -> Result<Admitted<LoginRequest>, LoginError> {
         // Text no user can have names no user, and must not reach the store
         // even as a failure count (API.md §8).
         if !text::is_storable(&request.username) {
             return Err(LoginError::InvalidCredentials);
         }
-        let now = self.ports.clock.now();
-        let LoginRequest {
-            username,
-            password,
-            client_address,
-        } = request;
-        let outcome = self.counted_attempt(&username, client_address, now, || {
-            let user = match Username::parse(username.as_str()) {
+        let (username, address) = (request.username.clone(), request.client_address.clone());
+        self.admit(&username, address, request)?
+            .map_err(|retry_after_secs| LoginError::TooManyAttempts { retry_after_secs })
+    }
+
+    /// Checks an admitted login's credentials and issues an access and
+    /// refresh token pair that starts a new session, stored only while the
+    /// password it checked is still the user's. Inactive users may log in,
+    /// as in the original.
+    ///
+    /// # Errors
+    /// [`LoginError::InvalidCredentials`] for an unknown user and a wrong
+    /// password alike.
+    pub fn login(&self, attempt: Admitted<LoginRequest>) -> Result<TokenPair, LoginError> {
+        let now = attempt.now;
+        self.settle(attempt, |request| {
+            let user = match Username::parse(request.username.as_str()) {
                 Ok(username) => self.ports.users.find_by_username(&username)?,
                 Err(_) => None,
             };
+            let password = request.password;
             let (Some(user), Some(password)) = (user, Password::candidate(password.as_str()))
             else {
                 // Why the dummy check: answering at once for an unknown user
@@ -173,31 +196,30 @@ impl AuthService {
             }
             self.rehash_if_needed(&password, &user)?;
             self.start_session(&user, now)
-        })?;
-        match outcome {
-            Attempted::Succeeded(pair) => Ok(pair),
-            Attempted::Failed => Err(LoginError::InvalidCredentials),
-            Attempted::Limited { retry_after_secs } => {
-                Err(LoginError::TooManyAttempts { retry_after_secs })
-            }
-        }
+        })?
+        .ok_or(LoginError::InvalidCredentials)
     }
 
-    /// Runs `check`, a password check of `username`'s, as one counted
-    /// attempt (API.md §8): a place under the username and the client
-    /// address is reserved first, atomically in the store, and `check`
-    /// runs only if both had room. `Ok(Some)` is a success: the places are
-    /// given back and the username's count cleared. `Ok(None)` is a
-    /// failure: the places stay. An error gives the places back, since no
-    /// verdict was reached.
-    fn counted_attempt<T>(
+    /// Gives back the places of an admitted attempt that never ran (its
+    /// lane refused it), so that a check that never happened does not
+    /// count as a failure. Places already given back are no matter.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    pub fn abandon(&self, places: &Places) -> Result<(), InfraError> {
+        self.ports.login_failures.release(places)
+    }
+
+    /// Reserves a place for an attempt at `username`'s password from
+    /// `client_address`: the attempt admitted, or the seconds to wait.
+    fn admit<R>(
         &self,
         username: &str,
         client_address: Option<String>,
-        now: UnixSeconds,
-        check: impl FnOnce() -> Result<Option<T>, InfraError>,
-    ) -> Result<Attempted<T>, InfraError> {
+        request: R,
+    ) -> Result<Result<Admitted<R>, u64>, InfraError> {
         let limits = self.policy.login_limits;
+        let now = self.ports.clock.now();
         let username_key = ThrottleKey::Username(username.to_owned()).storage_key();
         let address_limit = client_address.map(|address| AttemptLimit {
             key: ThrottleKey::Address(address).storage_key(),
@@ -213,19 +235,39 @@ impl AuthService {
             now,
             window_secs: limits.window_secs,
         };
-        let places = match self.ports.login_failures.reserve(&attempt)? {
-            Reservation::Admitted(places) => places,
-            Reservation::Refused { retry_after_secs } => {
-                return Ok(Attempted::Limited { retry_after_secs });
-            }
-        };
-        match check() {
+        Ok(match self.ports.login_failures.reserve(&attempt)? {
+            Reservation::Admitted(places) => Ok(Admitted {
+                request,
+                places,
+                username_key,
+                now,
+            }),
+            Reservation::Refused { retry_after_secs } => Err(retry_after_secs),
+        })
+    }
+
+    /// Runs `check`, the password check of an admitted attempt, and settles
+    /// its places: `Ok(Some)` is a success (places given back, the
+    /// username's count cleared); `Ok(None)` a failure (the places stay);
+    /// an error gives the places back, since no verdict was reached.
+    fn settle<R, T>(
+        &self,
+        attempt: Admitted<R>,
+        check: impl FnOnce(R) -> Result<Option<T>, InfraError>,
+    ) -> Result<Option<T>, InfraError> {
+        let Admitted {
+            request,
+            places,
+            username_key,
+            ..
+        } = attempt;
+        match check(request) {
             Ok(Some(value)) => {
                 self.ports.login_failures.release(&places)?;
                 self.ports.login_failures.clear(&username_key)?;
-                Ok(Attempted::Succeeded(value))
+                Ok(Some(value))
             }
-            Ok(None) => Ok(Attempted::Failed),
+            Ok(None) => Ok(None),
             Err(error) => {
                 // Best effort: the check's own error is the one to report.
                 let _ = self.ports.login_failures.release(&places);
@@ -389,48 +431,50 @@ impl AuthService {
         self.ports.users.update_details(user.id, update)
     }
 
-    /// Replaces `user`'s password after checking the current one, and ends
-    /// every session in the same transaction: whoever knew the old
-    /// password loses their refresh tokens. The check counts as a login
-    /// attempt of the user's name, under the same limit (API.md §8).
+    /// Admits `user`'s password change past the failure limits: the check
+    /// of the current password counts as a login attempt of the user's
+    /// name, under the same limits (API.md §8). Database work only, like
+    /// [`Self::admit_login`].
     ///
     /// # Errors
-    /// [`ChangePasswordError::TooManyAttempts`] at the failure limit,
-    /// before any check; [`ChangePasswordError::IncorrectPassword`] if
-    /// `current_password` is not (or, after a concurrent change, no longer)
-    /// the user's.
+    /// [`ChangePasswordError::TooManyAttempts`] at the limit, before any
+    /// check.
+    pub fn admit_password_change(
+        &self,
+        user: User,
+        request: ChangePasswordRequest,
+    ) -> Result<Admitted<(User, ChangePasswordRequest)>, ChangePasswordError> {
+        let (username, address) = (user.username.to_string(), request.client_address.clone());
+        self.admit(&username, address, (user, request))?
+            .map_err(|retry_after_secs| ChangePasswordError::TooManyAttempts { retry_after_secs })
+    }
+
+    /// Replaces the user's password after checking the current one, and
+    /// ends every session in the same transaction: whoever knew the old
+    /// password loses their refresh tokens.
+    ///
+    /// # Errors
+    /// [`ChangePasswordError::IncorrectPassword`] if `current_password` is
+    /// not (or, after a concurrent change, no longer) the user's.
     pub fn change_password(
         &self,
-        user: &User,
-        request: ChangePasswordRequest,
+        attempt: Admitted<(User, ChangePasswordRequest)>,
     ) -> Result<(), ChangePasswordError> {
-        let ChangePasswordRequest {
-            current_password,
-            new_password,
-            client_address,
-        } = request;
-        let now = self.ports.clock.now();
-        let outcome = self.counted_attempt(user.username.as_ref(), client_address, now, || {
-            let Some(current) = Password::candidate(current_password) else {
+        self.settle(attempt, |(user, request)| {
+            let Some(current) = Password::candidate(request.current_password) else {
                 return Ok(None);
             };
-            if !self.verify_stored(&current, user)? {
+            if !self.verify_stored(&current, &user)? {
                 return Ok(None);
             }
-            let hash = self.ports.hasher.hash(&new_password)?;
+            let hash = self.ports.hasher.hash(&request.new_password)?;
             let changed =
                 self.ports
                     .users
                     .change_password(user.id, user.credential_version, &hash)?;
             Ok(changed.then_some(()))
-        })?;
-        match outcome {
-            Attempted::Succeeded(()) => Ok(()),
-            Attempted::Failed => Err(ChangePasswordError::IncorrectPassword),
-            Attempted::Limited { retry_after_secs } => {
-                Err(ChangePasswordError::TooManyAttempts { retry_after_secs })
-            }
-        }
+        })?
+        .ok_or(ChangePasswordError::IncorrectPassword)
     }
 
     /// The user a verified token names, if it still exists.

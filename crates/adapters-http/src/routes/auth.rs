@@ -10,19 +10,16 @@ use domain::{AuthService, LoginRequest, Password, RegisterRequest, TokenPair, Us
 use serde::Deserialize;
 use serde_json::json;
 
-use super::Lane;
 use crate::{
-    DatabaseWorkers, Envelope, FieldError, HttpSettings,
+    Envelope, FieldError, HttpSettings, Lanes, UseCase,
     client_address::client_address,
     error::ApiError,
-    extract::{
-        BearerToken, Encodings, JsonBody, JsonOrFormBody, RawBody, parse_body, run_blocking,
-    },
+    extract::{BearerToken, Encodings, JsonBody, JsonOrFormBody, RawBody, parse_body},
     request_log::RoutedAs,
 };
 
 pub(crate) type Service = web::Data<AuthService>;
-pub(crate) type Workers = web::Data<DatabaseWorkers>;
+pub(crate) type LanesData = web::Data<Lanes>;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"username": "agent47", "password": "correct horse"}))]
@@ -139,11 +136,14 @@ fn check_grant_type(sent: Option<&str>, expected: &str) -> Result<(), ApiError> 
     ))]
 pub(crate) async fn register(
     service: Service,
+    lanes: LanesData,
     body: JsonBody<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
     let request = body.0.into_request()?;
     let service = service.into_inner();
-    let user = run_blocking(move || service.register(request)).await?;
+    let user = lanes
+        .run(UseCase::Register, move || service.register(request))
+        .await?;
     Ok(Envelope::new(StatusCode::CREATED)
         .data(json!({"username": user.username.as_ref()}))
         .into_response())
@@ -164,6 +164,7 @@ pub(crate) async fn register(
     ))]
 pub(crate) async fn login(
     service: Service,
+    lanes: LanesData,
     settings: web::Data<HttpSettings>,
     request: HttpRequest,
     body: JsonOrFormBody<LoginBody>,
@@ -179,8 +180,17 @@ pub(crate) async fn login(
         password,
         client_address: client_address(&request, &settings),
     };
-    let service = service.into_inner();
-    let pair = run_blocking(move || service.login(login)).await?;
+    let pair = super::password_attempt(
+        &lanes,
+        service,
+        (UseCase::AdmitLogin, move |service: &AuthService| {
+            Ok(service.admit_login(login)?)
+        }),
+        (UseCase::Login, |service: &AuthService, attempt| {
+            service.login(attempt)
+        }),
+    )
+    .await?;
     Ok(token_response(StatusCode::ACCEPTED, &pair))
 }
 
@@ -238,13 +248,15 @@ pub(crate) async fn verify(
     ))]
 pub(crate) async fn refresh(
     service: Service,
-    workers: Workers,
+    lanes: LanesData,
     request: HttpRequest,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let token = refresh_token(&request, &body.0)?.ok_or(ApiError::InvalidRefreshToken)?;
     let service = service.into_inner();
-    let pair = workers.run(move || service.refresh(&token)).await?;
+    let pair = lanes
+        .run(UseCase::Refresh, move || service.refresh(&token))
+        .await?;
     Ok(token_response(StatusCode::CREATED, &pair))
 }
 
@@ -262,12 +274,14 @@ pub(crate) async fn refresh(
     ))]
 pub(crate) async fn logout(
     service: Service,
-    workers: Workers,
+    lanes: LanesData,
     body: JsonOrFormBody<LogoutBody>,
 ) -> Result<HttpResponse, ApiError> {
     let service = service.into_inner();
-    workers
-        .run(move || service.logout(&body.0.refresh_token))
+    lanes
+        .run(UseCase::Logout, move || {
+            service.logout(&body.0.refresh_token)
+        })
         .await?;
     Ok(Envelope::new(StatusCode::OK)
         .message("Logged out.")
@@ -285,13 +299,16 @@ pub(crate) async fn logout(
     ))]
 pub(crate) async fn logout_all(
     service: Service,
-    workers: Workers,
+    lanes: LanesData,
     token: BearerToken,
 ) -> Result<HttpResponse, ApiError> {
-    let lane = Lane::Database(&workers);
-    super::as_current_user(lane, service, token, |service, user| {
-        service.logout_all(user)
-    })
+    super::as_current_user(
+        &lanes,
+        UseCase::LogoutAll,
+        service,
+        token,
+        |service, user| service.logout_all(user),
+    )
     .await?;
     Ok(Envelope::new(StatusCode::OK)
         .message("Logged out of all sessions.")

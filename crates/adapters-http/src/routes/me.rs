@@ -2,15 +2,14 @@
 //! `POST /api/auth/users/me/password` (API.md §3.1, §4).
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
-use domain::{ChangePasswordRequest, DetailsUpdate, Email, FullName, Password, Phone, User};
+use domain::{
+    AuthService, ChangePasswordRequest, DetailsUpdate, Email, FullName, Password, Phone, User,
+};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{
-    Lane,
-    auth::{Service, Workers},
-};
+use super::auth::{LanesData, Service};
 use crate::{
-    Envelope, FieldError, HttpSettings, client_address,
+    Envelope, FieldError, HttpSettings, UseCase, client_address,
     error::ApiError,
     extract::{BearerToken, JsonBody},
 };
@@ -134,11 +133,13 @@ pub(crate) struct PasswordBody {
     ))]
 pub(crate) async fn current_user(
     service: Service,
-    workers: Workers,
+    lanes: LanesData,
     token: BearerToken,
 ) -> Result<HttpResponse, ApiError> {
     let service = service.into_inner();
-    let user = workers.run(move || service.current_user(&token.0)).await?;
+    let user = lanes
+        .run(UseCase::CurrentUser, move || service.current_user(&token.0))
+        .await?;
     Ok(user_response(&user))
 }
 
@@ -155,15 +156,18 @@ pub(crate) async fn current_user(
     ))]
 pub(crate) async fn update_details(
     service: Service,
-    workers: Workers,
+    lanes: LanesData,
     token: BearerToken,
     body: JsonBody<DetailsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let update = body.0.into_update()?;
-    let lane = Lane::Database(&workers);
-    let user = super::as_current_user(lane, service, token, move |service, user| {
-        service.update_details(user, &update)
-    })
+    let user = super::as_current_user(
+        &lanes,
+        UseCase::UpdateDetails,
+        service,
+        token,
+        move |service, user| service.update_details(user, &update),
+    )
     .await?;
     Ok(user_response(&user))
 }
@@ -181,6 +185,7 @@ pub(crate) async fn update_details(
     ))]
 pub(crate) async fn change_password(
     service: Service,
+    lanes: LanesData,
     settings: web::Data<HttpSettings>,
     request: HttpRequest,
     token: BearerToken,
@@ -197,9 +202,20 @@ pub(crate) async fn change_password(
         new_password,
         client_address: client_address(&request, &settings),
     };
-    super::as_current_user(Lane::Hashing, service, token, move |service, user| {
-        service.change_password(user, request)
-    })
+    super::password_attempt(
+        &lanes,
+        service,
+        (
+            UseCase::AdmitPasswordChange,
+            move |service: &AuthService| {
+                let user = service.current_user(&token.0)?;
+                Ok(service.admit_password_change(user, request)?)
+            },
+        ),
+        (UseCase::ChangePassword, |service: &AuthService, attempt| {
+            service.change_password(attempt)
+        }),
+    )
     .await?;
     Ok(Envelope::new(StatusCode::OK)
         .message("Password updated.")

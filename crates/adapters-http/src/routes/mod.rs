@@ -10,44 +10,18 @@ mod tests;
 pub mod fuzzing;
 
 use actix_web::{HttpResponse, Route, guard, web};
-use domain::{AuthService, User};
+use std::sync::Arc;
 
-use crate::{
-    DatabaseWorkers,
-    error::ApiError,
-    extract::{BearerToken, run_blocking},
-};
+use domain::{Admitted, AuthService, User};
 
-/// Where a route's blocking work runs.
-#[derive(Clone, Copy)]
-pub(crate) enum Lane<'a> {
-    /// Database calls only: the fixed database workers.
-    Database(&'a DatabaseWorkers),
-    /// Work that waits on password hashing: actix's elastic blocking pool
-    /// (a hash takes ~250 ms; it must not hold a database worker).
-    Hashing,
-}
+use crate::{Lanes, UseCase, error::ApiError, extract::BearerToken};
 
-impl Lane<'_> {
-    pub(crate) async fn run<T, E>(
-        self,
-        work: impl FnOnce() -> Result<T, E> + Send + 'static,
-    ) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        E: Into<ApiError> + Send + 'static,
-    {
-        match self {
-            Self::Database(workers) => workers.run(work).await,
-            Self::Hashing => run_blocking(work).await,
-        }
-    }
-}
-
-/// Runs `work` for the active user a bearer token names, off the async
-/// workers: the shape of every bearer-authenticated route but `users/me`.
+/// Runs `work` for the active user a bearer token names, on the lane of
+/// `use_case`: the shape of every bearer-authenticated route but
+/// `users/me`.
 pub(crate) async fn as_current_user<T, E>(
-    lane: Lane<'_>,
+    lanes: &Lanes,
+    use_case: UseCase,
     service: web::Data<AuthService>,
     token: BearerToken,
     work: impl FnOnce(&AuthService, &User) -> Result<T, E> + Send + 'static,
@@ -57,11 +31,51 @@ where
     E: Into<ApiError>,
 {
     let service = service.into_inner();
-    lane.run(move || -> Result<T, ApiError> {
-        let user = service.current_user(&token.0)?;
-        work(&service, &user).map_err(Into::into)
-    })
-    .await
+    lanes
+        .run(use_case, move || -> Result<T, ApiError> {
+            let user = service.current_user(&token.0)?;
+            work(&service, &user).map_err(Into::into)
+        })
+        .await
+}
+
+/// Runs a password attempt in its two steps: `admit` on the database lane
+/// (the failure limits), then `check` on the hashing lane. If the hashing
+/// lane could not run the check (its queue is full, or the service stops),
+/// the attempt gives its places back: a check that never happened is no
+/// failure.
+pub(crate) async fn password_attempt<R, T, E>(
+    lanes: &Lanes,
+    service: web::Data<AuthService>,
+    admit: (
+        UseCase,
+        impl FnOnce(&AuthService) -> Result<Admitted<R>, ApiError> + Send + 'static,
+    ),
+    check: (
+        UseCase,
+        impl FnOnce(&AuthService, Admitted<R>) -> Result<T, E> + Send + 'static,
+    ),
+) -> Result<T, ApiError>
+where
+    R: Send + 'static,
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    let service = service.into_inner();
+    let (admit_on, admit) = admit;
+    let (check_on, check) = check;
+    let admitting = Arc::clone(&service);
+    let attempt = lanes.run(admit_on, move || admit(&admitting)).await?;
+    let places = attempt.places().clone();
+    let checking = Arc::clone(&service);
+    let result = lanes.run(check_on, move || check(&checking, attempt)).await;
+    if let Err(ApiError::Unavailable(_)) = &result {
+        // Best effort: the answer is the 503 either way.
+        let _ = lanes
+            .run(UseCase::AbandonAttempt, move || service.abandon(&places))
+            .await;
+    }
+    result
 }
 
 pub(crate) fn mount(config: &mut web::ServiceConfig) {

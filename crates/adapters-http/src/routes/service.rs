@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::{HttpResponse, http::StatusCode, rt::time::timeout, web};
 use serde_json::json;
 
-use crate::{DatabaseWorkers, Envelope, ReadinessProbe, error::ApiError};
+use crate::{Envelope, Lanes, ReadinessProbe, UseCase, error::ApiError};
 
 /// How long the database gets to answer a readiness check.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -26,10 +26,15 @@ pub(crate) async fn root() -> HttpResponse {
     ))]
 pub(crate) async fn health(
     probe: web::Data<dyn ReadinessProbe>,
-    workers: web::Data<DatabaseWorkers>,
+    lanes: web::Data<Lanes>,
 ) -> Result<HttpResponse, ApiError> {
     let probe = probe.into_inner();
-    match timeout(READINESS_TIMEOUT, workers.run(move || probe.check())).await {
+    match timeout(
+        READINESS_TIMEOUT,
+        lanes.run(UseCase::Readiness, move || probe.check()),
+    )
+    .await
+    {
         Ok(result) => result?,
         Err(_elapsed) => {
             return Err(ApiError::Unavailable("readiness check timed out".into()));

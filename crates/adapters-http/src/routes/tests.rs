@@ -19,7 +19,7 @@ use domain::{
 };
 use serde_json::{Value, json};
 
-use crate::{DatabaseWorkers, HttpSettings, ReadinessProbe, configure, error_envelopes};
+use crate::{HttpSettings, Lanes, ReadinessProbe, WorkerPool, configure, error_envelopes};
 
 fn bearer(token: &str) -> (header::HeaderName, String) {
     (header::AUTHORIZATION, format!("Bearer {token}"))
@@ -153,7 +153,10 @@ impl TestApp {
                 .configure(configure(
                     Arc::new(service),
                     Arc::new(Probe(Mutex::new(self.probe))),
-                    Arc::new(DatabaseWorkers::new(2, 64)),
+                    Arc::new(Lanes::new(
+                        WorkerPool::new("db", 2, 64),
+                        WorkerPool::new("hashing", 2, 64),
+                    )),
                     self.http,
                 )),
         )

@@ -262,6 +262,12 @@ fn a_store_failure_during_registration_is_passed_on() {
 
 // --- login ----------------------------------------------------------------
 
+/// A login as the HTTP adapter runs it: admitted, then checked.
+fn log_in(service: &AuthService, request: LoginRequest) -> Result<TokenPair, LoginError> {
+    let attempt = service.admit_login(request)?;
+    service.login(attempt)
+}
+
 /// The attempt a login of `agent47` from 10.0.0.1 at `NOW` reserves.
 fn expected_attempt(username: &str) -> Attempt {
     Attempt {
@@ -310,10 +316,7 @@ fn the_right_password_gets_a_token_pair_and_starts_a_session() {
         .times(1)
         .returning(|_| Ok(true));
 
-    let pair = ports
-        .service()
-        .login(login("agent47", "correct horse"))
-        .unwrap();
+    let pair = log_in(&ports.service(), login("agent47", "correct horse")).unwrap();
     assert_eq!(pair.access_token, "Access-for-agent47-in-");
     assert_eq!(pair.refresh_token, "Refresh-for-agent47-in-new");
     assert_eq!(pair.expires_in, ACCESS_LIFETIME);
@@ -344,7 +347,7 @@ fn the_place_is_reserved_before_the_password_is_checked() {
         .returning(|_, _| Ok(false));
     ports.hashes_are_current();
 
-    let result = ports.service().login(login("agent47", "wrong password"));
+    let result = log_in(&ports.service(), login("agent47", "wrong password"));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
 }
 
@@ -370,12 +373,7 @@ fn a_successful_login_gives_back_its_places_and_clears_the_usernames_count() {
     ports.tokens_are_issued();
     ports.sessions_are_created();
 
-    assert!(
-        ports
-            .service()
-            .login(login("agent47", "correct horse"))
-            .is_ok()
-    );
+    assert!(log_in(&ports.service(), login("agent47", "correct horse")).is_ok());
 }
 
 #[test]
@@ -387,7 +385,7 @@ fn a_wrong_password_keeps_its_places_as_failures() {
     ports.user_exists(user("agent47", true));
     ports.hasher.expect_verify().returning(|_, _| Ok(false));
 
-    let result = ports.service().login(login("agent47", "wrong password"));
+    let result = log_in(&ports.service(), login("agent47", "wrong password"));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
 }
 
@@ -403,7 +401,7 @@ fn an_unknown_user_still_costs_one_hash_check_against_the_dummy_hash() {
         .times(1)
         .returning(|_, _| Ok(true));
 
-    let result = ports.service().login(login("nobody", "some password"));
+    let result = log_in(&ports.service(), login("nobody", "some password"));
     // Even a dummy "match" must not log anyone in.
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
 }
@@ -431,7 +429,7 @@ fn the_hasher_runs_once_on_every_failing_path() {
             .times(1)
             .returning(|_, _| Ok(false));
 
-        let result = ports.service().login(login(name, password));
+        let result = log_in(&ports.service(), login(name, password));
         assert!(
             matches!(result, Err(LoginError::InvalidCredentials)),
             "{name}"
@@ -464,7 +462,7 @@ fn a_wrong_password_against_a_cheaper_hash_also_spends_the_configured_cost() {
         .in_sequence(&mut order)
         .returning(|_, _| Ok(false));
 
-    let result = ports.service().login(login("agent47", "wrong password"));
+    let result = log_in(&ports.service(), login("agent47", "wrong password"));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
 }
 
@@ -505,7 +503,7 @@ fn a_successful_login_rehashes_a_hash_of_another_cost_before_its_session() {
             .in_sequence(&mut order)
             .returning(|_| Ok(true));
 
-        let result = ports.service().login(login("agent47", "correct horse"));
+        let result = log_in(&ports.service(), login("agent47", "correct horse"));
         assert!(result.is_ok(), "{strength:?}");
     }
 }
@@ -522,7 +520,7 @@ fn a_login_whose_credential_changed_meanwhile_starts_no_session() {
     ports.tokens_are_issued();
     ports.sessions.expect_create().returning(|_| Ok(false));
 
-    let result = ports.service().login(login("agent47", "correct horse"));
+    let result = log_in(&ports.service(), login("agent47", "correct horse"));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
 }
 
@@ -537,9 +535,10 @@ fn a_username_that_could_never_register_is_refused_after_a_hash_check() {
         .times(1)
         .returning(|_, _| Ok(false));
 
-    let result = ports
-        .service()
-        .login(login("no spaces allowed", "some password"));
+    let result = log_in(
+        &ports.service(),
+        login("no spaces allowed", "some password"),
+    );
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
 }
 
@@ -547,9 +546,10 @@ fn a_username_that_could_never_register_is_refused_after_a_hash_check() {
 fn a_username_with_a_nul_never_reaches_the_store() {
     // No expectation on any port: the failure counts are keyed by the
     // name, and a NUL cannot be stored.
-    let result = Mocks::default()
-        .service()
-        .login(login("agent\u{0}47", "some password"));
+    let result = log_in(
+        &Mocks::default().service(),
+        login("agent\u{0}47", "some password"),
+    );
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
 }
 
@@ -567,7 +567,7 @@ fn a_password_over_72_bytes_never_matches_even_if_its_prefix_would() {
         .times(1)
         .returning(|_, _| Ok(true));
 
-    let result = ports.service().login(login("agent47", &"a".repeat(73)));
+    let result = log_in(&ports.service(), login("agent47", &"a".repeat(73)));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
 }
 
@@ -581,7 +581,7 @@ fn a_refused_reservation_is_too_many_attempts_before_any_check() {
     });
     // No user lookup, no hasher: even the right password is not checked.
 
-    let result = ports.service().login(login("agent47", "correct horse"));
+    let result = log_in(&ports.service(), login("agent47", "correct horse"));
     match result {
         Err(LoginError::TooManyAttempts { retry_after_secs }) => assert_eq!(retry_after_secs, 300),
         other => panic!("expected a lock, got {other:?}"),
@@ -611,7 +611,7 @@ fn without_a_client_address_only_the_username_is_counted() {
         ..login("agent47", "wrong password")
     };
 
-    assert!(ports.service().login(request).is_err());
+    assert!(log_in(&ports.service(), request).is_err());
 }
 
 #[test]
@@ -624,12 +624,7 @@ fn an_inactive_user_can_log_in() {
     ports.tokens_are_issued();
     ports.sessions_are_created();
 
-    assert!(
-        ports
-            .service()
-            .login(login("sleeper", "correct horse"))
-            .is_ok()
-    );
+    assert!(log_in(&ports.service(), login("sleeper", "correct horse")).is_ok());
 }
 
 #[test]
@@ -647,7 +642,7 @@ fn a_store_failure_during_login_gives_the_places_back_and_is_not_bad_credentials
         .expect_find_by_username()
         .returning(|_| Err(store_down()));
 
-    let result = ports.service().login(login("agent47", "correct horse"));
+    let result = log_in(&ports.service(), login("agent47", "correct horse"));
     assert!(matches!(result, Err(LoginError::Infra(_))));
 }
 
@@ -927,6 +922,16 @@ fn details_updates_go_to_the_repository_and_its_refusals_come_back() {
     assert!(matches!(result, Err(UpdateDetailsError::EmailTaken)));
 }
 
+/// A password change as the HTTP adapter runs it: admitted, then checked.
+fn change(
+    service: &AuthService,
+    user: &User,
+    request: ChangePasswordRequest,
+) -> Result<(), ChangePasswordError> {
+    let attempt = service.admit_password_change(user.clone(), request)?;
+    service.change_password(attempt)
+}
+
 fn change_password_request(current: &str) -> ChangePasswordRequest {
     ChangePasswordRequest {
         current_password: current.into(),
@@ -949,9 +954,11 @@ fn a_wrong_current_password_changes_nothing_and_counts_as_a_failure() {
     ports.hasher.expect_verify().returning(|_, _| Ok(false));
     // No hash, no update.
 
-    let result = ports
-        .service()
-        .change_password(&user("agent47", true), change_password_request("wrong one"));
+    let result = change(
+        &ports.service(),
+        &user("agent47", true),
+        change_password_request("wrong one"),
+    );
     assert!(matches!(
         result,
         Err(ChangePasswordError::IncorrectPassword)
@@ -968,7 +975,8 @@ fn at_the_limit_a_password_change_is_refused_before_the_check() {
     });
     // No hasher: even the right current password is not checked.
 
-    let result = ports.service().change_password(
+    let result = change(
+        &ports.service(),
         &user("agent47", true),
         change_password_request("correct horse"),
     );
@@ -1003,7 +1011,8 @@ fn a_password_change_stores_the_new_hash_for_the_verified_credential() {
         .times(1)
         .returning(|_, _, _| Ok(true));
 
-    let result = ports.service().change_password(
+    let result = change(
+        &ports.service(),
         &user("agent47", true),
         change_password_request("correct horse"),
     );
@@ -1024,7 +1033,8 @@ fn a_password_change_that_loses_to_a_concurrent_one_is_incorrect_password() {
         .expect_change_password()
         .returning(|_, _, _| Ok(false));
 
-    let result = ports.service().change_password(
+    let result = change(
+        &ports.service(),
         &user("agent47", true),
         change_password_request("correct horse"),
     );
@@ -1039,4 +1049,23 @@ fn the_password_change_request_never_shows_its_passwords() {
     let shown = format!("{:?}", change_password_request("current secret"));
     assert!(!shown.contains("current secret"), "{shown}");
     assert!(!shown.contains("brand new horse"), "{shown}");
+}
+
+#[test]
+fn an_attempt_that_never_ran_gives_its_places_back() {
+    let mut ports = Mocks::default();
+    ports.attempts_are_admitted();
+    ports
+        .failures
+        .expect_release()
+        .withf(|places| places.0 == PLACES)
+        .times(1)
+        .returning(|_| Ok(()));
+    // No user lookup, no hasher: the check never ran.
+    let service = ports.service();
+
+    let attempt = service
+        .admit_login(login("agent47", "correct horse"))
+        .unwrap();
+    service.abandon(attempt.places()).unwrap();
 }

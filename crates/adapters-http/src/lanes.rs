@@ -1,0 +1,294 @@
+//! Where blocking work runs: the service's one execution model.
+//!
+//! Use cases are synchronous (their ports block on the database and on
+//! bcrypt), so none may run on actix's async workers. Each runs, start to
+//! finish, on one of two **lanes**: a fixed set of threads taking calls from
+//! one bounded queue ([`WorkerPool`]). [`UseCase::lane`] is the one place
+//! that says which: anything that hashes a password runs on the hashing
+//! lane (one thread per core: a bcrypt hash holds a core for ~250 ms),
+//! everything else on the database lane (one thread per pooled connection).
+//! A use case does its database calls on its own lane's thread — no thread
+//! ever waits for another pool's thread — and the database pool holds a
+//! connection for every lane thread, so none waits for a connection either.
+//!
+//! A full queue answers 503 with `Retry-After` at once (the service is
+//! behind: clients should come back, not wait); a panicking call answers
+//! 500 and its thread goes on. `verify` is pure CPU (one HMAC) and runs on
+//! the async worker itself.
+
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    thread,
+};
+
+use crossbeam_channel::{Sender, TrySendError};
+use tokio::sync::oneshot;
+
+use crate::error::ApiError;
+
+/// The use cases that block, by the lane they run on. A password attempt
+/// (login, password change) is two steps: admitted past the failure limits
+/// with database work only, then checked — so that refused guesses answer
+/// 429 at once and never queue behind password hashing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UseCase {
+    Register,
+    AdmitLogin,
+    Login,
+    AdmitPasswordChange,
+    ChangePassword,
+    /// Gives back the places of an admitted attempt its lane never ran.
+    AbandonAttempt,
+    CurrentUser,
+    UpdateDetails,
+    Refresh,
+    Logout,
+    LogoutAll,
+    Readiness,
+}
+
+/// The two lanes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Database calls only: a few hundred microseconds each.
+    Database,
+    /// Work that hashes or checks a password, with its database calls.
+    Hashing,
+}
+
+impl UseCase {
+    /// Which lane runs this use case: the one place that decides.
+    #[must_use]
+    pub fn lane(self) -> Lane {
+        match self {
+            Self::Register | Self::Login | Self::ChangePassword => Lane::Hashing,
+            Self::AdmitLogin
+            | Self::AdmitPasswordChange
+            | Self::AbandonAttempt
+            | Self::CurrentUser
+            | Self::UpdateDetails
+            | Self::Refresh
+            | Self::Logout
+            | Self::LogoutAll
+            | Self::Readiness => Lane::Database,
+        }
+    }
+}
+
+/// The service's two lanes. Dropping it lets their threads finish the
+/// queued calls and exit.
+#[derive(Debug)]
+pub struct Lanes {
+    database: WorkerPool,
+    hashing: WorkerPool,
+}
+
+impl Lanes {
+    #[must_use]
+    pub fn new(database: WorkerPool, hashing: WorkerPool) -> Self {
+        Self { database, hashing }
+    }
+
+    /// Runs `work`, the use case `use_case`, on its lane and awaits its
+    /// result.
+    ///
+    /// # Errors
+    /// As [`WorkerPool::run`].
+    pub async fn run<T, E>(
+        &self,
+        use_case: UseCase,
+        work: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let pool = match use_case.lane() {
+            Lane::Database => &self.database,
+            Lane::Hashing => &self.hashing,
+        };
+        pool.run(work).await
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads with a bounded queue: the one pool type of the
+/// service, used as its lanes.
+///
+/// actix's `web::block` hands each call to tokio's elastic blocking pool,
+/// which under load grows a thread per request in flight (about a hundred
+/// at 64 connections) and wakes one for every call: two context switches a
+/// request. Here a fixed number of threads take calls from one queue, and
+/// under load go from one to the next without sleeping.
+#[derive(Debug)]
+pub struct WorkerPool {
+    name: &'static str,
+    queue: Sender<Job>,
+}
+
+/// Why a call was not run.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("the {0} queue is full")]
+    QueueFull(&'static str),
+    #[error("a call on the {0} lane panicked")]
+    Panicked(&'static str),
+    #[error("the {0} threads have stopped")]
+    Stopped(&'static str),
+}
+
+impl WorkerPool {
+    /// Starts `threads` threads (at least one) named `zentra-<name>-<n>`,
+    /// sharing a queue of `queue_capacity` calls.
+    ///
+    /// # Panics
+    /// When the OS cannot start a thread.
+    #[must_use]
+    pub fn new(name: &'static str, threads: usize, queue_capacity: usize) -> Self {
+        let (queue, jobs) = crossbeam_channel::bounded::<Job>(queue_capacity);
+        for index in 0..threads.max(1) {
+            let jobs = jobs.clone();
+            thread::Builder::new()
+                .name(format!("zentra-{name}-{index}"))
+                .spawn(move || {
+                    for job in jobs {
+                        job();
+                    }
+                })
+                .expect("the OS starts a worker thread");
+        }
+        Self { name, queue }
+    }
+
+    /// Runs `work` on one of the threads and awaits its result.
+    ///
+    /// # Errors
+    /// The work's own error; 503 when the queue is full (the lane is
+    /// behind: clients should come back); 500 when the work panicked (the
+    /// thread survives).
+    pub async fn run<T, E>(
+        &self,
+        work: impl FnOnce() -> Result<T, E> + Send + 'static,
+    ) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        E: Into<ApiError> + Send + 'static,
+    {
+        let name = self.name;
+        let (answer, result) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            // A closed receiver means the request is gone: nothing to do.
+            let _ = answer.send(catch_unwind(AssertUnwindSafe(work)));
+        });
+        self.queue.try_send(job).map_err(|error| {
+            ApiError::Unavailable(Box::new(match error {
+                TrySendError::Full(_) => WorkerError::QueueFull(name),
+                TrySendError::Disconnected(_) => WorkerError::Stopped(name),
+            }))
+        })?;
+        match result.await {
+            Ok(Ok(outcome)) => outcome.map_err(Into::into),
+            Ok(Err(_panic)) => Err(ApiError::Internal(Box::new(WorkerError::Panicked(name)))),
+            // The call was dropped unrun: the threads are shutting down.
+            Err(_) => Err(ApiError::Unavailable(Box::new(WorkerError::Stopped(name)))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Barrier};
+
+    use actix_web::{ResponseError, http::StatusCode};
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn work_runs_off_the_calling_thread_and_its_result_comes_back() {
+        let workers = WorkerPool::new("test", 2, 8);
+        let caller = thread::current().id();
+        let ran_on = workers
+            .run(move || Ok::<_, ApiError>(thread::current().id()))
+            .await
+            .unwrap();
+        assert_ne!(ran_on, caller);
+        let refused = workers
+            .run(|| Err::<(), _>(ApiError::InvalidToken))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status_code(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[actix_web::test]
+    async fn a_panic_is_a_500_and_the_thread_goes_on() {
+        let workers = WorkerPool::new("test", 1, 8);
+        let panicked = workers
+            .run(|| -> Result<(), ApiError> { panic!("a bug") })
+            .await
+            .unwrap_err();
+        assert_eq!(panicked.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(workers.run(|| Ok::<_, ApiError>(7)).await.unwrap(), 7);
+    }
+
+    #[actix_web::test]
+    async fn a_full_queue_is_a_503_at_once() {
+        let workers = WorkerPool::new("test", 1, 1);
+        // The one thread takes a call and holds it...
+        let (started, running) = std::sync::mpsc::channel();
+        let hold = Arc::new(Barrier::new(2));
+        let held = hold.clone();
+        let mut busy = Box::pin(workers.run(move || {
+            started.send(()).unwrap();
+            held.wait();
+            Ok::<_, ApiError>(())
+        }));
+        poll_once(&mut busy).await;
+        running.recv().unwrap();
+        // ...the next one waits in the one queued slot...
+        let mut queued = Box::pin(workers.run(|| Ok::<_, ApiError>(())));
+        poll_once(&mut queued).await;
+        // ...and one more is refused without waiting.
+        let refused = workers.run(|| Ok::<_, ApiError>(())).await.unwrap_err();
+        assert_eq!(refused.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        hold.wait();
+        busy.await.unwrap();
+        queued.await.unwrap();
+    }
+
+    #[actix_web::test]
+    async fn each_use_case_runs_on_its_lane() {
+        let lanes = Lanes::new(WorkerPool::new("db", 1, 8), WorkerPool::new("hash", 1, 8));
+        let thread_of = |use_case| {
+            lanes.run(use_case, || {
+                Ok::<_, ApiError>(thread::current().name().unwrap_or_default().to_owned())
+            })
+        };
+        for use_case in [UseCase::Register, UseCase::Login, UseCase::ChangePassword] {
+            assert_eq!(thread_of(use_case).await.unwrap(), "zentra-hash-0");
+        }
+        for use_case in [
+            UseCase::AdmitLogin,
+            UseCase::AdmitPasswordChange,
+            UseCase::AbandonAttempt,
+            UseCase::CurrentUser,
+            UseCase::UpdateDetails,
+            UseCase::Refresh,
+            UseCase::Logout,
+            UseCase::LogoutAll,
+            UseCase::Readiness,
+        ] {
+            assert_eq!(thread_of(use_case).await.unwrap(), "zentra-db-0");
+        }
+    }
+
+    /// Polls `future` once: enough for [`WorkerPool::run`] to queue its
+    /// call.
+    async fn poll_once<F: std::future::Future + Unpin>(future: &mut F) {
+        std::future::poll_fn(|context| {
+            let _ = std::pin::Pin::new(&mut *future).poll(context);
+            std::task::Poll::Ready(())
+        })
+        .await;
+    }
+}
