@@ -5,6 +5,7 @@ use domain::{
     UnixSeconds, text::is_storable,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 
 /// Tokens longer than this are refused before any parsing: ours are a few
@@ -70,32 +71,36 @@ impl fmt::Display for JwtAlgorithm {
     }
 }
 
-/// Key material. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretKey(Vec<u8>);
+/// Key material. `Debug` never shows it (`secrecy`), and the bytes are
+/// zeroed when dropped.
+#[derive(Debug, Clone)]
+pub struct SecretKey(SecretSlice<u8>);
 
 impl SecretKey {
     #[must_use]
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Self(bytes.into())
+        Self(bytes.into().into())
     }
 
     #[must_use]
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.expose_secret().len()
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.expose_secret().is_empty()
     }
 }
 
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretKey(<{} bytes redacted>)", self.0.len())
+/// For configuration tests; nothing in the service compares keys.
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.expose_secret() == other.0.expose_secret()
     }
 }
+
+impl Eq for SecretKey {}
 
 #[derive(Debug, Clone)]
 pub struct JwtSettings {
@@ -182,8 +187,8 @@ impl JwtTokenService {
     #[must_use]
     pub fn new(settings: &JwtSettings) -> Self {
         let keys = |secret: &SecretKey, lifetime_secs| KindKeys {
-            encoding: EncodingKey::from_secret(&secret.0),
-            decoding: DecodingKey::from_secret(&secret.0),
+            encoding: EncodingKey::from_secret(secret.0.expose_secret()),
+            decoding: DecodingKey::from_secret(secret.0.expose_secret()),
             validation: validation(settings.algorithm, &settings.issuer),
             lifetime_secs,
         };

@@ -314,8 +314,11 @@ fn the_right_password_gets_a_token_pair_and_starts_a_session() {
         .service()
         .login(login("agent47", "correct horse"))
         .unwrap();
-    assert_eq!(pair.access_token, "Access-for-agent47-in-");
-    assert_eq!(pair.refresh_token, "Refresh-for-agent47-in-new");
+    assert_eq!(pair.access_token.expose_secret(), "Access-for-agent47-in-");
+    assert_eq!(
+        pair.refresh_token.expose_secret(),
+        "Refresh-for-agent47-in-new"
+    );
     assert_eq!(pair.expires_in, ACCESS_LIFETIME);
 }
 
@@ -755,8 +758,11 @@ fn a_refresh_rotates_the_session_to_the_new_token() {
         .returning(|_| Ok(true));
 
     let pair = ports.service().refresh("rt").unwrap();
-    assert_eq!(pair.access_token, "Access-for-agent47-in-");
-    assert_eq!(pair.refresh_token, "Refresh-for-agent47-in-fam-1");
+    assert_eq!(pair.access_token.expose_secret(), "Access-for-agent47-in-");
+    assert_eq!(
+        pair.refresh_token.expose_secret(),
+        "Refresh-for-agent47-in-fam-1"
+    );
 }
 
 #[test]
@@ -1039,4 +1045,18 @@ fn the_password_change_request_never_shows_its_passwords() {
     let shown = format!("{:?}", change_password_request("current secret"));
     assert!(!shown.contains("current secret"), "{shown}");
     assert!(!shown.contains("brand new horse"), "{shown}");
+}
+
+#[test]
+fn login_requests_and_token_pairs_never_show_their_secrets() {
+    let shown = format!("{:?}", login("agent47", "correct horse"));
+    assert!(!shown.contains("correct horse"), "{shown}");
+    assert!(shown.contains("agent47"), "{shown}");
+    let pair = TokenPair {
+        access_token: "access.token.secret".into(),
+        refresh_token: "refresh.token.secret".into(),
+        expires_in: 900,
+    };
+    let shown = format!("{pair:?}");
+    assert!(!shown.contains("token.secret"), "{shown}");
 }
