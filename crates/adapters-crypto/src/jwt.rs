@@ -1,14 +1,12 @@
 use std::{fmt, str::FromStr};
 
-use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use domain::{
     Claims, InfraError, IssuedToken, TokenError, TokenKind, TokenRequest, TokenService,
     UnixSeconds, text::is_storable,
 };
-use hmac::{Hmac, Mac};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
-use sha2::{Sha256, Sha384, Sha512};
 
 /// Tokens longer than this are refused before any parsing: ours are a few
 /// hundred bytes, and a huge one is only an attempt to waste our time.
@@ -73,32 +71,36 @@ impl fmt::Display for JwtAlgorithm {
     }
 }
 
-/// Key material. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretKey(Vec<u8>);
+/// Key material. `Debug` never shows it (`secrecy`), and the bytes are
+/// zeroed when dropped.
+#[derive(Debug, Clone)]
+pub struct SecretKey(SecretSlice<u8>);
 
 impl SecretKey {
     #[must_use]
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Self(bytes.into())
+        Self(bytes.into().into())
     }
 
     #[must_use]
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.expose_secret().len()
     }
 
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.expose_secret().is_empty()
     }
 }
 
-impl fmt::Debug for SecretKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SecretKey(<{} bytes redacted>)", self.0.len())
+/// For configuration tests; nothing in the service compares keys.
+impl PartialEq for SecretKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.expose_secret() == other.0.expose_secret()
     }
 }
+
+impl Eq for SecretKey {}
 
 #[derive(Debug, Clone)]
 pub struct JwtSettings {
@@ -110,78 +112,24 @@ pub struct JwtSettings {
     pub refresh_lifetime_secs: u64,
 }
 
+/// One token kind's keys, lifetime and decoding rules, built once. (Both
+/// keys' `Debug` hides their bytes.)
+#[derive(Debug)]
 struct KindKeys {
     encoding: EncodingKey,
-    mac: KeyedMac,
+    decoding: DecodingKey,
+    validation: Validation,
     lifetime_secs: u64,
-}
-
-/// The HMAC of one key, keyed once at start-up: each check clones the keyed
-/// state instead of hashing the key again (jsonwebtoken's `verify` keys a
-/// new HMAC on every call).
-#[derive(Clone)]
-enum KeyedMac {
-    Hs256(Hmac<Sha256>),
-    Hs384(Hmac<Sha384>),
-    Hs512(Hmac<Sha512>),
-}
-
-impl KeyedMac {
-    fn new(algorithm: JwtAlgorithm, key: &[u8]) -> Self {
-        const ANY_LENGTH: &str = "HMAC takes keys of any length";
-        match algorithm {
-            JwtAlgorithm::Hs256 => Self::Hs256(Hmac::new_from_slice(key).expect(ANY_LENGTH)),
-            JwtAlgorithm::Hs384 => Self::Hs384(Hmac::new_from_slice(key).expect(ANY_LENGTH)),
-            JwtAlgorithm::Hs512 => Self::Hs512(Hmac::new_from_slice(key).expect(ANY_LENGTH)),
-        }
-    }
-
-    /// Whether `signature` is this key's MAC of `message`, compared in
-    /// constant time.
-    fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
-        fn check<M: Mac + Clone>(keyed: &M, message: &[u8], signature: &[u8]) -> bool {
-            let mut mac = keyed.clone();
-            mac.update(message);
-            mac.verify_slice(signature).is_ok()
-        }
-        match self {
-            Self::Hs256(keyed) => check(keyed, message, signature),
-            Self::Hs384(keyed) => check(keyed, message, signature),
-            Self::Hs512(keyed) => check(keyed, message, signature),
-        }
-    }
 }
 
 /// HMAC-signed JWTs with one key for access tokens and another for refresh
 /// tokens, so that neither kind can ever pass for the other.
+#[derive(Debug)]
 pub struct JwtTokenService {
     algorithm: JwtAlgorithm,
     issuer: String,
     access: KindKeys,
     refresh: KindKeys,
-}
-
-impl fmt::Debug for JwtTokenService {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtTokenService")
-            .field("algorithm", &self.algorithm)
-            .field("issuer", &self.issuer)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The part of the header that is checked; other fields are ignored.
-#[derive(Deserialize)]
-struct WireHeader {
-    alg: String,
-}
-
-/// A base64url (unpadded) JSON part of a token.
-fn decode_part<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
-    let json = URL_SAFE_NO_PAD
-        .decode(part)
-        .map_err(|_| TokenError::Invalid)?;
-    serde_json::from_slice(&json).map_err(|_| TokenError::Invalid)
 }
 
 /// The claims on the wire (API.md §5).
@@ -214,12 +162,34 @@ impl From<TokenKind> for WireKind {
     }
 }
 
+/// What jsonwebtoken checks for us (API.md §5): the one configured
+/// algorithm (`alg: none`, other HMAC sizes and asymmetric algorithms are
+/// refused before any signature check), the signature, `iss`, and that `exp`
+/// is present and numeric.
+fn validation(algorithm: JwtAlgorithm, issuer: &str) -> Validation {
+    let mut validation = Validation::new(algorithm.to_jsonwebtoken());
+    // Its default is 60 s; none, should its own `exp` check come back on.
+    validation.leeway = 0;
+    // jsonwebtoken compares `exp` with the system clock and lets a token
+    // live through the second of its `exp` (`exp < now` is expired). Expiry
+    // is ours instead: against the caller's clock (the domain's `Clock`),
+    // expired once `now` has reached `exp`. `exp` stays required.
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["exp", "iss"]);
+    validation.set_issuer(&[issuer]);
+    // On by default: a token with an `aud` would be refused. We set no
+    // audience and, as before, ignore one.
+    validation.validate_aud = false;
+    validation
+}
+
 impl JwtTokenService {
     #[must_use]
     pub fn new(settings: &JwtSettings) -> Self {
         let keys = |secret: &SecretKey, lifetime_secs| KindKeys {
-            encoding: EncodingKey::from_secret(&secret.0),
-            mac: KeyedMac::new(settings.algorithm, &secret.0),
+            encoding: EncodingKey::from_secret(secret.0.expose_secret()),
+            decoding: DecodingKey::from_secret(secret.0.expose_secret()),
+            validation: validation(settings.algorithm, &settings.issuer),
             lifetime_secs,
         };
         Self {
@@ -275,36 +245,16 @@ impl TokenService for JwtTokenService {
         })
     }
 
-    /// jsonwebtoken's own `decode` parses the header twice, keys the HMAC
-    /// twice and deserialises the claims twice (callgrind, 11.1): here the
-    /// signature is checked once, by the pinned algorithm's HMAC keyed at
-    /// start-up, and each part is parsed once.
+    /// jsonwebtoken checks the algorithm, signature, `iss` and that `exp`
+    /// is there ([`validation`]); the rest of API.md §5 is checked here.
     fn decode(&self, token: &str, kind: TokenKind, now: UnixSeconds) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid);
         }
-        let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
-        let (header, payload) = message.split_once('.').ok_or(TokenError::Invalid)?;
-        if payload.contains('.') {
-            return Err(TokenError::Invalid);
-        }
-        // The header must name the one configured algorithm: `alg: none`,
-        // other HMAC sizes and asymmetric algorithms are all refused.
-        let header: WireHeader = decode_part(header)?;
-        if header.alg != self.algorithm.name() {
-            return Err(TokenError::Invalid);
-        }
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| TokenError::Invalid)?;
-        if !self.keys(kind).mac.verifies(message.as_bytes(), &signature) {
-            return Err(TokenError::Invalid);
-        }
-        // Every claim but `fam` is required by `WireClaims` itself.
-        let wire: WireClaims = decode_part(payload)?;
-        if wire.iss != self.issuer {
-            return Err(TokenError::Invalid);
-        }
+        let keys = self.keys(kind);
+        let wire = jsonwebtoken::decode::<WireClaims>(token, &keys.decoding, &keys.validation)
+            .map_err(|_| TokenError::Invalid)?
+            .claims;
         // A NUL never reaches the database (API.md §8): `sub`, `jti` and
         // `fam` are looked up there. (`type` is an enum: a NUL cannot parse.)
         let claims = [Some(&wire.sub), Some(&wire.jti), wire.fam.as_ref()];

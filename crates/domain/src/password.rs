@@ -1,8 +1,10 @@
-use std::fmt;
+use secrecy::{ExposeSecret, SecretString};
 
-/// A plaintext password. Its `Debug` output never shows the text.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Password(String);
+/// A plaintext password. Its `Debug` output never shows the text
+/// (`secrecy`), and the text is zeroed when dropped. No `PartialEq`:
+/// passwords are compared by the hasher alone.
+#[derive(Debug, Clone)]
+pub struct Password(SecretString);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
@@ -24,10 +26,10 @@ impl Password {
     ///
     /// # Errors
     /// [`PasswordError`] naming the first rule the input breaks.
-    pub fn parse(raw: impl Into<String>) -> Result<Self, PasswordError> {
+    pub fn parse(raw: impl Into<SecretString>) -> Result<Self, PasswordError> {
         let raw = raw.into();
-        Self::check_hashable(&raw)?;
-        if raw.chars().count() < Self::MIN_CHARS {
+        Self::check_hashable(raw.expose_secret())?;
+        if raw.expose_secret().chars().count() < Self::MIN_CHARS {
             return Err(PasswordError::TooShort);
         }
         Ok(Self(raw))
@@ -37,9 +39,11 @@ impl Password {
     /// have hashed is refused: a longer password would be truncated and
     /// could match a stored hash by its first 72 bytes alone.
     #[must_use]
-    pub fn candidate(raw: impl Into<String>) -> Option<Self> {
+    pub fn candidate(raw: impl Into<SecretString>) -> Option<Self> {
         let raw = raw.into();
-        Self::check_hashable(&raw).ok().map(|()| Self(raw))
+        Self::check_hashable(raw.expose_secret())
+            .ok()
+            .map(|()| Self(raw))
     }
 
     fn check_hashable(raw: &str) -> Result<(), PasswordError> {
@@ -55,38 +59,37 @@ impl Password {
     /// The plaintext, for the hasher alone.
     #[must_use]
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Password(<redacted>)")
-    }
-}
-
-/// A password hash as the hasher stores it (a bcrypt string, say).
-#[derive(Clone, PartialEq, Eq)]
-pub struct PasswordHash(String);
+/// A password hash as the hasher stores it (a bcrypt string, say). Its
+/// `Debug` output never shows it (`secrecy`).
+#[derive(Debug, Clone)]
+pub struct PasswordHash(SecretString);
 
 impl PasswordHash {
     #[must_use]
     pub fn new(hash: impl Into<String>) -> Self {
-        Self(hash.into())
+        Self(hash.into().into())
     }
 }
 
 impl AsRef<str> for PasswordHash {
     fn as_ref(&self) -> &str {
-        &self.0
+        self.0.expose_secret()
     }
 }
 
-impl fmt::Debug for PasswordHash {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("PasswordHash(<redacted>)")
+/// `User` and `NewUser` compare whole (tests, mocks); a hash is not a
+/// password, and comparing one reveals nothing a login could not.
+impl PartialEq for PasswordHash {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_ref() == other.as_ref()
     }
 }
+
+impl Eq for PasswordHash {}
 
 #[cfg(test)]
 mod tests {
@@ -95,13 +98,16 @@ mod tests {
     #[test]
     fn eight_characters_are_enough() {
         assert!(Password::parse("12345678").is_ok());
-        assert_eq!(Password::parse("1234567"), Err(PasswordError::TooShort));
+        assert_eq!(
+            Password::parse("1234567").err(),
+            Some(PasswordError::TooShort)
+        );
     }
 
     #[test]
     fn length_is_counted_in_characters_for_the_minimum() {
         // Four characters, eight bytes: still too short.
-        assert_eq!(Password::parse("éééé"), Err(PasswordError::TooShort));
+        assert_eq!(Password::parse("éééé").err(), Some(PasswordError::TooShort));
     }
 
     #[test]
@@ -111,20 +117,23 @@ mod tests {
 
     #[test]
     fn a_password_over_72_bytes_is_rejected() {
-        assert_eq!(Password::parse("a".repeat(73)), Err(PasswordError::TooLong));
+        assert_eq!(
+            Password::parse("a".repeat(73)).err(),
+            Some(PasswordError::TooLong)
+        );
         // 36 two-byte characters are 72 bytes; one more ASCII byte is 73.
         assert!(Password::parse("é".repeat(36)).is_ok());
         assert_eq!(
-            Password::parse(format!("{}a", "é".repeat(36))),
-            Err(PasswordError::TooLong)
+            Password::parse(format!("{}a", "é".repeat(36))).err(),
+            Some(PasswordError::TooLong)
         );
     }
 
     #[test]
     fn a_nul_character_is_rejected() {
         assert_eq!(
-            Password::parse("abc\0defgh"),
-            Err(PasswordError::ContainsNul)
+            Password::parse("abc\0defgh").err(),
+            Some(PasswordError::ContainsNul)
         );
     }
 

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use crate::{
     Attempt, AttemptLimit, AuthenticateError, ChangePasswordError, Claims, Clock, CreateUserError,
     DetailsUpdate, HashStrength, InfraError, LoginError, LoginFailureRepository, LoginLimits,
@@ -22,40 +24,25 @@ pub struct RegisterRequest {
 
 /// Input of [`AuthService::login`]: raw strings, because a login with a
 /// name or password that could never have been registered must fail like
-/// any other wrong credentials, not with a validation error.
-#[derive(Clone)]
+/// any other wrong credentials, not with a validation error. `Debug` never
+/// shows the password (`secrecy`).
+#[derive(Debug, Clone)]
 pub struct LoginRequest {
     pub username: String,
-    pub password: String,
+    pub password: SecretString,
     /// The client's network address, for the per-address failure limit.
     pub client_address: Option<String>,
 }
 
-impl std::fmt::Debug for LoginRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginRequest")
-            .field("username", &self.username)
-            .field("client_address", &self.client_address)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Input of [`AuthService::change_password`].
-#[derive(Clone)]
+/// Input of [`AuthService::change_password`]. `Debug` never shows either
+/// password (`secrecy`).
+#[derive(Debug, Clone)]
 pub struct ChangePasswordRequest {
     /// As typed: checked against the stored hash, not against the policy.
-    pub current_password: String,
+    pub current_password: SecretString,
     pub new_password: Password,
     /// The client's network address, for the per-address failure limit.
     pub client_address: Option<String>,
-}
-
-impl std::fmt::Debug for ChangePasswordRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChangePasswordRequest")
-            .field("client_address", &self.client_address)
-            .finish_non_exhaustive()
-    }
 }
 
 /// An attempt at a password admitted past the failure limits (API.md §8):
@@ -179,7 +166,8 @@ impl AuthService {
                 Err(_) => None,
             };
             let password = request.password;
-            let (Some(user), Some(password)) = (user, Password::candidate(password.as_str()))
+            let (Some(user), Some(password)) =
+                (user, Password::candidate(password.expose_secret()))
             else {
                 // Why the dummy check: answering at once for an unknown user
                 // (or a password bcrypt could never have hashed) would let
@@ -506,8 +494,8 @@ impl AuthService {
             now,
         })?;
         let pair = TokenPair {
-            access_token: access.token,
-            refresh_token: refresh.token,
+            access_token: access.token.into(),
+            refresh_token: refresh.token.into(),
             expires_in: access.claims.expires_at.saturating_sub(now),
         };
         Ok((pair, refresh.claims))

@@ -1,3 +1,5 @@
+use secrecy::SecretString;
+
 use crate::Username;
 
 /// Seconds since the Unix epoch.
@@ -40,19 +42,12 @@ pub struct IssuedToken {
     pub claims: Claims,
 }
 
-/// What login and refresh hand back to the client.
-#[derive(Clone, PartialEq, Eq)]
+/// What login and refresh hand back to the client. `Debug` never shows the
+/// tokens (`secrecy`).
+#[derive(Debug, Clone)]
 pub struct TokenPair {
-    pub access_token: String,
-    pub refresh_token: String,
+    pub access_token: SecretString,
+    pub refresh_token: SecretString,
     /// The access token's lifetime in seconds.
     pub expires_in: u64,
-}
-
-impl std::fmt::Debug for TokenPair {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenPair")
-            .field("expires_in", &self.expires_in)
-            .finish_non_exhaustive()
-    }
 }

@@ -1,3 +1,4 @@
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use domain::Username;
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
@@ -143,6 +144,23 @@ fn a_token_expires_exactly_at_its_exp_with_no_leeway() {
 }
 
 #[test]
+fn expiry_follows_the_callers_clock_not_the_system_clock() {
+    // jsonwebtoken would check `exp` against the system clock: the clock
+    // the domain passes in is the one that counts.
+    let service = service();
+    let long_ago = issue(&service, TokenKind::Access, None).token; // exp: 2023
+    assert!(service.decode(&long_ago, TokenKind::Access, NOW).is_ok());
+    let mut far_future = access_claims();
+    far_future["exp"] = json!(4_000_000_000_u64); // 2096
+    let token = forge(Algorithm::HS256, ACCESS_KEY, &far_future);
+    assert!(service.decode(&token, TokenKind::Access, NOW).is_ok());
+    assert_eq!(
+        service.decode(&token, TokenKind::Access, 4_000_000_000),
+        Err(TokenError::Expired)
+    );
+}
+
+#[test]
 fn a_refresh_token_is_not_an_access_token_nor_the_reverse() {
     let service = service();
     let access = issue(&service, TokenKind::Access, None).token;
@@ -176,7 +194,7 @@ fn a_well_forged_token_with_the_known_key_is_accepted() {
 }
 
 #[test]
-fn another_key_another_hmac_size_or_another_issuer_is_refused() {
+fn another_key_another_hmac_size_or_another_or_no_issuer_is_refused() {
     let service = service();
     let other_key = forge(
         Algorithm::HS256,
@@ -187,12 +205,24 @@ fn another_key_another_hmac_size_or_another_issuer_is_refused() {
     let mut foreign = access_claims();
     foreign["iss"] = json!("someone-else");
     let other_issuer = forge(Algorithm::HS256, ACCESS_KEY, &foreign);
-    for token in [other_key, other_size, other_issuer] {
+    foreign.as_object_mut().unwrap().remove("iss");
+    let no_issuer = forge(Algorithm::HS256, ACCESS_KEY, &foreign);
+    for token in [other_key, other_size, other_issuer, no_issuer] {
         assert_eq!(
             service.decode(&token, TokenKind::Access, NOW),
             Err(TokenError::Invalid)
         );
     }
+}
+
+#[test]
+fn an_audience_is_ignored_as_no_audience_is_configured() {
+    // jsonwebtoken refuses any `aud` unless told otherwise; we set none and
+    // ignore one, as before.
+    let mut claims = access_claims();
+    claims["aud"] = json!("someone");
+    let token = forge(Algorithm::HS256, ACCESS_KEY, &claims);
+    assert!(service().decode(&token, TokenKind::Access, NOW).is_ok());
 }
 
 #[test]
@@ -328,7 +358,12 @@ fn algorithms_parse_from_their_names_only() {
 
 #[test]
 fn secrets_are_redacted_in_debug_output() {
-    let debug = format!("{:?}", settings(JwtAlgorithm::Hs256));
-    assert!(!debug.contains("access-key"));
-    assert!(!debug.contains("refresh-key"));
+    let settings = settings(JwtAlgorithm::Hs256);
+    for debug in [
+        format!("{settings:?}"),
+        format!("{:?}", JwtTokenService::new(&settings)),
+    ] {
+        assert!(!debug.contains("access-key"), "{debug}");
+        assert!(!debug.contains("refresh-key"), "{debug}");
+    }
 }

@@ -7,6 +7,7 @@ use actix_web::{
     web,
 };
 use domain::{AuthService, LoginRequest, Password, RegisterRequest, TokenPair, Username};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -28,8 +29,8 @@ pub(crate) struct RegisterBody {
     #[schema(pattern = "^[A-Za-z0-9_.@-]{3,64}$")]
     username: String,
     /// At least 8 characters, at most 72 UTF-8 bytes, no NUL.
-    #[schema(min_length = 8, max_length = 72)]
-    password: String,
+    #[schema(value_type = String, min_length = 8, max_length = 72)]
+    password: SecretString,
     #[serde(default = "active_by_default")]
     #[schema(default = true)]
     is_active: bool,
@@ -73,7 +74,8 @@ impl RegisterBody {
 #[schema(example = json!({"username": "agent47", "password": "correct horse"}))]
 pub(crate) struct LoginBody {
     username: String,
-    password: String,
+    #[schema(value_type = String)]
+    password: SecretString,
     /// `password` when sent.
     #[serde(default)]
     #[schema(pattern = "^(password)?$")]
@@ -106,8 +108,8 @@ fn token_response(status: StatusCode, pair: &TokenPair) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(json!({
-            "access_token": pair.access_token,
-            "refresh_token": pair.refresh_token,
+            "access_token": pair.access_token.expose_secret(),
+            "refresh_token": pair.refresh_token.expose_secret(),
             "token_type": "bearer",
             "expires_in": pair.expires_in,
         }))

@@ -5,6 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use domain::{
     AuthService, ChangePasswordRequest, DetailsUpdate, Email, FullName, Password, Phone, User,
 };
+use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::auth::{LanesData, Service};
@@ -116,10 +117,11 @@ impl DetailsBody {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"current_password": "correct horse", "new_password": "battery staple"}))]
 pub(crate) struct PasswordBody {
-    current_password: String,
+    #[schema(value_type = String)]
+    current_password: SecretString,
     /// The registration policy: at least 8 characters, at most 72 bytes.
-    #[schema(min_length = 8, max_length = 72)]
-    new_password: String,
+    #[schema(value_type = String, min_length = 8, max_length = 72)]
+    new_password: SecretString,
 }
 
 #[utoipa::path(get, path = "/api/auth/users/me", tag = "auth",

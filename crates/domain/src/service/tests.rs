@@ -317,8 +317,11 @@ fn the_right_password_gets_a_token_pair_and_starts_a_session() {
         .returning(|_| Ok(true));
 
     let pair = log_in(&ports.service(), login("agent47", "correct horse")).unwrap();
-    assert_eq!(pair.access_token, "Access-for-agent47-in-");
-    assert_eq!(pair.refresh_token, "Refresh-for-agent47-in-new");
+    assert_eq!(pair.access_token.expose_secret(), "Access-for-agent47-in-");
+    assert_eq!(
+        pair.refresh_token.expose_secret(),
+        "Refresh-for-agent47-in-new"
+    );
     assert_eq!(pair.expires_in, ACCESS_LIFETIME);
 }
 
@@ -750,8 +753,11 @@ fn a_refresh_rotates_the_session_to_the_new_token() {
         .returning(|_| Ok(true));
 
     let pair = ports.service().refresh("rt").unwrap();
-    assert_eq!(pair.access_token, "Access-for-agent47-in-");
-    assert_eq!(pair.refresh_token, "Refresh-for-agent47-in-fam-1");
+    assert_eq!(pair.access_token.expose_secret(), "Access-for-agent47-in-");
+    assert_eq!(
+        pair.refresh_token.expose_secret(),
+        "Refresh-for-agent47-in-fam-1"
+    );
 }
 
 #[test]
@@ -1068,4 +1074,18 @@ fn an_attempt_that_never_ran_gives_its_places_back() {
         .admit_login(login("agent47", "correct horse"))
         .unwrap();
     service.abandon(attempt.places()).unwrap();
+}
+
+#[test]
+fn login_requests_and_token_pairs_never_show_their_secrets() {
+    let shown = format!("{:?}", login("agent47", "correct horse"));
+    assert!(!shown.contains("correct horse"), "{shown}");
+    assert!(shown.contains("agent47"), "{shown}");
+    let pair = TokenPair {
+        access_token: "access.token.secret".into(),
+        refresh_token: "refresh.token.secret".into(),
+        expires_in: 900,
+    };
+    let shown = format!("{pair:?}");
+    assert!(!shown.contains("token.secret"), "{shown}");
 }
