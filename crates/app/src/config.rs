@@ -6,7 +6,8 @@
 //! (`SECTION__KEY` is `section.key`), `zentra check-config`'s print-out and
 //! `.env.example`. Each value is parsed by its type (`Value`); then
 //! `Settings::from_variables` checks what spans several variables. A bad
-//! value stops the start with one line naming its variable.
+//! value, or an unknown variable under one of our sections, stops the start
+//! with one line naming its variable.
 
 mod value;
 
@@ -278,8 +279,9 @@ impl Settings {
         Self::from_vars(std::env::vars())
     }
 
-    /// Reads the given variables, as if they were the environment; only the
-    /// declared ones are read.
+    /// Reads the given variables, as if they were the environment. Ours are
+    /// the declared ones and any other under one of our sections (`AUTH__…`),
+    /// which is refused as a likely typo; the rest is ignored.
     ///
     /// # Errors
     /// The first unusable value.
@@ -291,6 +293,13 @@ impl Settings {
         for (name, value) in vars {
             if declared.iter().any(|variable| variable.name() == name) {
                 ours.insert(name, value);
+            } else if is_in_a_section(&name, &declared) {
+                // Most likely a typo, which would leave a default in force
+                // unseen.
+                return Err(ConfigError::new(
+                    name,
+                    "unknown variable; .env.example lists every one zentra reads",
+                ));
             }
         }
         let mut builder = config::Config::builder();
@@ -393,6 +402,14 @@ impl Settings {
         }
         out
     }
+}
+
+/// Named like our sections' variables: `AUTH__…`, `DB__…`.
+fn is_in_a_section(name: &str, declared: &[Variable]) -> bool {
+    declared
+        .iter()
+        .filter_map(Variable::section)
+        .any(|section| name.starts_with(&(name_of(section) + "__")))
 }
 
 /// `config` names the path of the value at fault; we name its variable.

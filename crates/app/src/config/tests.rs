@@ -228,6 +228,15 @@ fn random_keys_are_url_safe_and_fresh() {
 }
 
 #[test]
+fn an_unknown_variable_under_our_sections_stops_the_start_naming_it() {
+    for typo in ["AUTH__ROUNDZ", "DB__URI", "SERVER__PORT__X", "LOG__LEVEL"] {
+        let error = settings(&[(typo, "4")]).unwrap_err();
+        assert_eq!(error.variable, typo);
+        assert!(error.message.contains(".env.example"), "{error}");
+    }
+}
+
+#[test]
 fn out_of_range_and_unparsable_numbers_say_which() {
     assert_eq!(
         settings(&[("DB__POOL_SIZE", "0")]).unwrap_err().to_string(),
