@@ -1,8 +1,15 @@
 //! Settings from the environment (and a `.env` file), with the names and
-//! defaults of API.md §7. Every value is checked here, once: a bad one
-//! stops the start with one line naming its variable.
+//! defaults of API.md §7.
+//!
+//! Every variable is declared once, below, with its default and its
+//! documentation. From those declarations come the structs `config` fills
+//! (`SECTION__KEY` is `section.key`), `zentra check-config`'s print-out and
+//! `.env.example`. Each value is parsed by its type (`Value`); then
+//! `Settings::from_variables` checks what spans several variables. A bad
+//! value, or an unknown variable under one of our sections, stops the start
+//! with one line naming its variable.
 
-use std::{collections::HashMap, fmt, str::FromStr};
+mod value;
 
 use adapters_crypto::{JwtAlgorithm, JwtSettings, SecretKey};
 use adapters_db::DatabaseUrl;
@@ -10,6 +17,7 @@ use base64::Engine;
 use domain::LoginLimits;
 use serde::Deserialize;
 
+use self::value::{Value, check_range, from_text};
 use crate::telemetry::LogFormat;
 
 /// A configuration value that cannot be used.
@@ -27,6 +35,11 @@ impl ConfigError {
             message: message.into(),
         }
     }
+
+    /// An error about the variable at `path` (`auth.rounds`).
+    fn at(path: &str, message: impl Into<String>) -> Self {
+        Self::new(name_of(path), message)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +49,7 @@ pub enum Environment {
     Production,
 }
 
-impl FromStr for Environment {
+impl std::str::FromStr for Environment {
     type Err = String;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
@@ -51,6 +64,188 @@ impl FromStr for Environment {
     }
 }
 
+/// Declares a group of variables: the struct `config` fills and, beside
+/// each field, its default (written as in the environment), its doc comment
+/// (which `.env.example` repeats) and, for numbers, its range. `sections`
+/// nests other groups: `db: DbSettings` reads `DB__*`.
+macro_rules! variables {
+    (
+        $(#[doc = $doc:literal])*
+        pub struct $name:ident {
+            $(
+                $(#[doc = $field_doc:literal])*
+                $field:ident: $type:ty = $default:literal $(, range $range:expr)?;
+            )*
+        }
+        $(sections { $($section:ident: $section_type:ident),* })?
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+        pub struct $name {
+            $(
+                $(#[doc = $field_doc])*
+                #[serde(deserialize_with = "from_text")]
+                pub $field: $type,
+            )*
+            $($(pub $section: $section_type,)*)?
+        }
+
+        impl $name {
+            /// The variables declared here and in the sections, in order.
+            fn variables(prefix: &str) -> Vec<Variable> {
+                vec![$(Variable {
+                    path: path_of(prefix, stringify!($field)),
+                    default: $default,
+                    doc: &[$($field_doc),*],
+                }),*]
+                .into_iter()
+                $($(.chain($section_type::variables(&path_of(prefix, stringify!($section)))))*)?
+                .collect()
+            }
+
+            /// The values, in the order of [`Self::variables`], as
+            /// `check-config` shows them.
+            fn shown(&self) -> Vec<String> {
+                vec![$(Value::show(&self.$field)),*]
+                    .into_iter()
+                    $($(.chain(self.$section.shown()))*)?
+                    .collect()
+            }
+
+            /// Checks the ranges declared beside the fields.
+            fn check_ranges(&self, prefix: &str) -> Result<(), ConfigError> {
+                let _ = prefix; // unused where no field has a range
+                $($(check_range(&path_of(prefix, stringify!($field)), self.$field, $range)?;)?)*
+                $($(self.$section.check_ranges(&path_of(prefix, stringify!($section)))?;)*)?
+                Ok(())
+            }
+        }
+    };
+}
+
+variables! {
+    /// Every variable zentra reads, as given (only the secret keys change,
+    /// when `Settings::from_variables` makes random ones in `local`).
+    pub struct Variables {
+        /// local | staging | production. Outside local, both secret keys are required.
+        environment: Environment = "local";
+        /// Comma-separated origins allowed by CORS, e.g. http://localhost:3000
+        backend_cors_origins: Vec<String> = "";
+    }
+    sections { db: DbSettings, auth: AuthSettings, server: ServerSettings, log: LogSettings }
+}
+
+variables! {
+    /// `DB__*`: where the data lives.
+    pub struct DbSettings {
+        /// The database: sqlite:///relative.db, sqlite:////absolute.db,
+        /// sqlite:///:memory:, postgres://user:password@host:5432/name or
+        /// postgresql://...
+        url: DatabaseUrl = "sqlite:///zentra.db";
+        /// Connections in the pool (1-1024; :memory: always uses one).
+        pool_size: u32 = "8", range 1..=1024;
+    }
+}
+
+variables! {
+    /// `AUTH__*`: tokens, password hashing and failed-login limits.
+    pub struct AuthSettings {
+        /// HS256 | HS384 | HS512
+        algorithm: JwtAlgorithm = "HS256";
+        /// The key that signs access tokens: at least 32/48/64 bytes for
+        /// HS256/384/512; make one with: zentra new-key. Required outside
+        /// local; unset (or empty) in local: random per start.
+        secret_access_key: Option<SecretKey> = "";
+        /// The same for refresh tokens. It must differ from the access key.
+        secret_refresh_key: Option<SecretKey> = "";
+        /// The iss claim, checked on every token.
+        issuer: String = "zentra";
+        /// Access token lifetime, in minutes.
+        access_token_expire_mins: u32 = "15", range 1..=u32::MAX / 60;
+        /// Refresh token lifetime, in minutes (10080 = 7 days); at least the
+        /// access lifetime.
+        refresh_token_expire_mins: u32 = "10080", range 1..=u32::MAX / 60;
+        /// bcrypt cost, 4-31 (12 takes about 0.3 s per hash on one core).
+        rounds: u32 = "12", range 4..=31;
+        /// Failed logins allowed per username in the window.
+        login_max_failures: u32 = "10", range 1..=1_000_000;
+        /// Failed logins allowed per client address in the window.
+        login_max_failures_per_address: u32 = "100", range 1..=1_000_000;
+        /// The failed-login window, in minutes.
+        login_window_mins: u32 = "15", range 1..=525_600;
+    }
+}
+
+variables! {
+    /// `SERVER__*`: the HTTP listener.
+    pub struct ServerSettings {
+        /// The address to listen on.
+        host: String = "127.0.0.1";
+        /// 0 picks a free port (printed on stdout).
+        port: u16 = "8000";
+        /// Larger request bodies get 413.
+        body_limit_bytes: usize = "65536", range 1..=64 * 1024 * 1024;
+        /// true only behind a proxy that appends to X-Forwarded-For itself.
+        trust_forwarded_for: bool = "false";
+        /// How many trusted proxies append to X-Forwarded-For (1-16): the
+        /// client is that many entries from the right.
+        trusted_proxy_hops: usize = "1", range 1..=MAX_TRUSTED_PROXY_HOPS;
+        /// Seconds a client gets to send a request's headers, and then its
+        /// body (1-600; 408 beyond).
+        client_timeout_secs: u64 = "10", range 1..=600;
+    }
+}
+
+variables! {
+    /// `LOG__*`. (The filter is `RUST_LOG`, which tracing reads itself.)
+    pub struct LogSettings {
+        /// text | json (one JSON object per line)
+        format: LogFormat = "text";
+    }
+}
+
+/// More proxies than this in front of one service is a misconfiguration.
+const MAX_TRUSTED_PROXY_HOPS: usize = 16;
+
+/// One declared variable, for `.env.example`, `check-config` and errors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    /// Where `config` puts it: `db.url` for `DB__URL`.
+    pub path: String,
+    /// The default, written as in the environment.
+    pub default: &'static str,
+    /// Its doc comment, a line each.
+    pub doc: &'static [&'static str],
+}
+
+impl Variable {
+    /// `DB__URL`.
+    #[must_use]
+    pub fn name(&self) -> String {
+        name_of(&self.path)
+    }
+
+    /// `db` for `db.url`; `None` for the top-level variables.
+    #[must_use]
+    pub fn section(&self) -> Option<&str> {
+        self.path.split_once('.').map(|(section, _)| section)
+    }
+}
+
+fn path_of(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// `db.url` → `DB__URL`, as `config` reads it the other way.
+fn name_of(path: &str) -> String {
+    path.replace('.', "__").to_ascii_uppercase()
+}
+
+/// What the service runs with: the variables, checked and resolved.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub environment: Environment,
@@ -64,45 +259,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Things worth a warning once logging is up (random local secrets…).
     pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerSettings {
-    pub host: String,
-    pub port: u16,
-    pub body_limit_bytes: usize,
-    pub trust_forwarded_for: bool,
-    /// The client is this many entries from the right of `X-Forwarded-For`.
-    pub trusted_proxy_hops: usize,
-    /// How long a client may take to send a request's head, and its body.
-    pub client_timeout_secs: u64,
-}
-
-/// More proxies than this in front of one service is a misconfiguration.
-const MAX_TRUSTED_PROXY_HOPS: usize = 16;
-
-/// The variables as strings, nested as `config` reads `SECTION__KEY`.
-#[derive(Debug, Default, Deserialize)]
-struct Raw {
-    #[serde(default)]
-    db: HashMap<String, String>,
-    #[serde(default)]
-    auth: HashMap<String, String>,
-    #[serde(default)]
-    server: HashMap<String, String>,
-    #[serde(default)]
-    log: HashMap<String, String>,
-    environment: Option<String>,
-    backend_cors_origins: Option<String>,
-}
-
-/// Only these variables are read; the rest of the environment is ignored.
-fn is_ours(name: &str) -> bool {
-    ["DB__", "AUTH__", "SERVER__", "LOG__"]
-        .iter()
-        .any(|prefix| name.starts_with(prefix))
-        || name == "ENVIRONMENT"
-        || name == "BACKEND_CORS_ORIGINS"
+    /// What they came from, for [`Settings::describe`].
+    variables: Variables,
 }
 
 impl Settings {
@@ -121,16 +279,36 @@ impl Settings {
         Self::from_vars(std::env::vars())
     }
 
-    /// Reads the given variables, as if they were the environment.
+    /// Reads the given variables, as if they were the environment. Ours are
+    /// the declared ones and any other under one of our sections (`AUTH__…`),
+    /// which is refused as a likely typo; the rest is ignored.
     ///
     /// # Errors
     /// The first unusable value.
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let ours: config::Map<String, String> =
-            vars.into_iter().filter(|(name, _)| is_ours(name)).collect();
-        let raw: Raw = config::Config::builder()
+        let declared = Variables::variables("");
+        let mut ours = config::Map::new();
+        for (name, value) in vars {
+            if declared.iter().any(|variable| variable.name() == name) {
+                ours.insert(name, value);
+            } else if is_in_a_section(&name, &declared) {
+                // Most likely a typo, which would leave a default in force
+                // unseen.
+                return Err(ConfigError::new(
+                    name,
+                    "unknown variable; .env.example lists every one zentra reads",
+                ));
+            }
+        }
+        let mut builder = config::Config::builder();
+        for variable in &declared {
+            builder = builder
+                .set_default(variable.path.as_str(), variable.default)
+                .map_err(from_config)?;
+        }
+        let variables = builder
             .add_source(
                 config::Environment::default()
                     .separator("__")
@@ -138,186 +316,87 @@ impl Settings {
             )
             .build()
             .and_then(config::Config::try_deserialize)
-            .map_err(|error| ConfigError::new("environment", error.to_string()))?;
-        Self::from_raw(raw)
+            .map_err(from_config)?;
+        Self::from_variables(variables)
     }
 
-    fn from_raw(raw: Raw) -> Result<Self, ConfigError> {
-        let mut warnings = Vec::new();
-        let environment: Environment = parse("ENVIRONMENT", raw.environment.as_deref(), "local")?;
-
-        let db = Section::new("DB", &raw.db);
-        let database_url = DatabaseUrl::parse(db.get("url").unwrap_or("sqlite:///zentra.db"))
-            .map_err(|error| ConfigError::new("DB__URL", error.to_string()))?;
-        let pool_size = db.number("pool_size", 8, 1..=1024)?;
-
-        let auth = Section::new("AUTH", &raw.auth);
-        let algorithm: JwtAlgorithm = parse("AUTH__ALGORITHM", auth.get("algorithm"), "HS256")?;
-        let access_mins = auth.number("access_token_expire_mins", 15, 1..=u32::MAX / 60)?;
-        let refresh_mins = auth.number("refresh_token_expire_mins", 10_080, 1..=u32::MAX / 60)?;
-        if refresh_mins < access_mins {
-            return Err(ConfigError::new(
-                "AUTH__REFRESH_TOKEN_EXPIRE_MINS",
-                "must be at least AUTH__ACCESS_TOKEN_EXPIRE_MINS",
+    /// Checks the declared ranges and the rules that span several
+    /// variables, and makes random keys for `local` where none are set.
+    fn from_variables(mut variables: Variables) -> Result<Self, ConfigError> {
+        variables.check_ranges("")?;
+        let environment = variables.environment;
+        let auth = &mut variables.auth;
+        if auth.refresh_token_expire_mins < auth.access_token_expire_mins {
+            return Err(ConfigError::at(
+                "auth.refresh_token_expire_mins",
+                format!(
+                    "must be at least {}",
+                    name_of("auth.access_token_expire_mins")
+                ),
             ));
         }
-        let issuer = auth.get("issuer").unwrap_or("zentra").to_owned();
-        if issuer.is_empty() {
-            return Err(ConfigError::new("AUTH__ISSUER", "must not be empty"));
+        if auth.issuer.is_empty() {
+            return Err(ConfigError::at("auth.issuer", "must not be empty"));
         }
-        let jwt = JwtSettings {
-            algorithm,
-            access_secret: secret(
-                &auth,
-                "secret_access_key",
-                algorithm,
-                environment,
-                &mut warnings,
-            )?,
-            refresh_secret: secret(
-                &auth,
-                "secret_refresh_key",
-                algorithm,
-                environment,
-                &mut warnings,
-            )?,
-            issuer,
-            access_lifetime_secs: u64::from(access_mins) * 60,
-            refresh_lifetime_secs: u64::from(refresh_mins) * 60,
-        };
+        let mut warnings = Vec::new();
+        let access_secret = signing_key(
+            "auth.secret_access_key",
+            &mut auth.secret_access_key,
+            auth.algorithm,
+            environment,
+            &mut warnings,
+        )?;
+        let refresh_secret = signing_key(
+            "auth.secret_refresh_key",
+            &mut auth.secret_refresh_key,
+            auth.algorithm,
+            environment,
+            &mut warnings,
+        )?;
         // With one key for both kinds, only the `type` claim would keep a
         // refresh token from passing as an access token.
-        if jwt.access_secret == jwt.refresh_secret {
-            return Err(ConfigError::new(
-                "AUTH__SECRET_REFRESH_KEY",
-                "must differ from AUTH__SECRET_ACCESS_KEY",
+        if access_secret == refresh_secret {
+            return Err(ConfigError::at(
+                "auth.secret_refresh_key",
+                format!("must differ from {}", name_of("auth.secret_access_key")),
             ));
         }
-        let bcrypt_cost = auth.number("rounds", 12, 4..=31)?;
-        let login_limits = LoginLimits {
-            max_failures: auth.number("login_max_failures", 10, 1..=1_000_000)?,
-            max_failures_per_address: auth.number(
-                "login_max_failures_per_address",
-                100,
-                1..=1_000_000,
-            )?,
-            window_secs: u64::from(auth.number("login_window_mins", 15_u32, 1..=525_600)?) * 60,
-        };
 
-        let server_section = Section::new("SERVER", &raw.server);
-        let server = ServerSettings {
-            host: server_section.get("host").unwrap_or("127.0.0.1").to_owned(),
-            port: server_section.number("port", 8000, 0..=u16::MAX)?,
-            body_limit_bytes: server_section.number(
-                "body_limit_bytes",
-                65_536,
-                1..=64 * 1024 * 1024,
-            )?,
-            trust_forwarded_for: server_section.boolean("trust_forwarded_for", false)?,
-            trusted_proxy_hops: server_section.number(
-                "trusted_proxy_hops",
-                1,
-                1..=MAX_TRUSTED_PROXY_HOPS,
-            )?,
-            client_timeout_secs: server_section.number("client_timeout_secs", 10, 1..=600)?,
-        };
-
-        let cors_origins = raw
-            .backend_cors_origins
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|origin| !origin.is_empty())
-            .map(str::to_owned)
-            .collect();
-
-        let log_format = parse(
-            "LOG__FORMAT",
-            raw.log.get("format").map(String::as_str),
-            "text",
-        )?;
-
+        let auth = &variables.auth;
         Ok(Self {
             environment,
-            database_url,
-            pool_size,
-            jwt,
-            bcrypt_cost,
-            login_limits,
-            server,
-            cors_origins,
-            log_format,
+            database_url: variables.db.url.clone(),
+            pool_size: variables.db.pool_size,
+            jwt: JwtSettings {
+                algorithm: auth.algorithm,
+                access_secret,
+                refresh_secret,
+                issuer: auth.issuer.clone(),
+                access_lifetime_secs: u64::from(auth.access_token_expire_mins) * 60,
+                refresh_lifetime_secs: u64::from(auth.refresh_token_expire_mins) * 60,
+            },
+            bcrypt_cost: auth.rounds,
+            login_limits: LoginLimits {
+                max_failures: auth.login_max_failures,
+                max_failures_per_address: auth.login_max_failures_per_address,
+                window_secs: u64::from(auth.login_window_mins) * 60,
+            },
+            server: variables.server.clone(),
+            cors_origins: variables.backend_cors_origins.clone(),
+            log_format: variables.log.format,
             warnings,
+            variables,
         })
     }
-}
 
-impl Settings {
-    /// Every setting as `VARIABLE = value`, secrets masked: what
-    /// `zentra check-config` prints.
+    /// Every variable as `VARIABLE = value`, secrets masked, then the
+    /// warnings: what `zentra check-config` prints.
     #[must_use]
     pub fn describe(&self) -> String {
-        let secret = |key: &SecretKey| format!("******** ({} bytes)", key.len());
-        let lines = [
-            (
-                "ENVIRONMENT",
-                format!("{:?}", self.environment).to_lowercase(),
-            ),
-            ("DB__URL", self.database_url.to_string()),
-            ("DB__POOL_SIZE", self.pool_size.to_string()),
-            ("AUTH__ALGORITHM", self.jwt.algorithm.to_string()),
-            ("AUTH__SECRET_ACCESS_KEY", secret(&self.jwt.access_secret)),
-            ("AUTH__SECRET_REFRESH_KEY", secret(&self.jwt.refresh_secret)),
-            ("AUTH__ISSUER", self.jwt.issuer.clone()),
-            (
-                "AUTH__ACCESS_TOKEN_EXPIRE_MINS",
-                (self.jwt.access_lifetime_secs / 60).to_string(),
-            ),
-            (
-                "AUTH__REFRESH_TOKEN_EXPIRE_MINS",
-                (self.jwt.refresh_lifetime_secs / 60).to_string(),
-            ),
-            ("AUTH__ROUNDS", self.bcrypt_cost.to_string()),
-            (
-                "AUTH__LOGIN_MAX_FAILURES",
-                self.login_limits.max_failures.to_string(),
-            ),
-            (
-                "AUTH__LOGIN_MAX_FAILURES_PER_ADDRESS",
-                self.login_limits.max_failures_per_address.to_string(),
-            ),
-            (
-                "AUTH__LOGIN_WINDOW_MINS",
-                (self.login_limits.window_secs / 60).to_string(),
-            ),
-            ("SERVER__HOST", self.server.host.clone()),
-            ("SERVER__PORT", self.server.port.to_string()),
-            (
-                "SERVER__BODY_LIMIT_BYTES",
-                self.server.body_limit_bytes.to_string(),
-            ),
-            (
-                "SERVER__TRUST_FORWARDED_FOR",
-                self.server.trust_forwarded_for.to_string(),
-            ),
-            (
-                "SERVER__TRUSTED_PROXY_HOPS",
-                self.server.trusted_proxy_hops.to_string(),
-            ),
-            (
-                "SERVER__CLIENT_TIMEOUT_SECS",
-                self.server.client_timeout_secs.to_string(),
-            ),
-            ("BACKEND_CORS_ORIGINS", self.cors_origins.join(",")),
-            (
-                "LOG__FORMAT",
-                format!("{:?}", self.log_format).to_lowercase(),
-            ),
-        ];
-        let mut out: String = lines
-            .iter()
-            .map(|(variable, value)| format!("{variable} = {value}\n"))
-            .collect();
+        let mut out = String::new();
+        for (variable, value) in Variables::variables("").iter().zip(self.variables.shown()) {
+            out.push_str(&format!("{} = {value}\n", variable.name()));
+        }
         for warning in &self.warnings {
             out.push_str(&format!("warning: {warning}\n"));
         }
@@ -325,118 +404,66 @@ impl Settings {
     }
 }
 
-/// One `SECTION__` group of variables.
-struct Section<'a> {
-    name: &'static str,
-    values: &'a HashMap<String, String>,
+/// Named like our sections' variables: `AUTH__…`, `DB__…`.
+fn is_in_a_section(name: &str, declared: &[Variable]) -> bool {
+    declared
+        .iter()
+        .filter_map(Variable::section)
+        .any(|section| name.starts_with(&(name_of(section) + "__")))
 }
 
-impl<'a> Section<'a> {
-    fn new(name: &'static str, values: &'a HashMap<String, String>) -> Self {
-        Self { name, values }
+/// `config` names the path of the value at fault; we name its variable.
+fn from_config(error: config::ConfigError) -> ConfigError {
+    match error {
+        config::ConfigError::At {
+            error,
+            key: Some(path),
+            ..
+        } => ConfigError::at(&path, error.to_string()),
+        other => ConfigError::new("environment", other.to_string()),
     }
-
-    fn get(&self, key: &str) -> Option<&'a str> {
-        self.values.get(key).map(String::as_str)
-    }
-
-    /// The variable's name as the user wrote it, for error messages.
-    fn variable(&self, key: &str) -> String {
-        format!("{}__{}", self.name, key.to_ascii_uppercase())
-    }
-
-    fn number<T>(
-        &self,
-        key: &str,
-        default: T,
-        range: std::ops::RangeInclusive<T>,
-    ) -> Result<T, ConfigError>
-    where
-        T: FromStr + PartialOrd + fmt::Display + Copy,
-    {
-        let Some(raw) = self.get(key) else {
-            return Ok(default);
-        };
-        let value: T = raw.trim().parse().map_err(|_| {
-            ConfigError::new(self.variable(key), format!("{raw:?} is not a whole number"))
-        })?;
-        if range.contains(&value) {
-            Ok(value)
-        } else {
-            Err(ConfigError::new(
-                self.variable(key),
-                format!(
-                    "{value} is out of range {}..={}",
-                    range.start(),
-                    range.end()
-                ),
-            ))
-        }
-    }
-
-    fn boolean(&self, key: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.get(key).map(|raw| raw.trim().to_ascii_lowercase()) {
-            None => Ok(default),
-            Some(raw) => match raw.as_str() {
-                "true" | "1" | "yes" => Ok(true),
-                "false" | "0" | "no" => Ok(false),
-                _ => Err(ConfigError::new(
-                    self.variable(key),
-                    format!("{raw:?} is not true or false"),
-                )),
-            },
-        }
-    }
-}
-
-fn parse<T: FromStr<Err = String>>(
-    variable: &'static str,
-    raw: Option<&str>,
-    default: &str,
-) -> Result<T, ConfigError> {
-    raw.unwrap_or(default)
-        .trim()
-        .parse()
-        .map_err(|message| ConfigError::new(variable, message))
 }
 
 /// A signing key: required and long enough outside `local` (RFC 7518 §3.2);
 /// in `local`, random per start when unset, so that the service runs with
-/// no set-up at all.
-fn secret(
-    auth: &Section<'_>,
-    key: &str,
+/// no set-up at all. The key chosen is left in `slot` for `check-config`.
+fn signing_key(
+    path: &str,
+    slot: &mut Option<SecretKey>,
     algorithm: JwtAlgorithm,
     environment: Environment,
     warnings: &mut Vec<String>,
 ) -> Result<SecretKey, ConfigError> {
-    let variable = auth.variable(key);
+    let variable = name_of(path);
     let minimum = algorithm.min_key_bytes();
-    match auth.get(key).filter(|value| !value.is_empty()) {
+    let key = match slot.take() {
         None if environment == Environment::Local => {
             warnings.push(format!(
                 "{variable} is not set: using a random key for this run (tokens will not survive a restart)"
             ));
-            Ok(SecretKey::new(random_key()))
+            SecretKey::new(random_key())
         }
-        None => Err(ConfigError::new(
-            variable,
-            "is required outside ENVIRONMENT=local",
-        )),
-        Some(value) if value.len() < minimum => {
+        None => {
+            return Err(ConfigError::new(
+                variable,
+                "is required outside ENVIRONMENT=local",
+            ));
+        }
+        Some(key) if key.len() < minimum => {
             let message = format!(
                 "is {} bytes; {algorithm} needs at least {minimum}",
-                value.len()
+                key.len()
             );
-            if environment == Environment::Local {
-                warnings.push(format!("{variable} {message}"));
-                Ok(SecretKey::new(value))
-            } else {
-                Err(ConfigError::new(variable, message))
+            if environment != Environment::Local {
+                return Err(ConfigError::new(variable, message));
             }
+            warnings.push(format!("{variable} {message}"));
+            key
         }
-        Some(value) => Ok(SecretKey::new(value)),
-    }
+        Some(key) => key,
+    };
+    *slot = Some(key.clone());
+    Ok(key)
 }
 
 /// A fresh URL-safe key of 64 random bytes (enough for HS512).
@@ -445,6 +472,37 @@ pub fn random_key() -> String {
     let mut bytes = [0u8; 64];
     getrandom::fill(&mut bytes).expect("the operating system provides randomness");
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+const ENV_EXAMPLE_HEADER: &str = "\
+# Zentra configuration. Copy to .env (variables already set in the
+# environment win over this file). Every value shown is the default.
+# Generated from the declarations in crates/app/src/config.rs.
+";
+
+const ENV_EXAMPLE_FOOTER: &str = "
+# Log filter, e.g. info, warn, zentra=debug (read by tracing itself)
+# RUST_LOG=info
+";
+
+/// The text of `.env.example`: every variable with its doc comment and its
+/// default, a paragraph per section.
+#[must_use]
+pub fn env_example() -> String {
+    let mut out = String::from(ENV_EXAMPLE_HEADER);
+    let mut section = None;
+    for variable in Variables::variables("") {
+        if section != Some(variable.section().map(str::to_owned)) {
+            section = Some(variable.section().map(str::to_owned));
+            out.push('\n');
+        }
+        for line in variable.doc {
+            out.push_str(&format!("#{}\n", line.trim_end()));
+        }
+        out.push_str(&format!("{}={}\n", variable.name(), variable.default));
+    }
+    out.push_str(ENV_EXAMPLE_FOOTER);
+    out
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ fn a_bad_value_stops_the_start_with_one_line_naming_the_variable() {
         ("DB__URL", "mysql://localhost/x"),
         ("AUTH__ROUNDS", "99"),
         ("SERVER__PORT", "port"),
+        // A typo under one of our sections, rather than a silent default.
+        ("AUTH__ROUNDZ", "4"),
     ] {
         let output = zentra(&[(variable, value)]);
         assert_eq!(output.status.code(), Some(2), "{variable}");

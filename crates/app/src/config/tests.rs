@@ -226,3 +226,90 @@ fn random_keys_are_url_safe_and_fresh() {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     );
 }
+
+#[test]
+fn an_unknown_variable_under_our_sections_stops_the_start_naming_it() {
+    for typo in ["AUTH__ROUNDZ", "DB__URI", "SERVER__PORT__X", "LOG__LEVEL"] {
+        let error = settings(&[(typo, "4")]).unwrap_err();
+        assert_eq!(error.variable, typo);
+        assert!(error.message.contains(".env.example"), "{error}");
+    }
+}
+
+#[test]
+fn out_of_range_and_unparsable_numbers_say_which() {
+    assert_eq!(
+        settings(&[("DB__POOL_SIZE", "0")]).unwrap_err().to_string(),
+        "DB__POOL_SIZE: 0 is out of range 1..=1024"
+    );
+    assert_eq!(
+        settings(&[("AUTH__ROUNDS", " many ")])
+            .unwrap_err()
+            .to_string(),
+        r#"AUTH__ROUNDS: " many " is not a whole number"#
+    );
+    assert_eq!(
+        settings(&[
+            ("AUTH__ACCESS_TOKEN_EXPIRE_MINS", "30"),
+            ("AUTH__REFRESH_TOKEN_EXPIRE_MINS", "29"),
+        ])
+        .unwrap_err()
+        .to_string(),
+        "AUTH__REFRESH_TOKEN_EXPIRE_MINS: must be at least AUTH__ACCESS_TOKEN_EXPIRE_MINS"
+    );
+}
+
+#[test]
+fn describe_prints_every_declared_variable_once_in_order() {
+    let described = settings(&[]).unwrap().describe();
+    let names: Vec<&str> = described
+        .lines()
+        .filter_map(|line| line.split_once(" = ").map(|(name, _)| name))
+        .collect();
+    let declared: Vec<String> = Variables::variables("")
+        .iter()
+        .map(Variable::name)
+        .collect();
+    assert_eq!(names, declared);
+    assert!(described.contains("ENVIRONMENT = local\n"), "{described}");
+    assert!(described.contains("LOG__FORMAT = text\n"), "{described}");
+    assert!(
+        described.contains("AUTH__SECRET_REFRESH_KEY = ******** (86 bytes)\n"),
+        "{described}"
+    );
+}
+
+/// `.env.example` is generated: after changing a declaration, rewrite it
+/// with `UPDATE_ENV_EXAMPLE=1 cargo test -p app env_example`.
+#[test]
+fn env_example_is_generated_from_the_declarations() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
+    let generated = env_example();
+    if std::env::var_os("UPDATE_ENV_EXAMPLE").is_some() {
+        std::fs::write(path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(path).unwrap();
+    assert!(
+        committed == generated,
+        ".env.example is out of date: run UPDATE_ENV_EXAMPLE=1 cargo test -p app env_example\n{generated}"
+    );
+}
+
+#[test]
+fn env_example_as_a_dot_env_gives_the_defaults() {
+    let vars: Vec<(String, String)> = dotenvy::from_read_iter(env_example().as_bytes())
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(vars.len(), Variables::variables("").len());
+    let from_example = Settings::from_vars(vars).unwrap();
+    assert_eq!(from_example.describe(), settings(&[]).unwrap().describe());
+}
+
+#[test]
+fn the_readme_documents_every_variable() {
+    let readme = include_str!("../../../../README.md");
+    for variable in Variables::variables("") {
+        let name = variable.name();
+        assert!(readme.contains(&format!("`{name}`")), "{name}");
+    }
+}
