@@ -1,5 +1,6 @@
 //! The `UserRepository` port on diesel.
 
+use diesel::dsl::Nullable;
 use diesel::prelude::*;
 use domain::{
     CreateUserError, DetailsUpdate, InfraError, NewUser, PasswordHash, UpdateDetailsError, User,
@@ -60,16 +61,7 @@ impl UserRepository for DieselUserRepository {
             users::table
                 .left_join(user_details::table)
                 .filter(users::username.eq(username.as_ref()))
-                .select((
-                    users::id,
-                    users::username,
-                    users::password,
-                    users::is_active,
-                    users::credential_version,
-                    user_details::email.nullable(),
-                    user_details::phone.nullable(),
-                    user_details::full_name.nullable(),
-                ))
+                .select(user_with_details())
                 .first::<UserWithDetailsRow>(conn)
         })
         .optional()
@@ -159,22 +151,39 @@ impl UserRepository for DieselUserRepository {
     }
 }
 
-/// The user `user_id` with their details (inner join: a user without a
-/// details row is not found).
+/// The user `user_id` with their details.
 fn find_by_id(conn: &mut AnyConnection, user_id: i64) -> QueryResult<Option<UserWithDetailsRow>> {
     users::table
-        .inner_join(user_details::table)
+        .left_join(user_details::table)
         .filter(users::id.eq(user_id))
-        .select((
-            users::id,
-            users::username,
-            users::password,
-            users::is_active,
-            users::credential_version,
-            user_details::email,
-            user_details::phone,
-            user_details::full_name,
-        ))
+        .select(user_with_details())
         .first(conn)
         .optional()
+}
+
+/// The columns of a [`UserWithDetailsRow`].
+type UserWithDetailsColumns = (
+    users::id,
+    users::username,
+    users::password,
+    users::is_active,
+    users::credential_version,
+    Nullable<user_details::email>,
+    Nullable<user_details::phone>,
+    Nullable<user_details::full_name>,
+);
+
+/// The columns of a [`UserWithDetailsRow`] from `users LEFT JOIN
+/// user_details` (the details are NULL when the row is missing).
+fn user_with_details() -> UserWithDetailsColumns {
+    (
+        users::id,
+        users::username,
+        users::password,
+        users::is_active,
+        users::credential_version,
+        user_details::email.nullable(),
+        user_details::phone.nullable(),
+        user_details::full_name.nullable(),
+    )
 }
