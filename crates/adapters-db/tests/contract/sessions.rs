@@ -1,0 +1,197 @@
+//! Refresh-token families: created, rotated, revoked, each only as its
+//! owner's.
+
+use adapters_db::DbPool;
+use adapters_db::schema::{sessions, users};
+use diesel::prelude::*;
+use domain::{NewSession, SessionRepository};
+
+use crate::{NOW, TestDb, live_families, race, rotation, session, session_count};
+
+contract!(
+    a_family_rotates_once_from_each_token,
+    creating_a_session_deletes_only_that_users_expired_ones,
+    a_rotation_sets_the_new_expiry,
+    a_revoked_family_does_not_rotate,
+    an_expired_family_does_not_rotate,
+    revoking_all_of_a_user_spares_other_users,
+    concurrent_rotations_of_one_token_have_exactly_one_winner,
+    deleting_a_user_deletes_their_sessions,
+    a_family_of_another_user_neither_rotates_nor_is_revoked,
+);
+
+fn families(pool: &DbPool) -> Vec<String> {
+    sessions::table
+        .select(sessions::family)
+        .order(sessions::family)
+        .load(&mut pool.get().unwrap())
+        .unwrap()
+}
+
+fn creating_a_session_deletes_only_that_users_expired_ones(db: &TestDb) {
+    let s = db.sessions(2);
+    let agent = s.user("agent47");
+    let other = s.user("agent48");
+    // Started long ago, before any of them expired: nothing is pruned yet.
+    for (family, user, expires_at) in [
+        ("a-expired", agent.id, NOW - 100),
+        ("a-expires-as-the-next-starts", agent.id, NOW - 10),
+        ("a-live", agent.id, NOW + 3600),
+        ("b-expired", other.id, NOW - 100),
+    ] {
+        s.sessions
+            .create(&NewSession {
+                created_at: NOW - 500,
+                ..session(family, user, &format!("jti-{family}"), expires_at)
+            })
+            .unwrap();
+    }
+    assert_eq!(session_count(&s.pool), 4);
+
+    // `session` starts it at NOW - 10.
+    s.start("a-new", agent.id, "jti-new", NOW + 3600);
+    assert_eq!(
+        families(&s.pool),
+        ["a-live", "a-new", "b-expired"].map(String::from)
+    );
+}
+
+fn a_family_rotates_once_from_each_token(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    s.start("fam-1", user.id, "jti-1", NOW + 3600);
+
+    assert!(s.rotates(user.id, "fam-1", "jti-1", "jti-2", NOW));
+    // The old token is spent; the new one works once.
+    assert!(!s.rotates(user.id, "fam-1", "jti-1", "jti-x", NOW));
+    assert!(s.rotates(user.id, "fam-1", "jti-2", "jti-3", NOW));
+    assert!(!s.rotates(user.id, "fam-1", "jti-2", "jti-y", NOW));
+    // An unknown family, or the right token under another family: no.
+    assert!(!s.rotates(user.id, "fam-2", "jti-3", "jti-4", NOW));
+    assert!(s.rotates(user.id, "fam-1", "jti-3", "jti-4", NOW));
+}
+
+fn a_rotation_sets_the_new_expiry(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    s.start("fam-1", user.id, "jti-1", NOW + 10);
+
+    // Past the first expiry, within the one the rotation set.
+    assert!(s.rotates(user.id, "fam-1", "jti-1", "jti-2", NOW));
+    assert!(s.rotates(user.id, "fam-1", "jti-2", "jti-3", NOW + 100));
+    // That rotation moved the expiry to NOW + 100 + 3600.
+    assert!(!s.rotates(user.id, "fam-1", "jti-3", "jti-4", NOW + 3700));
+    assert!(s.rotates(user.id, "fam-1", "jti-3", "jti-4", NOW + 3699));
+}
+
+fn a_revoked_family_does_not_rotate(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    s.start("fam-1", user.id, "jti-1", NOW + 3600);
+    s.start("fam-2", user.id, "jti-1b", NOW + 3600);
+
+    s.sessions.revoke_family("fam-1", user.id).unwrap();
+    // Again, and an unknown family: nothing to do.
+    s.sessions.revoke_family("fam-1", user.id).unwrap();
+    s.sessions.revoke_family("no-such-family", user.id).unwrap();
+
+    assert!(!s.rotates(user.id, "fam-1", "jti-1", "jti-2", NOW));
+    // Only that family.
+    assert!(s.rotates(user.id, "fam-2", "jti-1b", "jti-2b", NOW));
+}
+
+fn an_expired_family_does_not_rotate(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    s.start("fam-1", user.id, "jti-1", NOW);
+    s.start("fam-2", user.id, "jti-1", NOW + 1);
+
+    // Expired at the very second of its expiry.
+    assert!(!s.rotates(user.id, "fam-1", "jti-1", "jti-2", NOW));
+    assert!(s.rotates(user.id, "fam-2", "jti-1", "jti-2", NOW));
+}
+
+fn revoking_all_of_a_user_spares_other_users(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    let other = s.user("other");
+    for (family, owner) in [("a-1", user.id), ("a-2", user.id), ("b-1", other.id)] {
+        s.start(family, owner, "jti-1", NOW + 3600);
+    }
+
+    s.sessions.revoke_all_for_user(user.id).unwrap();
+
+    assert!(!s.rotates(user.id, "a-1", "jti-1", "jti-2", NOW));
+    assert!(!s.rotates(user.id, "a-2", "jti-1", "jti-2", NOW));
+    assert!(s.rotates(other.id, "b-1", "jti-1", "jti-2", NOW));
+    // A user without sessions: nothing to do.
+    s.sessions.revoke_all_for_user(other.id + 1000).unwrap();
+}
+
+fn concurrent_rotations_of_one_token_have_exactly_one_winner(db: &TestDb) {
+    // Several rounds: one race can happen to be won cleanly even by a
+    // read-then-write, especially on SQLite's single writer.
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 10;
+    let s = db.sessions(THREADS as u32);
+    let user = s.user("agent47");
+
+    for round in 0..ROUNDS {
+        let family = format!("fam-{round}");
+        s.start(&family, user.id, "jti-0", NOW + 3600);
+        let rotations: Vec<_> = (0..THREADS)
+            .map(|i| rotation(user.id, &family, "jti-0", &format!("next-{i}"), NOW))
+            .collect();
+
+        let results = race(THREADS, |i| s.sessions.rotate(&rotations[i]).unwrap());
+
+        assert_eq!(
+            results.iter().filter(|won| **won).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        let winner = results.iter().position(|won| *won).unwrap();
+        let current: String = sessions::table
+            .filter(sessions::family.eq(&family))
+            .select(sessions::current_token_id)
+            .first(&mut s.pool.get().unwrap())
+            .unwrap();
+        assert_eq!(current, format!("next-{winner}"), "round {round}");
+    }
+}
+
+fn deleting_a_user_deletes_their_sessions(db: &TestDb) {
+    // Needs foreign keys enforced: on SQLite only the pragma does that.
+    let s = db.sessions(2);
+    let gone = s.user("gone");
+    let kept = s.user("kept");
+    s.start("gone-1", gone.id, "jti-1", NOW + 3600);
+    s.start("kept-1", kept.id, "jti-1", NOW + 3600);
+
+    diesel::delete(users::table.filter(users::id.eq(gone.id)))
+        .execute(&mut s.pool.get().unwrap())
+        .unwrap();
+
+    assert_eq!(session_count(&s.pool), 1);
+    assert!(s.rotates(kept.id, "kept-1", "jti-1", "jti-2", NOW));
+    // And a session for a user that does not exist is not stored.
+    let orphan = s
+        .sessions
+        .create(&session("orphan", gone.id, "jti-1", NOW + 3600));
+    assert!(!orphan.unwrap());
+    assert_eq!(session_count(&s.pool), 1);
+}
+
+fn a_family_of_another_user_neither_rotates_nor_is_revoked(db: &TestDb) {
+    let s = db.sessions(2);
+    let alice = s.user("alice");
+    let bob = s.user("bob");
+    s.start("alice-1", alice.id, "jti-1", NOW + 3600);
+
+    // A token naming bob that carries alice's family and current jti.
+    assert!(!s.rotates(bob.id, "alice-1", "jti-1", "jti-2", NOW));
+    s.sessions.revoke_family("alice-1", bob.id).unwrap();
+
+    assert_eq!(live_families(&s.pool), ["alice-1"]);
+    assert!(s.rotates(alice.id, "alice-1", "jti-1", "jti-2", NOW));
+}
