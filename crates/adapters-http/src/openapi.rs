@@ -196,8 +196,8 @@ impl Modify for Security {
             Every answer but the token pair travels in the Zentra JSON envelope.",
     ),
     paths(
-        crate::routes::service::root,
-        crate::routes::service::health,
+        crate::routes::health::root,
+        crate::routes::health::health,
         crate::routes::auth::register,
         crate::routes::auth::login,
         crate::routes::auth::verify,

@@ -11,16 +11,14 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::{LanesData, Service};
 use crate::{
-    Envelope, FieldError, HttpSettings, Lanes, UseCase,
+    Envelope, FieldError, HttpSettings, UseCase,
     client_address::client_address,
     error::ApiError,
     extract::{BearerToken, Encodings, JsonBody, JsonOrFormBody, RawBody, parse_body},
     request_log::RoutedAs,
 };
-
-pub(crate) type Service = web::Data<AuthService>;
-pub(crate) type LanesData = web::Data<Lanes>;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"username": "agent47", "password": "correct horse"}))]

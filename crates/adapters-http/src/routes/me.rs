@@ -8,7 +8,7 @@ use domain::{
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::auth::{LanesData, Service};
+use super::{LanesData, Service};
 use crate::{
     Envelope, FieldError, HttpSettings, UseCase, client_address,
     error::ApiError,

@@ -5,7 +5,8 @@ use std::time::Duration;
 use actix_web::{HttpResponse, http::StatusCode, rt::time::timeout, web};
 use serde_json::json;
 
-use crate::{Envelope, Lanes, ReadinessProbe, UseCase, error::ApiError};
+use super::LanesData;
+use crate::{Envelope, ReadinessProbe, UseCase, error::ApiError};
 
 /// How long the database gets to answer a readiness check.
 const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
@@ -26,7 +27,7 @@ pub(crate) async fn root() -> HttpResponse {
     ))]
 pub(crate) async fn health(
     probe: web::Data<dyn ReadinessProbe>,
-    lanes: web::Data<Lanes>,
+    lanes: LanesData,
 ) -> Result<HttpResponse, ApiError> {
     let probe = probe.into_inner();
     match timeout(
