@@ -162,8 +162,9 @@ pub(crate) fn not_allowed(allow: &'static str) -> Route {
 }
 
 pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::refused(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "Not found.",
-    ))
+    Err(not_found_error())
+}
+
+pub(crate) fn not_found_error() -> ApiError {
+    ApiError::refused(actix_web::http::StatusCode::NOT_FOUND, "Not found.")
 }
