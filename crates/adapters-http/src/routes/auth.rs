@@ -114,8 +114,9 @@ fn registered(username: &str) -> Envelope {
     Envelope::new(StatusCode::CREATED).data(Registered { username })
 }
 
-/// The bare OAuth2 token object of login and refresh (RFC 6749 §5.1). The
-/// fields are in the order the service has always sent them.
+/// The bare OAuth2 token object of login and refresh (RFC 6749 §5.1).
+// The fields are in the order the service has always sent them (it built
+// this object as a `json!` map, whose keys serde_json sorts).
 #[derive(Serialize, ToSchema)]
 #[schema(as = TokenPair, example = json!({
     "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", "expires_in": 900,
