@@ -14,8 +14,6 @@ use domain::{CreateUserError, InfraError, UpdateDetailsError};
 /// `Display` of the last one, so each message carries its cause.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("the directory {} of the SQLite database does not exist", .0.display())]
-    MissingDirectory(PathBuf),
     #[error("the SQLite path is not valid UTF-8")]
     NonUtf8Path,
     #[error(transparent)]
@@ -29,6 +27,8 @@ pub enum ConnectError {
 /// Why the database could not be made ready at start-up.
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
+    /// Checked once, before the pool opens anything: directories are never
+    /// created (see `pool::build_pool`).
     #[error("the directory {} of the SQLite database does not exist", .0.display())]
     MissingDirectory(PathBuf),
     #[error("the database pool size must be at least 1")]

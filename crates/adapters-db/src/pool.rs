@@ -56,9 +56,8 @@ impl r2d2::ManageConnection for AnyConnectionManager {
             }
             DatabaseUrl::SqliteMemory => open_sqlite(":memory:"),
             DatabaseUrl::SqliteFile(path) => {
-                if let Some(dir) = missing_parent(path) {
-                    return Err(ConnectError::MissingDirectory(dir));
-                }
+                // `build_pool` has checked the directory; one removed since
+                // fails to open like any other unreadable file.
                 create_private(path);
                 open_sqlite(&sqlite_filename(path)?)
             }

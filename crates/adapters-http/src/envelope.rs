@@ -11,9 +11,16 @@ use std::{
 
 use serde::{Serialize, Serializer, ser::SerializeMap};
 use serde_json::value::RawValue;
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{
+        RefOr, Type,
+        schema::{ObjectBuilder, Schema, SchemaType},
+    },
+};
 
 /// One field's complaint in a 422 answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[schema(example = json!({"field": "password", "message": "Password must be at least 8 characters long."}))]
 pub struct FieldError {
     pub field: String,
@@ -45,19 +52,62 @@ pub struct Envelope {
     headers: Vec<(HeaderName, Cow<'static, str>)>,
 }
 
-#[derive(Serialize)]
-struct Wire<'a> {
-    status: &'static str,
+/// The envelope as it goes on the wire, `D` being the type of `data`. The
+/// handlers send `Wire<RawValue>` (the data rendered once); the OpenAPI
+/// document describes this same struct with the real data type of each
+/// route (`Envelope_GetUser`, …), and with [`NoData`] for messages and
+/// errors.
+#[derive(Serialize, ToSchema)]
+#[schema(
+    as = Envelope,
+    description = "The envelope every answer but the token pair travels in (API.md §1). \
+        A success carries `data` or `message`, never both; an error carries `message`, \
+        and `details` on 422."
+)]
+pub(crate) struct Wire<'a, D: ?Sized> {
+    status: Outcome,
+    /// The HTTP status.
     code: u16,
+    /// `<code>_<REASON>`: the canonical reason phrase, upper case.
+    #[schema(value_type = String, pattern = "^[0-9]{3}_[A-Z_]+$", example = "200_OK")]
     response: ResponseName,
+    /// A success's payload; a success carries `data` or `message`, never both.
     #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<&'a RawValue>,
+    #[schema(nullable = false)]
+    data: Option<&'a D>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     message: Option<&'a str>,
+    /// On 422: one entry per offending field.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     details: Option<&'a [FieldError]>,
+    #[schema(required = true)]
     headers: Option<MirroredHeaders<'a>>,
 }
+
+/// `success` for 2xx, `error` for 4xx and 5xx.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum Outcome {
+    Success,
+    Error,
+}
+
+/// The `data` of an envelope that carries none (a message or an error):
+/// uninhabited, so such an envelope never has `data`.
+pub(crate) enum NoData {}
+
+impl PartialSchema for NoData {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some("Never sent: messages and errors carry no `data`."))
+            .into()
+    }
+}
+
+impl ToSchema for NoData {}
 
 /// `201_CREATED`, `422_UNPROCESSABLE_ENTITY`, … from the canonical reason,
 /// written straight into the body.
@@ -85,6 +135,27 @@ impl Serialize for ResponseName {
 
 /// The body's `headers`: an object in canonical case.
 struct MirroredHeaders<'a>(&'a [(HeaderName, Cow<'static, str>)]);
+
+impl PartialSchema for MirroredHeaders<'_> {
+    fn schema() -> RefOr<Schema> {
+        let sent = || ObjectBuilder::new().schema_type(Type::String);
+        ObjectBuilder::new()
+            .description(Some(
+                "The headers that matter to the client, as sent on the response \
+                 (`null` when none).",
+            ))
+            .property("WWW-Authenticate", sent())
+            .property("Retry-After", sent().description(Some("Seconds.")))
+            .property("Allow", sent())
+            .into()
+    }
+}
+
+impl ToSchema for MirroredHeaders<'_> {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("EnvelopeHeaders")
+    }
+}
 
 impl Serialize for MirroredHeaders<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -140,11 +211,24 @@ impl Envelope {
     }
 
     pub fn into_response(self) -> HttpResponse {
-        let wire = Wire {
+        let mut response = HttpResponse::build(self.status);
+        for (name, value) in &self.headers {
+            response.insert_header((name.clone(), value.as_ref()));
+        }
+        response.json(self.wire())
+    }
+
+    /// The body as JSON: the OpenAPI document's examples are real answers.
+    pub(crate) fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self.wire()).expect("an envelope serialises")
+    }
+
+    fn wire(&self) -> Wire<'_, RawValue> {
+        Wire {
             status: if self.status.is_success() {
-                "success"
+                Outcome::Success
             } else {
-                "error"
+                Outcome::Error
             },
             code: self.status.as_u16(),
             response: ResponseName(self.status),
@@ -152,12 +236,7 @@ impl Envelope {
             message: self.message.as_deref(),
             details: self.details.as_deref(),
             headers: (!self.headers.is_empty()).then_some(MirroredHeaders(&self.headers)),
-        };
-        let mut response = HttpResponse::build(self.status);
-        for (name, value) in &self.headers {
-            response.insert_header((name.clone(), value.as_ref()));
         }
-        response.json(wire)
     }
 }
 

@@ -137,6 +137,13 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        self.envelope().into_response()
+    }
+}
+
+impl ApiError {
+    /// The answer: the status, the message and the headers of this error.
+    pub(crate) fn envelope(&self) -> Envelope {
         let mut envelope = Envelope::new(self.status_code()).message(self.message());
         match self {
             Self::Validation(details) => envelope = envelope.details(details.clone()),
@@ -157,7 +164,7 @@ impl ResponseError for ApiError {
         {
             envelope = envelope.bearer();
         }
-        envelope.into_response()
+        envelope
     }
 }
 

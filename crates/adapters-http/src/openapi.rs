@@ -2,15 +2,15 @@
 //! (`/api/docs`), generated from the handlers' annotations with utoipa; the
 //! UI's assets are vendored into the binary (nothing is fetched).
 //!
-//! The envelope types below exist for the document only: the handlers build
-//! envelopes with [`crate::Envelope`], and the end-to-end suite checks that
-//! every answer matches the schema documented here for its route and status.
-
-#![allow(dead_code)] // Schema-only types: read by utoipa, never built.
+//! The schemas are those of the types the handlers send: the envelope is
+//! [`crate::envelope::Wire`] with each route's data type, and every example
+//! is rendered by the code that answers (see [`error_example`]). The
+//! end-to-end suite checks that every answer matches the schema documented
+//! here for its route and status.
 
 use std::sync::Arc;
 use utoipa::{
-    Modify, OpenApi, ToSchema,
+    Modify, OpenApi,
     openapi::{
         self,
         security::{Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme},
@@ -19,146 +19,24 @@ use utoipa::{
 
 use actix_web::{
     HttpResponse,
-    http::{
-        StatusCode,
-        header::{ContentEncoding, ContentType},
-    },
+    http::header::{ContentEncoding, ContentType},
     web,
 };
 use utoipa_swagger_ui::Config;
 
 use crate::{
-    envelope::FieldError,
     error::ApiError,
     routes::{GET, get_or_head, not_allowed},
 };
 
-/// The headers that matter to the client, as sent (`null` when none).
-#[derive(ToSchema)]
-#[schema(example = json!({"WWW-Authenticate": "Bearer"}))]
-pub struct EnvelopeHeaders {
-    #[schema(rename = "WWW-Authenticate")]
-    www_authenticate: Option<String>,
-    #[schema(rename = "Retry-After")]
-    retry_after: Option<String>,
-    #[schema(rename = "Allow")]
-    allow: Option<String>,
+/// The body `error` answers with, as a documented example.
+pub(crate) fn error_example(error: ApiError) -> serde_json::Value {
+    error.envelope().to_value()
 }
 
-/// A success with a message (`Token is valid.`, `Logged out.`, …).
-#[derive(ToSchema)]
-#[schema(example = json!({"status": "success", "code": 200, "response": "200_OK",
-    "message": "Token is valid.", "headers": {"WWW-Authenticate": "Bearer"}}))]
-pub struct MessageEnvelope {
-    #[schema(pattern = "^success$")]
-    status: String,
-    code: u16,
-    #[schema(example = "200_OK")]
-    response: String,
-    message: String,
-    #[schema(required = true)]
-    headers: Option<EnvelopeHeaders>,
-}
-
-/// Every error, from the routes and from the framework alike.
-#[derive(ToSchema)]
-#[schema(example = json!({"status": "error", "code": 401, "response": "401_UNAUTHORIZED",
-    "message": "Could not validate credentials.", "headers": {"WWW-Authenticate": "Bearer"}}))]
-pub struct ErrorEnvelope {
-    #[schema(pattern = "^error$")]
-    status: String,
-    code: u16,
-    #[schema(example = "401_UNAUTHORIZED")]
-    response: String,
-    message: String,
-    /// On 422: one entry per offending field.
-    details: Option<Vec<FieldError>>,
-    #[schema(required = true)]
-    headers: Option<EnvelopeHeaders>,
-}
-
-/// `GetUser` (API.md §2).
-#[derive(ToSchema)]
-#[schema(example = json!({"username": "agent47", "email": "johndoe@email.com",
-    "phone": "+44123456789", "full_name": "Agent 47", "is_active": true}))]
-pub struct GetUser {
-    username: String,
-    email: Option<String>,
-    phone: Option<String>,
-    full_name: Option<String>,
-    is_active: bool,
-}
-
-#[derive(ToSchema)]
-#[schema(example = json!({"status": "success", "code": 200, "response": "200_OK",
-    "data": {"username": "agent47", "email": "johndoe@email.com", "phone": "+44123456789",
-        "full_name": "Agent 47", "is_active": true},
-    "headers": {"WWW-Authenticate": "Bearer"}}))]
-pub struct UserEnvelope {
-    #[schema(pattern = "^success$")]
-    status: String,
-    code: u16,
-    response: String,
-    data: GetUser,
-    #[schema(required = true)]
-    headers: Option<EnvelopeHeaders>,
-}
-
-#[derive(ToSchema)]
-pub struct Registered {
-    username: String,
-}
-
-#[derive(ToSchema)]
-#[schema(example = json!({"status": "success", "code": 201, "response": "201_CREATED",
-    "data": {"username": "agent47"}, "headers": null}))]
-pub struct RegisteredEnvelope {
-    #[schema(pattern = "^success$")]
-    status: String,
-    code: u16,
-    response: String,
-    data: Registered,
-    #[schema(required = true)]
-    headers: Option<EnvelopeHeaders>,
-}
-
-#[derive(ToSchema)]
-pub struct Health {
-    #[schema(example = "ok")]
-    database: String,
-}
-
-#[derive(ToSchema)]
-#[schema(example = json!({"status": "success", "code": 200, "response": "200_OK",
-    "data": {"database": "ok"}, "headers": null}))]
-pub struct HealthEnvelope {
-    #[schema(pattern = "^success$")]
-    status: String,
-    code: u16,
-    response: String,
-    data: Health,
-    #[schema(required = true)]
-    headers: Option<EnvelopeHeaders>,
-}
-
-/// The bare OAuth2 token object of login and refresh (RFC 6749 §5.1).
-#[derive(ToSchema)]
-#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…",
-    "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", "token_type": "bearer", "expires_in": 900}))]
-pub struct TokenPair {
-    access_token: String,
-    refresh_token: String,
-    #[schema(pattern = "^bearer$")]
-    token_type: String,
-    /// The access token's lifetime in seconds.
-    expires_in: u64,
-}
-
-/// `GET /` (liveness, as the original).
-#[derive(ToSchema)]
-#[schema(example = json!({"health": "check complete"}))]
-pub struct Liveness {
-    health: String,
+/// The example of the `default` response: an unknown route.
+pub(crate) fn other_error_example() -> serde_json::Value {
+    error_example(crate::routes::not_found_error())
 }
 
 /// The security schemes: a bearer token, and the OAuth2 password flow the
@@ -196,8 +74,8 @@ impl Modify for Security {
             Every answer but the token pair travels in the Zentra JSON envelope.",
     ),
     paths(
-        crate::routes::service::root,
-        crate::routes::service::health,
+        crate::routes::health::root,
+        crate::routes::health::health,
         crate::routes::auth::register,
         crate::routes::auth::login,
         crate::routes::auth::verify,
@@ -208,10 +86,6 @@ impl Modify for Security {
         crate::routes::me::update_details,
         crate::routes::me::change_password,
     ),
-    components(schemas(
-        MessageEnvelope, ErrorEnvelope, UserEnvelope, RegisteredEnvelope, HealthEnvelope,
-        TokenPair, Liveness, FieldError,
-    )),
     modifiers(&Security),
     tags((name = "auth", description = "Authentication (prefix /api/auth)"),
          (name = "service", description = "Liveness and readiness")),
@@ -256,7 +130,7 @@ fn ui_file(file: &str, ui: Arc<Config<'static>>) -> Result<HttpResponse, ApiErro
     let found = utoipa_swagger_ui::serve(file, ui)
         .map_err(|error| ApiError::Internal(error.to_string().into()))?;
     let Some(found) = found else {
-        return Err(ApiError::refused(StatusCode::NOT_FOUND, "Not found."));
+        return Err(crate::routes::not_found_error());
     };
     let mut response = HttpResponse::Ok();
     if found.gzpipped {
@@ -265,4 +139,92 @@ fn ui_file(file: &str, ui: Arc<Config<'static>>) -> Result<HttpResponse, ApiErro
     Ok(response
         .content_type(found.content_type)
         .body(found.bytes.into_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+    use serde_json::Value;
+    use utoipa::OpenApi;
+
+    use super::ApiDoc;
+
+    /// `422_UNPROCESSABLE_ENTITY` for 422, written out independently of the
+    /// envelope's own code.
+    fn response_name(code: u16) -> String {
+        let reason = StatusCode::from_u16(code)
+            .ok()
+            .and_then(|status| status.canonical_reason())
+            .unwrap_or("Unknown");
+        format!(
+            "{code}_{}",
+            reason.to_ascii_uppercase().replace([' ', '-'], "_")
+        )
+    }
+
+    #[test]
+    fn every_example_shows_the_status_and_message_it_is_documented_under() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut checked = 0;
+        for (path, operations) in document["paths"].as_object().unwrap() {
+            for (method, operation) in operations.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                for (key, response) in responses {
+                    let place = format!("{method} {path} {key}");
+                    let media = &response["content"]["application/json"];
+                    let schema = media["schema"]["$ref"].as_str().unwrap_or_default();
+                    if !schema.starts_with("#/components/schemas/Envelope_") {
+                        continue; // The bare token pair and `/`.
+                    }
+                    let examples: Vec<&Value> = media
+                        .get("example")
+                        .into_iter()
+                        .chain(
+                            media["examples"]
+                                .as_object()
+                                .into_iter()
+                                .flat_map(|named| named.values().map(|example| &example["value"])),
+                        )
+                        .collect();
+                    assert!(!examples.is_empty(), "{place}: no example");
+                    for example in examples {
+                        let code = example["code"].as_u64().unwrap_or_else(|| {
+                            panic!("{place}: an example without a code: {example}")
+                        });
+                        if key == "default" {
+                            assert!(code >= 400, "{place}: {example}");
+                            assert!(
+                                !responses.contains_key(&code.to_string()),
+                                "{place}: the example of a documented status: {example}"
+                            );
+                        } else {
+                            assert_eq!(code.to_string(), *key, "{place}: {example}");
+                            if let Some(message) = example["message"].as_str() {
+                                let description = response["description"].as_str().unwrap();
+                                assert!(description.contains(message), "{place}: {example}");
+                            }
+                        }
+                        let code = u16::try_from(code).unwrap();
+                        assert_eq!(example["response"], response_name(code), "{place}");
+                        let outcome = if code < 400 { "success" } else { "error" };
+                        assert_eq!(example["status"], outcome, "{place}");
+                        let headers = &example["headers"];
+                        match code {
+                            401 => assert_eq!(headers["WWW-Authenticate"], "Bearer", "{place}"),
+                            422 => assert!(
+                                example["details"].as_array().is_some_and(|d| !d.is_empty()),
+                                "{place}: a 422 without details: {example}"
+                            ),
+                            429 | 503 => {
+                                assert!(headers["Retry-After"].is_string(), "{place}: {example}");
+                            }
+                            _ => {}
+                        }
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 30, "only {checked} examples");
+    }
 }

@@ -3,7 +3,8 @@
 //! `mocks`).
 //!
 //! Every port is synchronous. Callers in an async runtime run use cases on
-//! a blocking thread pool, never on the async workers.
+//! threads of their own (in this service, the lanes of
+//! `adapters-http/src/lanes.rs`), never on the async workers.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

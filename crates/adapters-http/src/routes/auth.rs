@@ -6,21 +6,23 @@ use actix_web::{
     http::{Method, StatusCode, header},
     web,
 };
-use domain::{AuthService, LoginRequest, Password, RegisterRequest, TokenPair, Username};
+use domain::{
+    AuthService, LoginRequest, Password, PasswordError, RegisterRequest, TokenPair, Username,
+};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
+use super::{LanesData, Service};
 use crate::{
-    Envelope, FieldError, HttpSettings, Lanes, UseCase,
+    Envelope, FieldError, HttpSettings, UseCase,
     client_address::client_address,
+    envelope::{NoData, Wire},
     error::ApiError,
     extract::{BearerToken, Encodings, JsonBody, JsonOrFormBody, RawBody, parse_body},
+    openapi::{error_example, other_error_example},
     request_log::RoutedAs,
 };
-
-pub(crate) type Service = web::Data<AuthService>;
-pub(crate) type LanesData = web::Data<Lanes>;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({"username": "agent47", "password": "correct horse"}))]
@@ -102,17 +104,43 @@ struct RefreshQuery {
     refresh_token: Option<String>,
 }
 
-/// The bare OAuth2 token object (RFC 6749 §5.1), never cached.
+/// The `data` of a registration.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Registered<'a> {
+    username: &'a str,
+}
+
+fn registered(username: &str) -> Envelope {
+    Envelope::new(StatusCode::CREATED).data(Registered { username })
+}
+
+/// The bare OAuth2 token object of login and refresh (RFC 6749 §5.1).
+// The fields are in the order the service has always sent them (it built
+// this object as a `json!` map, whose keys serde_json sorts).
+#[derive(Serialize, ToSchema)]
+#[schema(as = TokenPair, example = json!({
+    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", "expires_in": 900,
+    "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", "token_type": "bearer"}))]
+pub(crate) struct TokenPairBody<'a> {
+    access_token: &'a str,
+    /// The access token's lifetime in seconds.
+    expires_in: u64,
+    refresh_token: &'a str,
+    #[schema(pattern = "^bearer$")]
+    token_type: &'static str,
+}
+
+/// The token pair, never cached.
 fn token_response(status: StatusCode, pair: &TokenPair) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
-        .json(json!({
-            "access_token": pair.access_token.expose_secret(),
-            "refresh_token": pair.refresh_token.expose_secret(),
-            "token_type": "bearer",
-            "expires_in": pair.expires_in,
-        }))
+        .json(TokenPairBody {
+            access_token: pair.access_token.expose_secret(),
+            expires_in: pair.expires_in,
+            refresh_token: pair.refresh_token.expose_secret(),
+            token_type: "bearer",
+        })
 }
 
 /// `grant_type` is optional; when sent it must name the route's grant.
@@ -131,10 +159,14 @@ fn check_grant_type(sent: Option<&str>, expected: &str) -> Result<(), ApiError> 
     summary = "Register a user",
     request_body(content = RegisterBody, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created", body = crate::openapi::RegisteredEnvelope),
-        (status = 400, description = "User already registered.", body = crate::openapi::ErrorEnvelope),
-        (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
-        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+        (status = 201, description = "Created", body = Wire<Registered>,
+            example = json!(registered("agent47").to_value())),
+        (status = 400, description = "User already registered.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::AlreadyRegistered))),
+        (status = 422, description = "Validation failed.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::validation("password", PasswordError::TooShort.to_string())))),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
+            example = json!(other_error_example())),
     ))]
 pub(crate) async fn register(
     service: Service,
@@ -146,9 +178,7 @@ pub(crate) async fn register(
     let user = lanes
         .run(UseCase::Register, move || service.register(request))
         .await?;
-    Ok(Envelope::new(StatusCode::CREATED)
-        .data(json!({"username": user.username.as_ref()}))
-        .into_response())
+    Ok(registered(user.username.as_ref()).into_response())
 }
 
 #[utoipa::path(post, path = "/api/auth/token", tag = "auth",
@@ -158,11 +188,15 @@ pub(crate) async fn register(
         (LoginBody = "application/json"),
     )),
     responses(
-        (status = 202, description = "The token pair (bare, not in the envelope)", body = crate::openapi::TokenPair),
-        (status = 401, description = "Incorrect username or password.", body = crate::openapi::ErrorEnvelope),
-        (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
-        (status = 429, description = "Too many requests, try again later. (Retry-After)", body = crate::openapi::ErrorEnvelope),
-        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+        (status = 202, description = "The token pair (bare, not in the envelope)", body = TokenPairBody),
+        (status = 401, description = "Incorrect username or password.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::IncorrectLogin))),
+        (status = 422, description = "Validation failed.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::validation("password", "Field required.")))),
+        (status = 429, description = "Too many requests, try again later. (Retry-After)", body = Wire<NoData>,
+            example = json!(error_example(ApiError::TooManyRequests { retry_after_secs: 900 }))),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
+            example = json!(other_error_example())),
     ))]
 pub(crate) async fn login(
     service: Service,
@@ -210,9 +244,12 @@ pub(crate) const VERIFY_ROUTE: &str = "/api/auth/token/verify/{token}";
     summary = "Verify an access token",
     params(("token" = String, Path, description = "The access token")),
     responses(
-        (status = 200, description = "Token is valid.", body = crate::openapi::MessageEnvelope),
-        (status = 401, description = "Could not validate credentials.", body = crate::openapi::ErrorEnvelope),
-        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+        (status = 200, description = "Token is valid.", body = Wire<NoData>,
+            example = json!(token_is_valid().to_value())),
+        (status = 401, description = "Could not validate credentials.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::InvalidToken))),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
+            example = json!(other_error_example())),
     ))]
 pub(crate) async fn verify(
     service: Service,
@@ -227,10 +264,13 @@ pub(crate) async fn verify(
         return Err(ApiError::method_not_allowed("POST"));
     }
     service.verify(token).map_err(|_| ApiError::InvalidToken)?;
-    Ok(Envelope::new(StatusCode::OK)
+    Ok(token_is_valid().into_response())
+}
+
+fn token_is_valid() -> Envelope {
+    Envelope::new(StatusCode::OK)
         .message("Token is valid.")
         .bearer()
-        .into_response())
 }
 
 #[utoipa::path(post, path = "/api/auth/token/refresh", tag = "auth",
@@ -244,9 +284,11 @@ pub(crate) async fn verify(
         (RefreshBody = "application/x-www-form-urlencoded"),
     )),
     responses(
-        (status = 201, description = "The new token pair (bare)", body = crate::openapi::TokenPair),
-        (status = 401, description = "Invalid refresh token.", body = crate::openapi::ErrorEnvelope),
-        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+        (status = 201, description = "The new token pair (bare)", body = TokenPairBody),
+        (status = 401, description = "Invalid refresh token.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::InvalidRefreshToken))),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
+            example = json!(other_error_example())),
     ))]
 pub(crate) async fn refresh(
     service: Service,
@@ -270,9 +312,12 @@ pub(crate) async fn refresh(
         (LogoutBody = "application/x-www-form-urlencoded"),
     )),
     responses(
-        (status = 200, description = "Logged out.", body = crate::openapi::MessageEnvelope),
-        (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
-        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+        (status = 200, description = "Logged out.", body = Wire<NoData>,
+            example = json!(logged_out().to_value())),
+        (status = 422, description = "Validation failed.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::validation("refresh_token", "Field required.")))),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
+            example = json!(other_error_example())),
     ))]
 pub(crate) async fn logout(
     service: Service,
@@ -285,19 +330,28 @@ pub(crate) async fn logout(
             service.logout(&body.0.refresh_token)
         })
         .await?;
-    Ok(Envelope::new(StatusCode::OK)
-        .message("Logged out.")
-        .into_response())
+    Ok(logged_out().into_response())
+}
+
+fn logged_out() -> Envelope {
+    Envelope::new(StatusCode::OK).message("Logged out.")
 }
 
 #[utoipa::path(post, path = "/api/auth/logout/all", tag = "auth",
     summary = "End every session of the user",
     security(("bearer" = []), ("password" = [])),
     responses(
-        (status = 200, description = "Logged out of all sessions.", body = crate::openapi::MessageEnvelope),
-        (status = 400, description = "Inactive user.", body = crate::openapi::ErrorEnvelope),
-        (status = 401, description = "Not authenticated. / Could not validate credentials.", body = crate::openapi::ErrorEnvelope),
-        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+        (status = 200, description = "Logged out of all sessions.", body = Wire<NoData>,
+            example = json!(logged_out_everywhere().to_value())),
+        (status = 400, description = "Inactive user.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::InactiveUser))),
+        (status = 401, description = "Not authenticated. / Could not validate credentials.", body = Wire<NoData>,
+            examples(
+                ("Not authenticated." = (value = json!(error_example(ApiError::NotAuthenticated)))),
+                ("Could not validate credentials." = (value = json!(error_example(ApiError::InvalidToken)))),
+            )),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
+            example = json!(other_error_example())),
     ))]
 pub(crate) async fn logout_all(
     service: Service,
@@ -312,10 +366,13 @@ pub(crate) async fn logout_all(
         |service, user| service.logout_all(user),
     )
     .await?;
-    Ok(Envelope::new(StatusCode::OK)
+    Ok(logged_out_everywhere().into_response())
+}
+
+fn logged_out_everywhere() -> Envelope {
+    Envelope::new(StatusCode::OK)
         .message("Logged out of all sessions.")
         .bearer()
-        .into_response())
 }
 
 /// The refresh token from the query (which wins, as in the original), else

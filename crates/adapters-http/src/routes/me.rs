@@ -3,21 +3,27 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use domain::{
-    AuthService, ChangePasswordRequest, DetailsUpdate, Email, FullName, Password, Phone, User,
+    AuthService, ChangePasswordRequest, DetailsUpdate, Email, EmailError, FullName, Password,
+    PasswordError, Phone, User,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::auth::{LanesData, Service};
+use utoipa::ToSchema;
+
+use super::{LanesData, Service};
 use crate::{
     Envelope, FieldError, HttpSettings, UseCase, client_address,
+    envelope::{NoData, Wire},
     error::ApiError,
     extract::{BearerToken, JsonBody},
+    openapi::{error_example, other_error_example},
 };
 
 /// `GetUser` of API.md §2.
-#[derive(Serialize)]
-struct GetUser<'a> {
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!(AGENT_47))]
+pub(crate) struct GetUser<'a> {
     username: &'a str,
     email: Option<&'a str>,
     phone: Option<&'a str>,
@@ -37,16 +43,26 @@ impl<'a> From<&'a User> for GetUser<'a> {
     }
 }
 
+/// The user of the document's examples.
+const AGENT_47: GetUser<'static> = GetUser {
+    username: "agent47",
+    email: Some("johndoe@email.com"),
+    phone: Some("+44123456789"),
+    full_name: Some("Agent 47"),
+    is_active: true,
+};
+
+fn user_envelope(user: GetUser<'_>) -> Envelope {
+    Envelope::new(StatusCode::OK).data(user).bearer()
+}
+
 fn user_response(user: &User) -> HttpResponse {
-    Envelope::new(StatusCode::OK)
-        .data(GetUser::from(user))
-        .bearer()
-        .into_response()
+    user_envelope(GetUser::from(user)).into_response()
 }
 
 /// Only these fields may change; anything else (`username`, `is_active`,
 /// `password`, unknown names) is refused: no mass assignment.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"email": "johndoe@email.com", "phone": "+44123456789", "full_name": "Agent 47"}))]
 pub(crate) struct DetailsBody {
@@ -114,7 +130,7 @@ impl DetailsBody {
     }
 }
 
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[schema(example = json!({"current_password": "correct horse", "new_password": "battery staple"}))]
 pub(crate) struct PasswordBody {
     #[schema(value_type = String)]
@@ -128,10 +144,17 @@ pub(crate) struct PasswordBody {
     summary = "The caller's own profile",
     security(("bearer" = []), ("password" = [])),
     responses(
-        (status = 200, description = "The user", body = crate::openapi::UserEnvelope),
-        (status = 400, description = "Inactive user.", body = crate::openapi::ErrorEnvelope),
-        (status = 401, description = "Not authenticated. / Could not validate credentials.", body = crate::openapi::ErrorEnvelope),
-        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+        (status = 200, description = "The user", body = Wire<GetUser>,
+            example = json!(user_envelope(AGENT_47).to_value())),
+        (status = 400, description = "Inactive user.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::InactiveUser))),
+        (status = 401, description = "Not authenticated. / Could not validate credentials.", body = Wire<NoData>,
+            examples(
+                ("Not authenticated." = (value = json!(error_example(ApiError::NotAuthenticated)))),
+                ("Could not validate credentials." = (value = json!(error_example(ApiError::InvalidToken)))),
+            )),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
+            example = json!(other_error_example())),
     ))]
 pub(crate) async fn current_user(
     service: Service,
@@ -150,11 +173,23 @@ pub(crate) async fn current_user(
     security(("bearer" = []), ("password" = [])),
     request_body(content = DetailsBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "The updated user", body = crate::openapi::UserEnvelope),
-        (status = 400, description = "Email already in use. / Phone already in use. / Inactive user.", body = crate::openapi::ErrorEnvelope),
-        (status = 401, description = "Not authenticated. / Could not validate credentials.", body = crate::openapi::ErrorEnvelope),
-        (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
-        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+        (status = 200, description = "The updated user", body = Wire<GetUser>,
+            example = json!(user_envelope(AGENT_47).to_value())),
+        (status = 400, description = "Email already in use. / Phone already in use. / Inactive user.", body = Wire<NoData>,
+            examples(
+                ("Email already in use." = (value = json!(error_example(ApiError::EmailTaken)))),
+                ("Phone already in use." = (value = json!(error_example(ApiError::PhoneTaken)))),
+                ("Inactive user." = (value = json!(error_example(ApiError::InactiveUser)))),
+            )),
+        (status = 401, description = "Not authenticated. / Could not validate credentials.", body = Wire<NoData>,
+            examples(
+                ("Not authenticated." = (value = json!(error_example(ApiError::NotAuthenticated)))),
+                ("Could not validate credentials." = (value = json!(error_example(ApiError::InvalidToken)))),
+            )),
+        (status = 422, description = "Validation failed.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::validation("email", EmailError.to_string())))),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
+            example = json!(other_error_example())),
     ))]
 pub(crate) async fn update_details(
     service: Service,
@@ -179,11 +214,19 @@ pub(crate) async fn update_details(
     security(("bearer" = []), ("password" = [])),
     request_body(content = PasswordBody, content_type = "application/json"),
     responses(
-        (status = 200, description = "Password updated.", body = crate::openapi::MessageEnvelope),
-        (status = 401, description = "Incorrect password. / Not authenticated.", body = crate::openapi::ErrorEnvelope),
-        (status = 422, description = "Validation failed.", body = crate::openapi::ErrorEnvelope),
-        (status = 429, description = "Too many requests, try again later. (Retry-After: a wrong current password counts as a failed login)", body = crate::openapi::ErrorEnvelope),
-        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = crate::openapi::ErrorEnvelope),
+        (status = 200, description = "Password updated.", body = Wire<NoData>,
+            example = json!(password_updated().to_value())),
+        (status = 401, description = "Incorrect password. / Not authenticated.", body = Wire<NoData>,
+            examples(
+                ("Incorrect password." = (value = json!(error_example(ApiError::IncorrectPassword)))),
+                ("Not authenticated." = (value = json!(error_example(ApiError::NotAuthenticated)))),
+            )),
+        (status = 422, description = "Validation failed.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::validation("new_password", PasswordError::TooShort.to_string())))),
+        (status = 429, description = "Too many requests, try again later. (Retry-After: a wrong current password counts as a failed login)", body = Wire<NoData>,
+            example = json!(error_example(ApiError::TooManyRequests { retry_after_secs: 900 }))),
+        (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
+            example = json!(other_error_example())),
     ))]
 pub(crate) async fn change_password(
     service: Service,
@@ -219,8 +262,11 @@ pub(crate) async fn change_password(
         }),
     )
     .await?;
-    Ok(Envelope::new(StatusCode::OK)
+    Ok(password_updated().into_response())
+}
+
+fn password_updated() -> Envelope {
+    Envelope::new(StatusCode::OK)
         .message("Password updated.")
         .bearer()
-        .into_response())
 }

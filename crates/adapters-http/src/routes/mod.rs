@@ -1,8 +1,8 @@
 //! Route table. Every resource answers 405 with `Allow` for other methods.
 
 pub(crate) mod auth;
+pub(crate) mod health;
 pub(crate) mod me;
-pub(crate) mod service;
 #[cfg(test)]
 mod tests;
 
@@ -16,13 +16,17 @@ use domain::{Admitted, AuthService, User};
 
 use crate::{Lanes, UseCase, error::ApiError, extract::BearerToken};
 
+/// The state the handlers take.
+pub(crate) type Service = web::Data<AuthService>;
+pub(crate) type LanesData = web::Data<Lanes>;
+
 /// Runs `work` for the active user a bearer token names, on the lane of
 /// `use_case`: the shape of every bearer-authenticated route but
 /// `users/me`.
 pub(crate) async fn as_current_user<T, E>(
     lanes: &Lanes,
     use_case: UseCase,
-    service: web::Data<AuthService>,
+    service: Service,
     token: BearerToken,
     work: impl FnOnce(&AuthService, &User) -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError>
@@ -46,7 +50,7 @@ where
 /// failure.
 pub(crate) async fn password_attempt<R, T, E>(
     lanes: &Lanes,
-    service: web::Data<AuthService>,
+    service: Service,
     admit: (
         UseCase,
         impl FnOnce(&AuthService) -> Result<Admitted<R>, ApiError> + Send + 'static,
@@ -92,12 +96,12 @@ pub(crate) fn mount(config: &mut web::ServiceConfig) {
         )
         .service(
             web::resource("/")
-                .route(get_or_head().to(service::root))
+                .route(get_or_head().to(health::root))
                 .default_service(not_allowed(GET)),
         )
         .service(
             web::resource("/api/health")
-                .route(get_or_head().to(service::health))
+                .route(get_or_head().to(health::health))
                 .default_service(not_allowed(GET)),
         )
         .service(
@@ -158,8 +162,9 @@ pub(crate) fn not_allowed(allow: &'static str) -> Route {
 }
 
 pub(crate) async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::refused(
-        actix_web::http::StatusCode::NOT_FOUND,
-        "Not found.",
-    ))
+    Err(not_found_error())
+}
+
+pub(crate) fn not_found_error() -> ApiError {
+    ApiError::refused(actix_web::http::StatusCode::NOT_FOUND, "Not found.")
 }
