@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use crate::support::{Backend, TestApp};
 
-/// Every route of API.md, with its methods.
+/// Every route of docs/api.md, with its methods.
 const ROUTES: &[(&str, &str)] = &[
     ("/", "get"),
     ("/api/health", "get"),

@@ -1,4 +1,4 @@
-//! Every error of API.md §3, and the framework's own, over HTTP.
+//! Every error of docs/api.md §3, and the framework's own, over HTTP.
 
 use serde_json::json;
 

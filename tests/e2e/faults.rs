@@ -268,7 +268,7 @@ fn a_login_storm_past_the_hashing_queue_is_shed_with_503_not_timeouts() {
     };
     // A real bcrypt cost, so that hashing is the bottleneck. Every login
     // in flight holds a place under the username's failure limit until its
-    // check is done (API.md §8): raise it above the crowd, so that what
+    // check is done (docs/api.md §8): raise it above the crowd, so that what
     // sheds the storm is the hashing queue, not the limit.
     let app = TestApp::start(
         database.url(),

@@ -1,4 +1,4 @@
-//! Attacks: forged tokens and password guessing (API.md §3.3, §5).
+//! Attacks: forged tokens and password guessing (docs/api.md §3.3, §5).
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};

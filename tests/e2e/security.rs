@@ -1,4 +1,4 @@
-//! Security guarantees of the login core (API.md §8, issue 10): limits that
+//! Security guarantees of the login core (docs/api.md §8, issue 10): limits that
 //! hold under concurrency, sessions that do not outlive their credential,
 //! refresh tokens bound to their owner, the client address behind a proxy,
 //! timing after a cost change, text that never reaches the database as an

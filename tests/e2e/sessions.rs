@@ -1,4 +1,4 @@
-//! Rotation, reuse detection, logout and password changes (API.md §3.5, §4).
+//! Rotation, reuse detection, logout and password changes (docs/api.md §3.5, §4).
 
 use serde_json::json;
 

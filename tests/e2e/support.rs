@@ -427,7 +427,7 @@ impl Reply {
             .to_owned()
     }
 
-    /// Asserts an error envelope of API.md §1.
+    /// Asserts an error envelope of docs/api.md §1.
     pub fn assert_error(&self, status: u16, response: &str, message: &str) {
         assert_eq!(self.status, status, "{}", self.body);
         assert_eq!(self.body["status"], "error", "{}", self.body);

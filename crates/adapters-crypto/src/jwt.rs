@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// hundred bytes, and a huge one is only an attempt to waste our time.
 pub const MAX_TOKEN_BYTES: usize = 4096;
 
-/// The HMAC algorithms the service signs with (API.md §5).
+/// The HMAC algorithms the service signs with (docs/api.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JwtAlgorithm {
     Hs256,
@@ -132,7 +132,7 @@ pub struct JwtTokenService {
     refresh: KindKeys,
 }
 
-/// The claims on the wire (API.md §5).
+/// The claims on the wire (docs/api.md §5).
 #[derive(Debug, Serialize, Deserialize)]
 struct WireClaims {
     sub: String,
@@ -162,7 +162,7 @@ impl From<TokenKind> for WireKind {
     }
 }
 
-/// What jsonwebtoken checks for us (API.md §5): the one configured
+/// What jsonwebtoken checks for us (docs/api.md §5): the one configured
 /// algorithm (`alg: none`, other HMAC sizes and asymmetric algorithms are
 /// refused before any signature check), the signature, `iss`, and that `exp`
 /// is present and numeric.
@@ -246,7 +246,7 @@ impl TokenService for JwtTokenService {
     }
 
     /// jsonwebtoken checks the algorithm, signature, `iss` and that `exp`
-    /// is there ([`validation`]); the rest of API.md §5 is checked here.
+    /// is there ([`validation`]); the rest of docs/api.md §5 is checked here.
     fn decode(&self, token: &str, kind: TokenKind, now: UnixSeconds) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid);
@@ -255,7 +255,7 @@ impl TokenService for JwtTokenService {
         let wire = jsonwebtoken::decode::<WireClaims>(token, &keys.decoding, &keys.validation)
             .map_err(|_| TokenError::Invalid)?
             .claims;
-        // A NUL never reaches the database (API.md §8): `sub`, `jti` and
+        // A NUL never reaches the database (docs/api.md §8): `sub`, `jti` and
         // `fam` are looked up there. (`type` is an enum: a NUL cannot parse.)
         let claims = [Some(&wire.sub), Some(&wire.jti), wire.fam.as_ref()];
         if !claims.into_iter().flatten().all(|claim| is_storable(claim)) {

@@ -1,5 +1,5 @@
 //! The `LoginFailureRepository` port on diesel: one `login_failures` row
-//! per place in the count per key (API.md §3.3, §8), shared by every
+//! per place in the count per key (docs/api.md §3.3, §8), shared by every
 //! instance.
 
 use diesel::prelude::*;

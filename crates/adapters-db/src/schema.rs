@@ -8,7 +8,7 @@ diesel::table! {
         username -> Text,
         password -> Text,
         is_active -> Bool,
-        /// Moves on with every password change (API.md §8).
+        /// Moves on with every password change (docs/api.md §8).
         credential_version -> BigInt,
     }
 }
@@ -38,7 +38,7 @@ diesel::table! {
 
 diesel::table! {
     /// One row per place in the failed-login count per key: a failure, or
-    /// an attempt whose password check is under way (API.md §8);
+    /// an attempt whose password check is under way (docs/api.md §8);
     /// `failed_at` is when the place was taken, in Unix seconds.
     login_failures (id) {
         id -> BigInt,

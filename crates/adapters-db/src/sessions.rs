@@ -1,5 +1,5 @@
 //! The `SessionRepository` port on diesel: one `sessions` row per
-//! refresh-token family (API.md §3.5).
+//! refresh-token family (docs/api.md §3.5).
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};

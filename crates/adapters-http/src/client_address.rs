@@ -1,4 +1,4 @@
-//! Who sent a request, as the failed-login limit counts clients (API.md §8).
+//! Who sent a request, as the failed-login limit counts clients (docs/api.md §8).
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 

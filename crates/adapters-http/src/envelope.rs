@@ -1,4 +1,4 @@
-//! The JSON envelope every answer travels in (API.md §1).
+//! The JSON envelope every answer travels in (docs/api.md §1).
 
 use actix_web::{
     HttpResponse,
@@ -60,7 +60,7 @@ pub struct Envelope {
 #[derive(Serialize, ToSchema)]
 #[schema(
     as = Envelope,
-    description = "The envelope every answer but the token pair travels in (API.md §1). \
+    description = "The envelope every answer but the token pair travels in (docs/api.md §1). \
         A success carries `data` or `message`, never both; an error carries `message`, \
         and `details` on 422."
 )]

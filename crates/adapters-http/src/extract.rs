@@ -161,7 +161,7 @@ impl Format {
 }
 
 /// serde stops at the first missing field, and a client should learn every
-/// one at once (API.md §8): fill each missing field with a value of its
+/// one at once (docs/api.md §8): fill each missing field with a value of its
 /// type and parse again, until none is missing. Runs only on this error
 /// path, at most a few parses per field of `T`.
 fn every_missing_field<T: DeserializeOwned>(

@@ -1,5 +1,5 @@
 //! The HTTP adapter: actix-web routes that call the domain's use cases and
-//! answer in Zentra's JSON envelope (API.md §1).
+//! answer in Zentra's JSON envelope (docs/api.md §1).
 //!
 //! [`configure`] mounts every route; [`error_envelopes`] wraps the app so
 //! that errors the framework raises itself answer in the envelope too,
@@ -36,7 +36,7 @@ pub use envelope::{Envelope, FieldError};
 pub use error::ApiError;
 pub use lanes::{Lanes, UseCase, WorkerPool};
 
-/// Whether the service can do its job right now (API.md §6, `/api/health`).
+/// Whether the service can do its job right now (docs/api.md §6, `/api/health`).
 pub trait ReadinessProbe: Send + Sync {
     /// # Errors
     /// The reason the store does not answer.
@@ -57,7 +57,7 @@ pub struct HttpSettings {
     pub client_timeout: Duration,
 }
 
-/// The defaults of API.md §7 and §8.
+/// The defaults of docs/api.md §7 and §8.
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {

@@ -1,5 +1,5 @@
 //! Settings from the environment (and a `.env` file), with the names and
-//! defaults of API.md §7.
+//! defaults of docs/api.md §7.
 //!
 //! Every variable is declared once, below, with its default and its
 //! documentation. From those declarations come the structs `config` fills

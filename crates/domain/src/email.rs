@@ -4,7 +4,7 @@ use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 /// An email address in one normal form, so that two stored addresses never
-/// display alike (API.md §8): NFKC (fullwidth letters and ligatures fold to
+/// display alike (docs/api.md §8): NFKC (fullwidth letters and ligatures fold to
 /// their plain forms), trimmed and lower-cased, so uniqueness ignores case.
 /// One `@`, a non-empty local part, and a domain of at least two
 /// dot-separated labels. Deliberately simple: the only sure test of an

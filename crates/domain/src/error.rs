@@ -105,7 +105,7 @@ pub enum ChangePasswordError {
     #[error("incorrect password")]
     IncorrectPassword,
     /// Too many recent failures for this username or client address: the
-    /// password change counts as a login attempt (API.md §8).
+    /// password change counts as a login attempt (docs/api.md §8).
     #[error("too many failed attempts, retry after {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
     #[error(transparent)]

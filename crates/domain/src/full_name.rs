@@ -2,7 +2,7 @@ use std::fmt;
 
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
-/// A person's name as they write it, in any script (API.md §8): at most
+/// A person's name as they write it, in any script (docs/api.md §8): at most
 /// [`FullName::MAX_CHARS`] characters, with no control character and no
 /// character that is invisible or reorders the text around it
 /// (bidirectional controls such as U+202E), so a name cannot pass itself

@@ -52,7 +52,7 @@ pub trait UserRepository: Send + Sync {
     ///
     /// MUST be atomic against [`SessionRepository::create`]: a session
     /// started for version `expected` is either revoked by this call or
-    /// refused, never left behind (API.md §8).
+    /// refused, never left behind (docs/api.md §8).
     ///
     /// # Errors
     /// [`InfraError`] when the store fails; `Ok(false)` (nothing changed)
@@ -79,13 +79,13 @@ pub trait UserRepository: Send + Sync {
     ) -> Result<bool, InfraError>;
 }
 
-/// Server-side state of refresh-token families (API.md §3.5).
+/// Server-side state of refresh-token families (docs/api.md §3.5).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait SessionRepository: Send + Sync {
     /// Stores a new, unrevoked session, but only while the user's
     /// credential is still `session.credential_version`: decided in the
     /// same statement as the insert, so a password change that commits
-    /// first makes it refuse (API.md §8).
+    /// first makes it refuse (docs/api.md §8).
     ///
     /// # Errors
     /// [`InfraError`] when the store fails; `Ok(false)` (nothing stored)
@@ -120,7 +120,7 @@ pub trait SessionRepository: Send + Sync {
 }
 
 /// Login attempts, counted per key (a username or a client address) so
-/// that every instance of the service sees the same counts (API.md §8).
+/// that every instance of the service sees the same counts (docs/api.md §8).
 /// A place is a failure, or an attempt whose password check is under way.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait LoginFailureRepository: Send + Sync {

@@ -45,7 +45,7 @@ pub struct ChangePasswordRequest {
     pub client_address: Option<String>,
 }
 
-/// An attempt at a password admitted past the failure limits (API.md §8):
+/// An attempt at a password admitted past the failure limits (docs/api.md §8):
 /// it holds its places in the counts until [`AuthService::login`] or
 /// [`AuthService::change_password`] settles it.
 #[must_use = "an admitted attempt holds places in the failure counts"]
@@ -129,7 +129,7 @@ impl AuthService {
             })
     }
 
-    /// Admits a login attempt past the failure limits (API.md §8): it
+    /// Admits a login attempt past the failure limits (docs/api.md §8): it
     /// takes its place in the counts of its username and client address,
     /// atomically in the store, before any password is checked. Database
     /// work only, so that a storm of refused guesses never queues behind
@@ -141,7 +141,7 @@ impl AuthService {
     /// [`LoginError::InvalidCredentials`] for a username no user can have.
     pub fn admit_login(&self, request: LoginRequest) -> Result<Admitted<LoginRequest>, LoginError> {
         // Text no user can have names no user, and must not reach the store
-        // even as a failure count (API.md §8).
+        // even as a failure count (docs/api.md §8).
         if !text::is_storable(&request.username) {
             return Err(LoginError::InvalidCredentials);
         }
@@ -361,7 +361,7 @@ impl AuthService {
         let (pair, next) = self.issue_pair(&user.username, Some(family.clone()), now)?;
         // The family must be the subject's: a token re-signed with another
         // user's `sub` (a leaked refresh key) neither rotates nor revokes
-        // the real owner's session (API.md §8).
+        // the real owner's session (docs/api.md §8).
         let rotated = self.ports.sessions.rotate(&Rotation {
             family: family.clone(),
             user_id: user.id,
@@ -421,7 +421,7 @@ impl AuthService {
 
     /// Admits `user`'s password change past the failure limits: the check
     /// of the current password counts as a login attempt of the user's
-    /// name, under the same limits (API.md §8). Database work only, like
+    /// name, under the same limits (docs/api.md §8). Database work only, like
     /// [`Self::admit_login`].
     ///
     /// # Errors

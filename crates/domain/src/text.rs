@@ -1,5 +1,5 @@
 //! The one rule for text that crosses the boundary into the service
-//! (API.md §8): request fields, query parameters, headers and token claims
+//! (docs/api.md §8): request fields, query parameters, headers and token claims
 //! alike. Rust strings are valid UTF-8 already (decoders refuse invalid
 //! UTF-8 and lone surrogates before a `String` exists); what is left is the
 //! NUL character, which Postgres cannot store in `TEXT` and which C

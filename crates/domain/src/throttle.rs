@@ -1,4 +1,4 @@
-//! The failed-login limit (API.md §3.3, §8): a pure decision over the
+//! The failed-login limit (docs/api.md §3.3, §8): a pure decision over the
 //! times of recent attempts, so it can be tested with any clock, and the
 //! reservation a repository makes with it.
 //!

@@ -9,7 +9,7 @@ pub struct User {
     pub password_hash: PasswordHash,
     /// Which password this is: every password change moves it on, a
     /// re-hash of the same password does not. A session is started only
-    /// for the version whose hash was verified (API.md §8).
+    /// for the version whose hash was verified (docs/api.md §8).
     pub credential_version: i64,
     pub is_active: bool,
     pub details: UserDetails,

@@ -307,7 +307,7 @@ fn a_missing_or_non_numeric_exp_is_refused() {
 
 #[test]
 fn a_correctly_signed_token_with_a_nul_in_a_claim_is_refused() {
-    // A NUL never reaches the database (API.md §8): `jti` and `fam` are
+    // A NUL never reaches the database (docs/api.md §8): `jti` and `fam` are
     // looked up in the sessions table, `sub` in the users table.
     let service = service();
     let mut access = access_claims();

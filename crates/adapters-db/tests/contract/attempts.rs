@@ -1,4 +1,4 @@
-//! Login attempt reservations (API.md §8).
+//! Login attempt reservations (docs/api.md §8).
 
 use adapters_db::schema::login_failures;
 use adapters_db::{DbPool, DieselLoginFailureRepository};
@@ -135,7 +135,7 @@ fn reserving_forgets_old_places_of_every_key(db: &TestDb) {
 }
 
 fn concurrent_reservations_admit_no_more_than_the_limit(db: &TestDb) {
-    // The race of API.md §8: 40 guesses at once against a limit of 3, on
+    // The race of docs/api.md §8: 40 guesses at once against a limit of 3, on
     // real connections. A count read before the insert lets most through.
     const THREADS: usize = 40;
     const LIMIT: u32 = 3;

@@ -1,4 +1,4 @@
-//! Password changes and re-hashes against the sessions they end (API.md §8).
+//! Password changes and re-hashes against the sessions they end (docs/api.md §8).
 
 use std::sync::{Arc, Barrier};
 use std::thread;

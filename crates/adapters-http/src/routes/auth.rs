@@ -1,5 +1,5 @@
 //! Registration and the token lifecycle under `/api/auth`: register, login,
-//! verify, refresh, logout (API.md §3, §4).
+//! verify, refresh, logout (docs/api.md §3, §4).
 
 use actix_web::{
     HttpMessage, HttpRequest, HttpResponse,

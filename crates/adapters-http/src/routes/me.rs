@@ -1,5 +1,5 @@
 //! The caller's own account: `GET`/`PATCH /api/auth/users/me` and
-//! `POST /api/auth/users/me/password` (API.md §3.1, §4).
+//! `POST /api/auth/users/me/password` (docs/api.md §3.1, §4).
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use domain::{
@@ -20,7 +20,7 @@ use crate::{
     openapi::{error_example, other_error_example},
 };
 
-/// `GetUser` of API.md §2.
+/// `GetUser` of docs/api.md §2.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!(AGENT_47))]
 pub(crate) struct GetUser<'a> {
