@@ -1,7 +1,10 @@
 //! Rows as the tables hold them, and their conversion into domain types.
 
 use diesel::{AsChangeset, Insertable, Queryable};
-use domain::{DetailsUpdate, InfraError, PasswordHash, UnixSeconds, User, UserDetails, Username};
+use domain::{
+    DetailsUpdate, Email, FullName, InfraError, PasswordHash, Phone, UnixSeconds, User,
+    UserDetails, Username,
+};
 
 use crate::schema::{login_failures, user_details, users};
 
@@ -65,7 +68,10 @@ impl<'a> DetailsChangeset<'a> {
                 .phone
                 .as_ref()
                 .map(|phone| phone.as_ref().map(AsRef::as_ref)),
-            full_name: update.full_name.as_ref().map(Option::as_deref),
+            full_name: update
+                .full_name
+                .as_ref()
+                .map(|name| name.as_ref().map(AsRef::as_ref)),
         }
     }
 
@@ -105,9 +111,9 @@ impl UserRow {
 impl UserWithDetailsRow {
     pub(crate) fn into_user(self) -> Result<User, InfraError> {
         let details = UserDetails {
-            email: self.email,
-            phone: self.phone,
-            full_name: self.full_name,
+            email: self.email.map(Email::from_stored),
+            phone: self.phone.map(Phone::from_stored),
+            full_name: self.full_name.map(FullName::from_stored),
         };
         UserRow {
             id: self.id,
@@ -153,9 +159,15 @@ mod tests {
         assert_eq!(user.password_hash.as_ref(), "$2b$04$hash");
         assert!(!user.is_active);
         assert_eq!(user.credential_version, 3);
-        assert_eq!(user.details.email.as_deref(), Some("a@b.example"));
+        assert_eq!(
+            user.details.email.as_ref().map(AsRef::as_ref),
+            Some("a@b.example")
+        );
         assert_eq!(user.details.phone, None);
-        assert_eq!(user.details.full_name.as_deref(), Some("Agent"));
+        assert_eq!(
+            user.details.full_name.as_ref().map(AsRef::as_ref),
+            Some("Agent")
+        );
     }
 
     #[test]
@@ -172,7 +184,7 @@ mod tests {
         let update = DetailsUpdate {
             email: None,
             phone: Some(None),
-            full_name: Some(Some("Agent".to_owned())),
+            full_name: Some(Some(FullName::parse("Agent").unwrap())),
         };
         let changeset = DetailsChangeset::new(&update);
         assert_eq!(changeset.email, None);

@@ -19,6 +19,14 @@ pub struct EmailError;
 impl Email {
     pub const MAX_LEN: usize = 254;
 
+    /// A value read back from the store, which checked it when it was
+    /// written (perhaps under older rules): not checked again, so that a
+    /// rule tightened later never makes a stored user unreadable.
+    #[must_use]
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
     /// # Errors
     /// [`EmailError`] for anything but `local@domain.tld` without spaces,
     /// and for any invisible, bidirectional-control or control character.

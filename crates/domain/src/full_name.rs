@@ -20,6 +20,14 @@ pub struct FullNameError;
 impl FullName {
     pub const MAX_CHARS: usize = 256;
 
+    /// A value read back from the store, which checked it when it was
+    /// written (perhaps under older rules): not checked again, so that a
+    /// rule tightened later never makes a stored user unreadable.
+    #[must_use]
+    pub fn from_stored(value: String) -> Self {
+        Self(value)
+    }
+
     /// # Errors
     /// [`FullNameError`] when too long or holding a refused character.
     pub fn parse(raw: &str) -> Result<Self, FullNameError> {

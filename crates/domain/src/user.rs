@@ -1,4 +1,4 @@
-use crate::{Email, PasswordHash, Phone, Username};
+use crate::{Email, FullName, PasswordHash, Phone, Username};
 
 /// A registered user: credentials and personal details together, as the
 /// `users` and `user_details` tables hold them.
@@ -18,9 +18,9 @@ pub struct User {
 /// Personal details, all optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserDetails {
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub full_name: Option<String>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub full_name: Option<FullName>,
 }
 
 /// What registration hands the repository.
@@ -37,5 +37,5 @@ pub struct NewUser {
 pub struct DetailsUpdate {
     pub email: Option<Option<Email>>,
     pub phone: Option<Option<Phone>>,
-    pub full_name: Option<Option<String>>,
+    pub full_name: Option<Option<FullName>>,
 }

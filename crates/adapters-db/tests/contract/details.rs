@@ -2,7 +2,8 @@
 
 use adapters_db::DieselUserRepository;
 use domain::{
-    DetailsUpdate, InfraError, PasswordHash, UpdateDetailsError, User, UserDetails, UserRepository,
+    DetailsUpdate, Email, FullName, InfraError, PasswordHash, Phone, UpdateDetailsError, User,
+    UserDetails, UserRepository,
 };
 
 use crate::{TestDb, active_user, email, new_user, phone, race, set_all, stored};
@@ -20,9 +21,9 @@ contract!(
 
 fn details(email: Option<&str>, phone: Option<&str>, full_name: Option<&str>) -> UserDetails {
     UserDetails {
-        email: email.map(str::to_owned),
-        phone: phone.map(str::to_owned),
-        full_name: full_name.map(str::to_owned),
+        email: email.map(|raw| Email::from_stored(raw.to_owned())),
+        phone: phone.map(|raw| Phone::from_stored(raw.to_owned())),
+        full_name: full_name.map(|raw| FullName::from_stored(raw.to_owned())),
     }
 }
 

@@ -16,8 +16,8 @@ use adapters_db::test_support::{TestPostgres, fresh_sqlite};
 use adapters_db::{DatabaseUrl, DbPool, DieselSessionRepository, DieselUserRepository, connect};
 use diesel::prelude::*;
 use domain::{
-    Attempt, AttemptLimit, DetailsUpdate, Email, NewSession, NewUser, PasswordHash, Phone,
-    Rotation, SessionRepository, User, UserRepository, Username,
+    Attempt, AttemptLimit, DetailsUpdate, Email, FullName, NewSession, NewUser, PasswordHash,
+    Phone, Rotation, SessionRepository, User, UserRepository, Username,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -206,7 +206,7 @@ fn set_all(email_raw: &str, phone_raw: &str, full_name: &str) -> DetailsUpdate {
     DetailsUpdate {
         email: Some(Some(email(email_raw))),
         phone: Some(Some(phone(phone_raw))),
-        full_name: Some(Some(full_name.to_owned())),
+        full_name: Some(Some(FullName::parse(full_name).unwrap())),
     }
 }
 

@@ -35,9 +35,9 @@ impl<'a> From<&'a User> for GetUser<'a> {
     fn from(user: &'a User) -> Self {
         Self {
             username: user.username.as_ref(),
-            email: user.details.email.as_deref(),
-            phone: user.details.phone.as_deref(),
-            full_name: user.details.full_name.as_deref(),
+            email: user.details.email.as_ref().map(AsRef::as_ref),
+            phone: user.details.phone.as_ref().map(AsRef::as_ref),
+            full_name: user.details.full_name.as_ref().map(AsRef::as_ref),
             is_active: user.is_active,
         }
     }
@@ -115,12 +115,7 @@ impl DetailsBody {
         let update = DetailsUpdate {
             email: parse_field("email", self.email, Email::parse, &mut errors),
             phone: parse_field("phone", self.phone, Phone::parse, &mut errors),
-            full_name: parse_field(
-                "full_name",
-                self.full_name,
-                |raw| FullName::parse(raw).map(String::from),
-                &mut errors,
-            ),
+            full_name: parse_field("full_name", self.full_name, FullName::parse, &mut errors),
         };
         if errors.is_empty() {
             Ok(update)

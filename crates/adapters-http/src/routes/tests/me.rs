@@ -1,5 +1,7 @@
 //! The current user: the profile, its details and the password.
 
+use domain::{Email, FullName};
+
 use super::*;
 
 #[actix_web::test]
@@ -86,7 +88,7 @@ async fn details_are_updated_and_the_new_profile_returned() {
         })
         .returning(|_, _| {
             let mut user = stored_user("agent47", true);
-            user.details.email = Some("new@example.com".into());
+            user.details.email = Some(Email::parse("new@example.com").unwrap());
             user.details.full_name = None;
             Ok(user)
         });
@@ -173,10 +175,10 @@ async fn a_full_name_keeps_the_joiners_a_script_needs() {
     let mut repository = only_agent47();
     repository
         .expect_update_details()
-        .withf(move |_, update| update.full_name == Some(Some(name.to_owned())))
+        .withf(move |_, update| update.full_name == Some(Some(FullName::parse(name).unwrap())))
         .returning(move |_, _| {
             let mut user = stored_user("agent47", true);
-            user.details.full_name = Some(name.to_owned());
+            user.details.full_name = Some(FullName::parse(name).unwrap());
             Ok(user)
         });
     let app = app(repository).await;

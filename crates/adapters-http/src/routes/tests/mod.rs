@@ -59,9 +59,9 @@ fn stored_user(name: &str, is_active: bool) -> User {
         credential_version: 0,
         is_active,
         details: UserDetails {
-            email: Some("agent47@example.com".into()),
+            email: Some(domain::Email::parse("agent47@example.com").unwrap()),
             phone: None,
-            full_name: Some("Agent 47".into()),
+            full_name: Some(domain::FullName::parse("Agent 47").unwrap()),
         },
     }
 }
