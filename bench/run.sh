@@ -2,7 +2,8 @@
 # Zentra's benchmark (issue 4): builds the release binaries, measures the two
 # ceilings (a bare actix-web JSON route; one bcrypt hash), then drives zentra
 # on SQLite and on Postgres with wrk on loopback, every scenario for a fixed
-# time, and prints one table (also written to bench/results/latest.md).
+# time, and prints one table (also written to bench/results/latest.md), with
+# the cost of the metrics on GET / (METRICS__ENABLED=false beside the default).
 #
 #   bench/run.sh                      # from the repository root
 #
@@ -147,8 +148,10 @@ stop_server() {
     wait "$pid" 2>/dev/null || true
 }
 
+# start_zentra NAME DB_URL [VARIABLE=VALUE...] — the extra settings last.
 start_zentra() {
     local name=$1 db_url=$2
+    shift 2
     start_server "$name" env \
         DB__URL="$db_url" \
         AUTH__ROUNDS="$ROUNDS" \
@@ -156,6 +159,7 @@ start_zentra() {
         AUTH__SECRET_REFRESH_KEY="$REFRESH_KEY" \
         SERVER__HOST=127.0.0.1 \
         SERVER__PORT=0 \
+        "$@" \
         "$RELEASE/zentra"
 }
 
@@ -398,6 +402,35 @@ bench_backend() {
     RESOURCES+=("$backend|$idle|$PEAK_MB")
 }
 
+# The cost of the metrics on GET /: a zentra with METRICS__ENABLED=false
+# beside one with metrics on (the default), each loaded in turn, three
+# times, so that drift of the host hits both alike. The cost is
+# 1 - on/off over the sums; target: under 5 %.
+measure_metrics_cost() {
+    local db_url=$1 on_pid off_pid on_base off_base run on_sum=0 off_sum=0
+    start_zentra metrics-on "$db_url"
+    on_pid=$SERVER_PID
+    on_base="http://$SERVER_ADDR"
+    start_zentra metrics-off "$db_url" METRICS__ENABLED=false
+    off_pid=$SERVER_PID
+    off_base="http://$SERVER_ADDR"
+    sleep 1
+    for run in 1 2 3; do
+        BENCH_METHOD=GET wrk_run "$WORK/metrics-off-$run.wrk" request.lua "$CONNECTIONS" "$DURATION" 2 "$off_base/"
+        parse "$WORK/metrics-off-$run.wrk"
+        off_sum=$(awk -v a="$off_sum" -v b="$RPS" 'BEGIN { print a + b }')
+        BENCH_METHOD=GET wrk_run "$WORK/metrics-on-$run.wrk" request.lua "$CONNECTIONS" "$DURATION" 2 "$on_base/"
+        parse "$WORK/metrics-on-$run.wrk"
+        on_sum=$(awk -v a="$on_sum" -v b="$RPS" 'BEGIN { print a + b }')
+    done
+    stop_server "$on_pid"
+    stop_server "$off_pid"
+    METRICS_ON=$(awk -v s="$on_sum" 'BEGIN { printf "%.1f", s / 3 }')
+    METRICS_OFF=$(awk -v s="$off_sum" 'BEGIN { printf "%.1f", s / 3 }')
+    METRICS_COST=$(awk -v on="$on_sum" -v off="$off_sum" 'BEGIN { printf "%.1f", (off > 0 ? 100 * (1 - on / off) : 0) }')
+    log "GET / with metrics: $METRICS_ON req/s, without: $METRICS_OFF req/s: cost $METRICS_COST %"
+}
+
 # Start-up to first answer on an existing, migrated SQLite database: the
 # median of 5 starts, from launching the process to the first 200 on GET /.
 measure_startup() {
@@ -459,6 +492,10 @@ table() {
         echo "| $backend | $idle MB (target < 50: $(verdict awk -v m="$idle" 'BEGIN { exit !(m < 50) }')) |" \
             "$peak MB (target < 150: $(verdict awk -v m="$peak" 'BEGIN { exit !(m < 150) }')) | $startup |"
     done
+    echo
+    echo "| GET / (SQLite), 3 runs each in turn | metrics on | METRICS__ENABLED=false | cost of the metrics |"
+    echo "|---|---:|---:|---:|"
+    echo "| mean requests/s | $METRICS_ON | $METRICS_OFF | $METRICS_COST % (target < 5 %: $(verdict awk -v c="$METRICS_COST" 'BEGIN { exit !(c < 5) }')) |"
 }
 
 main() {
@@ -472,6 +509,7 @@ main() {
     local sqlite_file=$WORK/zentra.db
     bench_backend sqlite "sqlite:///$sqlite_file"
     measure_startup "sqlite:///$sqlite_file"
+    measure_metrics_cost "sqlite:///$sqlite_file"
 
     if command -v psql >/dev/null && psql_admin -c 'SELECT 1' >/dev/null 2>&1; then
         PG_DB=zentra_bench_$$

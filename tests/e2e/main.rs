@@ -8,6 +8,7 @@ mod errors;
 mod faults;
 mod hardening;
 mod lifecycle;
+mod metrics;
 mod operations;
 mod security;
 mod seed_flow;

@@ -109,6 +109,16 @@ impl LoginFailureRepository for DieselLoginFailureRepository {
             .map_err(query_error)?;
         Ok(())
     }
+
+    fn prune(&self, before: UnixSeconds) -> Result<u64, InfraError> {
+        let before = to_db_time(before)?;
+        let mut conn = checkout(&self.pool)?;
+        let deleted =
+            diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(before)))
+                .execute(&mut conn)
+                .map_err(query_error)?;
+        Ok(deleted as u64)
+    }
 }
 
 /// On Postgres, takes a transaction-scoped advisory lock per key, in key

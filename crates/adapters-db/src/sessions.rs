@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use domain::{InfraError, NewSession, Rotation, SessionRepository};
+use domain::{InfraError, NewSession, Rotation, SessionRepository, UnixSeconds};
 
 use crate::connection::AnyConnection;
 use crate::error::query_error;
@@ -127,6 +127,18 @@ impl SessionRepository for DieselSessionRepository {
         let mut conn = checkout(&self.pool)?;
         revoke_all_of(&mut conn, user_id).map_err(query_error)?;
         Ok(())
+    }
+
+    /// One `DELETE` on the expiry alone. No index on `expires_at`: this
+    /// runs every few minutes, while an index would cost every rotation
+    /// (which moves `expires_at`) an index update.
+    fn prune(&self, now: UnixSeconds) -> Result<u64, InfraError> {
+        let now = to_db_time(now)?;
+        let mut conn = checkout(&self.pool)?;
+        let deleted = diesel::delete(sessions::table.filter(sessions::expires_at.le(now)))
+            .execute(&mut conn)
+            .map_err(query_error)?;
+        Ok(deleted as u64)
     }
 }
 

@@ -45,6 +45,8 @@ pub enum UseCase {
     Logout,
     LogoutAll,
     Readiness,
+    /// The periodic deletion of expired sessions and old failed logins.
+    Prune,
 }
 
 /// The two lanes.
@@ -70,7 +72,8 @@ impl UseCase {
             | Self::Refresh
             | Self::Logout
             | Self::LogoutAll
-            | Self::Readiness => Lane::Database,
+            | Self::Readiness
+            | Self::Prune => Lane::Database,
         }
     }
 }
@@ -108,6 +111,16 @@ impl Lanes {
             Lane::Hashing => &self.hashing,
         };
         pool.run(work).await
+    }
+
+    /// Calls waiting in `lane`'s queue (not those running): for the
+    /// metrics.
+    #[must_use]
+    pub fn queued(&self, lane: Lane) -> usize {
+        match lane {
+            Lane::Database => self.database.queued(),
+            Lane::Hashing => self.hashing.queued(),
+        }
     }
 }
 
@@ -159,6 +172,12 @@ impl WorkerPool {
                 .expect("the OS starts a worker thread");
         }
         Self { name, queue }
+    }
+
+    /// Calls waiting in the queue, not yet taken by a thread.
+    #[must_use]
+    pub fn queued(&self) -> usize {
+        self.queue.len()
     }
 
     /// Runs `work` on one of the threads and awaits its result.
@@ -248,6 +267,7 @@ mod tests {
         // ...the next one waits in the one queued slot...
         let mut queued = Box::pin(workers.run(|| Ok::<_, ApiError>(())));
         poll_once(&mut queued).await;
+        assert_eq!(workers.queued(), 1);
         // ...and one more is refused without waiting.
         let refused = workers.run(|| Ok::<_, ApiError>(())).await.unwrap_err();
         assert_eq!(refused.status_code(), StatusCode::SERVICE_UNAVAILABLE);
@@ -277,6 +297,7 @@ mod tests {
             UseCase::Logout,
             UseCase::LogoutAll,
             UseCase::Readiness,
+            UseCase::Prune,
         ] {
             assert_eq!(thread_of(use_case).await.unwrap(), "zentra-db-0");
         }

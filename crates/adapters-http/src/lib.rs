@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod lanes;
 pub mod limits;
+pub mod metrics;
 pub mod openapi;
 pub mod request_log;
 mod routes;
@@ -34,7 +35,8 @@ use domain::{AuthService, InfraError};
 pub use client_address::client_address;
 pub use envelope::{Envelope, FieldError};
 pub use error::ApiError;
-pub use lanes::{Lanes, UseCase, WorkerPool};
+pub use lanes::{Lane, Lanes, UseCase, WorkerPool};
+pub use metrics::{Metrics, MetricsToken, PoolStatus, PoolUsage};
 
 /// Whether the service can do its job right now (docs/api.md §6, `/api/health`).
 pub trait ReadinessProbe: Send + Sync {

@@ -13,9 +13,13 @@ use actix_web::{
     dev::{ServiceRequest, ServiceResponse},
     http::header::{HeaderName, HeaderValue},
     middleware::Next,
+    web,
 };
 
-use crate::error::ApiError;
+use crate::{
+    error::ApiError,
+    metrics::{self, Metrics},
+};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -36,7 +40,8 @@ fn is_acceptable(id: &str) -> bool {
 /// Middleware (use with `actix_web::middleware::from_fn`, outermost):
 /// answers with `X-Request-Id` and writes one line per request with its id,
 /// method, route pattern, status and latency: at info, or at warn (503) and
-/// error (500) with the cause, which never reaches the client.
+/// error (500) with the cause, which never reaches the client. Records
+/// the same request in the [`Metrics`], when they are on.
 ///
 /// One event and no span: a span per request cost as much as the rest of
 /// the line, and the request's only other log lines were these causes.
@@ -57,7 +62,8 @@ pub async fn log_requests<B: MessageBody>(
     let started = Instant::now();
     let mut response = next.call(request).await?;
     // Whole microseconds, so the field reads 0.068, not 0.06779900000000001.
-    let micros = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+    let elapsed = started.elapsed();
+    let micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);
     let latency_ms = f64::from(micros) / 1000.0;
     let routed_as = response
         .request()
@@ -68,7 +74,12 @@ pub async fn log_requests<B: MessageBody>(
         .is_none()
         .then(|| response.request().match_pattern())
         .flatten();
-    let route = routed_as.or(matched.as_deref()).unwrap_or("<no route>");
+    let route = routed_as
+        .or(matched.as_deref())
+        .unwrap_or(metrics::UNMATCHED);
+    if let Some(metrics) = response.request().app_data::<web::Data<Metrics>>() {
+        metrics.record(route, &method, response.status(), elapsed);
+    }
     let status = response.status().as_u16();
     let cause = response
         .response()

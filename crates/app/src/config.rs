@@ -11,8 +11,11 @@
 
 mod value;
 
+use std::time::Duration;
+
 use adapters_crypto::{JwtAlgorithm, JwtSettings, SecretKey};
 use adapters_db::DatabaseUrl;
+use adapters_http::MetricsToken;
 use base64::Engine;
 use domain::LoginLimits;
 use serde::Deserialize;
@@ -132,7 +135,13 @@ variables! {
         /// Comma-separated origins allowed by CORS, e.g. http://localhost:3000
         backend_cors_origins: Vec<String> = "";
     }
-    sections { db: DbSettings, auth: AuthSettings, server: ServerSettings, log: LogSettings }
+    sections {
+        db: DbSettings,
+        auth: AuthSettings,
+        server: ServerSettings,
+        log: LogSettings,
+        metrics: MetricsSettings
+    }
 }
 
 variables! {
@@ -144,6 +153,10 @@ variables! {
         url: DatabaseUrl = "sqlite:///zentra.db";
         /// Connections in the pool (1-1024; :memory: always uses one).
         pool_size: u32 = "8", range 1..=1024;
+        /// Seconds between deletions of expired sessions and of failed
+        /// logins older than the window (0-86400; 0: never, besides the
+        /// user's own at each login).
+        prune_interval_secs: u64 = "300", range 0..=86_400;
     }
 }
 
@@ -204,6 +217,17 @@ variables! {
     }
 }
 
+variables! {
+    /// `METRICS__*`: `GET /metrics`, in the Prometheus text format.
+    pub struct MetricsSettings {
+        /// false: GET /metrics is a 404 and nothing is recorded.
+        enabled: bool = "true";
+        /// When set, GET /metrics needs Authorization: Bearer <this token>
+        /// (401 otherwise). Unset (or empty): open to whoever reaches the port.
+        token: Option<MetricsToken> = "";
+    }
+}
+
 /// More proxies than this in front of one service is a misconfiguration.
 const MAX_TRUSTED_PROXY_HOPS: usize = 16;
 
@@ -257,6 +281,10 @@ pub struct Settings {
     pub server: ServerSettings,
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
+    /// How often expired sessions and old failed logins are deleted; `None`:
+    /// never.
+    pub prune_interval: Option<Duration>,
+    pub metrics: MetricsSettings,
     /// Things worth a warning once logging is up (random local secrets…).
     pub warnings: Vec<String>,
     /// What they came from, for [`Settings::describe`].
@@ -384,6 +412,9 @@ impl Settings {
             server: variables.server.clone(),
             cors_origins: variables.backend_cors_origins.clone(),
             log_format: variables.log.format,
+            prune_interval: (variables.db.prune_interval_secs > 0)
+                .then(|| Duration::from_secs(variables.db.prune_interval_secs)),
+            metrics: variables.metrics.clone(),
             warnings,
             variables,
         })

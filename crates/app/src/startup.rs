@@ -14,16 +14,17 @@ use adapters_db::{
     DbPool, DieselLoginFailureRepository, DieselSessionRepository, DieselUserRepository,
 };
 use adapters_http::{
-    HttpSettings, Lanes, ReadinessProbe, WorkerPool, configure,
+    HttpSettings, Lanes, Metrics, PoolStatus, PoolUsage, ReadinessProbe, WorkerPool, configure,
     cors::cors,
     error_envelopes,
     limits::{read_body_in_time, refuse_oversized},
+    metrics,
     request_log::log_requests,
 };
 use anyhow::Context;
-use domain::{AuthPolicy, AuthService, InfraError, Ports, SystemClock};
+use domain::{AuthPolicy, AuthService, Clock, InfraError, Ports, SystemClock};
 
-use crate::config::Settings;
+use crate::{config::Settings, upkeep};
 
 /// A bound, not yet running, server.
 pub struct Application {
@@ -36,6 +37,19 @@ struct DatabaseProbe(DbPool);
 impl ReadinessProbe for DatabaseProbe {
     fn check(&self) -> Result<(), InfraError> {
         adapters_db::ping(&self.0)
+    }
+}
+
+/// The pool's connections, for the metrics.
+struct PoolGauge(DbPool);
+
+impl PoolStatus for PoolGauge {
+    fn usage(&self) -> PoolUsage {
+        let state = self.0.state();
+        PoolUsage {
+            in_use: state.connections.saturating_sub(state.idle_connections),
+            max: self.0.max_size(),
+        }
     }
 }
 
@@ -60,6 +74,17 @@ fn hashing_threads() -> usize {
 /// # Errors
 /// When the database cannot be reached or migrated.
 pub fn wire(settings: &Settings) -> anyhow::Result<(Arc<AuthService>, DbPool)> {
+    wire_with_clock(settings, Arc::new(SystemClock))
+}
+
+/// [`wire`] with another clock (tests move time on with one).
+///
+/// # Errors
+/// As [`wire`].
+pub fn wire_with_clock(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<(Arc<AuthService>, DbPool)> {
     let url = &settings.database_url;
     // A connection for every lane thread (`DB__POOL_SIZE` database threads,
     // and the hashing threads, whose use cases query too): no thread ever
@@ -76,7 +101,7 @@ pub fn wire(settings: &Settings) -> anyhow::Result<(Arc<AuthService>, DbPool)> {
         login_failures: Arc::new(DieselLoginFailureRepository::new(pool.clone())),
         hasher: Arc::new(hasher),
         tokens: Arc::new(JwtTokenService::new(&settings.jwt)),
-        clock: Arc::new(SystemClock),
+        clock,
     };
     let policy = AuthPolicy {
         dummy_hash,
@@ -107,6 +132,18 @@ impl Application {
             WorkerPool::new("db", database, database * DB_QUEUE_PER_THREAD),
             WorkerPool::new("hashing", hashing, hashing * HASH_QUEUE_PER_THREAD),
         ));
+        let metrics = settings.metrics.enabled.then(|| {
+            Arc::new(Metrics::new(
+                settings.metrics.token.clone(),
+                Arc::new(PoolGauge(pool.clone())),
+            ))
+        });
+        if let Some(metrics) = &metrics {
+            upkeep::metrics_upkeep(Arc::clone(metrics));
+        }
+        if let Some(every) = settings.prune_interval {
+            upkeep::prune_periodically(Arc::clone(&service), Arc::clone(&lanes), every);
+        }
         let probe: Arc<dyn ReadinessProbe> = Arc::new(DatabaseProbe(pool));
         let http = HttpSettings {
             body_limit_bytes: settings.server.body_limit_bytes,
@@ -138,6 +175,7 @@ impl Application {
                 ))
                 .wrap(error_envelopes())
                 .wrap(from_fn(log_requests))
+                .configure(metrics::configure(metrics.clone()))
                 .configure(configure(
                     service.clone(),
                     probe.clone(),

@@ -31,7 +31,8 @@ pub use ports::{
     TokenService, UserRepository,
 };
 pub use service::{
-    Admitted, AuthPolicy, AuthService, ChangePasswordRequest, LoginRequest, Ports, RegisterRequest,
+    Admitted, AuthPolicy, AuthService, ChangePasswordRequest, LoginRequest, Ports, Pruned,
+    RegisterRequest,
 };
 pub use session::{NewSession, Rotation};
 pub use throttle::{Attempt, AttemptLimit, LoginLimits, Places, Reservation, ThrottleKey};

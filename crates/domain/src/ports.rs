@@ -117,6 +117,16 @@ pub trait SessionRepository: Send + Sync {
     /// # Errors
     /// [`InfraError`] when the store fails.
     fn revoke_all_for_user(&self, user_id: i64) -> Result<(), InfraError>;
+
+    /// Deletes every session that has expired at `now` (`expires_at <=
+    /// now`), revoked or not, and answers how many. A revoked session is
+    /// kept until then: while its refresh tokens could still be presented,
+    /// its row is what tells a replay of a revoked family from a token of
+    /// no family at all.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn prune(&self, now: UnixSeconds) -> Result<u64, InfraError>;
 }
 
 /// Login attempts, counted per key (a username or a client address) so
@@ -149,6 +159,13 @@ pub trait LoginFailureRepository: Send + Sync {
     /// # Errors
     /// [`InfraError`] when the store fails.
     fn clear(&self, key: &str) -> Result<(), InfraError>;
+
+    /// Forgets every place, of any key, taken before `before` (the start of
+    /// the window: such places no longer count), and answers how many.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn prune(&self, before: UnixSeconds) -> Result<u64, InfraError>;
 }
 
 /// One-way password hashing.

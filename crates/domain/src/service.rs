@@ -508,3 +508,6 @@ fn dummy_password() -> Password {
 
 #[cfg(test)]
 mod tests;
+mod upkeep;
+
+pub use upkeep::Pruned;

@@ -5,6 +5,7 @@ use std::{fmt, ops::RangeInclusive};
 
 use adapters_crypto::{JwtAlgorithm, SecretKey};
 use adapters_db::DatabaseUrl;
+use adapters_http::MetricsToken;
 use serde::{Deserialize, Deserializer};
 
 use super::{ConfigError, Environment};
@@ -69,19 +70,26 @@ impl Value for DatabaseUrl {
     }
 }
 
-/// A signing key; empty counts as unset.
-impl Value for Option<SecretKey> {
-    fn parse(raw: &str) -> Result<Self, String> {
-        Ok((!raw.is_empty()).then(|| SecretKey::new(raw)))
-    }
+/// A secret: empty counts as unset, and only its length is ever shown.
+macro_rules! secrets {
+    ($($type:ty),*) => {$(
+        impl Value for Option<$type> {
+            fn parse(raw: &str) -> Result<Self, String> {
+                Ok((!raw.is_empty()).then(|| <$type>::new(raw)))
+            }
 
-    fn show(&self) -> String {
-        match self {
-            Some(key) => format!("******** ({} bytes)", key.len()),
-            None => "(not set)".to_owned(),
+            fn show(&self) -> String {
+                match self {
+                    Some(secret) => format!("******** ({} bytes)", secret.len()),
+                    None => "(not set)".to_owned(),
+                }
+            }
         }
-    }
+    )*};
 }
+
+// A signing key; the metrics scrape token.
+secrets!(SecretKey, MetricsToken);
 
 impl Value for String {
     fn parse(raw: &str) -> Result<Self, String> {

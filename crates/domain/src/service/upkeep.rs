@@ -1,0 +1,125 @@
+//! Table upkeep: rows that serve nothing any more are deleted on a
+//! schedule, not only when their user logs in again (a user who never comes
+//! back would otherwise leave their rows forever).
+
+use super::AuthService;
+use crate::InfraError;
+
+/// What one upkeep pass deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pruned {
+    pub sessions: u64,
+    pub login_failures: u64,
+}
+
+impl AuthService {
+    /// Deletes the sessions expired by now (revoked ones included: see
+    /// [`crate::SessionRepository::prune`]) and the failed-login places
+    /// older than the window, as of the injected clock.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails; the next pass tries again.
+    pub fn prune_expired(&self) -> Result<Pruned, InfraError> {
+        let now = self.ports.clock.now();
+        let sessions = self.ports.sessions.prune(now)?;
+        // The same bound `reserve` forgets by: outside the window a place
+        // no longer counts for anyone.
+        let before = now.saturating_sub(self.policy.login_limits.window_secs);
+        let login_failures = self.ports.login_failures.prune(before)?;
+        Ok(Pruned {
+            sessions,
+            login_failures,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use mockall::predicate::eq;
+
+    use crate::ports::{
+        MockClock, MockLoginFailureRepository, MockPasswordHasher, MockSessionRepository,
+        MockTokenService, MockUserRepository,
+    };
+    use crate::{AuthPolicy, AuthService, InfraError, LoginLimits, PasswordHash, Ports, Pruned};
+
+    const WINDOW: u64 = 900;
+
+    fn service(
+        now: u64,
+        sessions: MockSessionRepository,
+        failures: MockLoginFailureRepository,
+    ) -> AuthService {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(now);
+        AuthService::new(
+            Ports {
+                users: Arc::new(MockUserRepository::new()),
+                sessions: Arc::new(sessions),
+                login_failures: Arc::new(failures),
+                hasher: Arc::new(MockPasswordHasher::new()),
+                tokens: Arc::new(MockTokenService::new()),
+                clock: Arc::new(clock),
+            },
+            AuthPolicy {
+                dummy_hash: PasswordHash::new("dummy-hash"),
+                login_limits: LoginLimits {
+                    max_failures: 3,
+                    max_failures_per_address: 5,
+                    window_secs: WINDOW,
+                },
+            },
+        )
+    }
+
+    #[test]
+    fn a_pass_prunes_sessions_expired_now_and_places_older_than_the_window() {
+        let now = 1_700_000_000;
+        let mut sessions = MockSessionRepository::new();
+        sessions
+            .expect_prune()
+            .with(eq(now))
+            .times(1)
+            .returning(|_| Ok(3));
+        let mut failures = MockLoginFailureRepository::new();
+        failures
+            .expect_prune()
+            .with(eq(now - WINDOW))
+            .times(1)
+            .returning(|_| Ok(7));
+        let pruned = service(now, sessions, failures).prune_expired().unwrap();
+        assert_eq!(
+            pruned,
+            Pruned {
+                sessions: 3,
+                login_failures: 7
+            }
+        );
+    }
+
+    #[test]
+    fn the_clock_decides_what_has_expired() {
+        // Early in the epoch the window reaches back before it: nothing
+        // underflows.
+        let mut sessions = MockSessionRepository::new();
+        sessions.expect_prune().with(eq(60)).returning(|_| Ok(0));
+        let mut failures = MockLoginFailureRepository::new();
+        failures.expect_prune().with(eq(0)).returning(|_| Ok(0));
+        assert_eq!(
+            service(60, sessions, failures).prune_expired().unwrap(),
+            Pruned::default()
+        );
+    }
+
+    #[test]
+    fn a_failing_store_is_reported() {
+        let mut sessions = MockSessionRepository::new();
+        sessions
+            .expect_prune()
+            .returning(|_| Err(InfraError::Unavailable("down".into())));
+        let failures = MockLoginFailureRepository::new();
+        assert!(service(1000, sessions, failures).prune_expired().is_err());
+    }
+}
