@@ -13,6 +13,7 @@ contract!(
     released_places_and_cleared_keys_no_longer_count,
     reserving_forgets_old_places_of_every_key,
     concurrent_reservations_admit_no_more_than_the_limit,
+    failed_login_places_before_the_bound_are_pruned,
 );
 
 fn failures(db: &TestDb, size: u32) -> (DieselLoginFailureRepository, DbPool) {
@@ -164,4 +165,24 @@ fn concurrent_reservations_admit_no_more_than_the_limit(db: &TestDb) {
         assert_eq!(admitted, LIMIT as usize, "round {round}");
         assert_eq!(places_of(&pool, &user_key).len(), LIMIT as usize);
     }
+}
+
+fn failed_login_places_before_the_bound_are_pruned(db: &TestDb) {
+    let (repo, pool) = failures(db, 2);
+    // Newest first: `reserve` itself forgets places older than its window.
+    for (key, at) in [
+        ("user:b", NOW),
+        ("addr:1", NOW - WINDOW),
+        ("user:a", NOW - WINDOW - 1),
+    ] {
+        admitted(repo.reserve(&attempt(&[(key, 10)], at)).unwrap());
+    }
+    assert_eq!(repo.prune(NOW - WINDOW).unwrap(), 1);
+    let left: Vec<String> = login_failures::table
+        .select(login_failures::key)
+        .order(login_failures::key)
+        .load(&mut pool.get().unwrap())
+        .unwrap();
+    assert_eq!(left, ["addr:1", "user:b"]);
+    assert_eq!(repo.prune(NOW + 1).unwrap(), 2);
 }

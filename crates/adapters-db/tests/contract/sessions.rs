@@ -18,6 +18,7 @@ contract!(
     concurrent_rotations_of_one_token_have_exactly_one_winner,
     deleting_a_user_deletes_their_sessions,
     a_family_of_another_user_neither_rotates_nor_is_revoked,
+    expired_and_revoked_sessions_are_pruned_once_expired,
 );
 
 fn families(pool: &DbPool) -> Vec<String> {
@@ -194,4 +195,37 @@ fn a_family_of_another_user_neither_rotates_nor_is_revoked(db: &TestDb) {
 
     assert_eq!(live_families(&s.pool), ["alice-1"]);
     assert!(s.rotates(alice.id, "alice-1", "jti-1", "jti-2", NOW));
+}
+
+fn expired_and_revoked_sessions_are_pruned_once_expired(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    for (family, expires_at) in [
+        ("expired", NOW - 100),
+        ("expires-now", NOW),
+        ("live", NOW + 1),
+        ("revoked-expired", NOW - 1),
+        ("revoked-live", NOW + 3600),
+    ] {
+        // Started long ago, before any of them expired.
+        assert!(
+            s.sessions
+                .create(&NewSession {
+                    created_at: NOW - 500,
+                    ..session(family, user.id, &format!("jti-{family}"), expires_at)
+                })
+                .unwrap()
+        );
+    }
+    s.sessions
+        .revoke_family("revoked-expired", user.id)
+        .unwrap();
+    s.sessions.revoke_family("revoked-live", user.id).unwrap();
+
+    assert_eq!(s.sessions.prune(NOW).unwrap(), 3);
+    // A revoked family stays while its refresh tokens could be presented.
+    assert_eq!(families(&s.pool), ["live", "revoked-live"]);
+    assert_eq!(s.sessions.prune(NOW).unwrap(), 0);
+    assert_eq!(s.sessions.prune(NOW + 3600).unwrap(), 2);
+    assert!(families(&s.pool).is_empty());
 }
