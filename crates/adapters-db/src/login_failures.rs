@@ -88,9 +88,7 @@ impl LoginFailureRepository for DieselLoginFailureRepository {
             .map_err(query_error)?;
         // Forgetting old places of every key needs no lock: outside the
         // window they no longer count for anyone.
-        diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(since)))
-            .execute(&mut conn)
-            .map_err(query_error)?;
+        forget_before(&mut conn, since).map_err(query_error)?;
         Ok(reservation)
     }
 
@@ -113,12 +111,14 @@ impl LoginFailureRepository for DieselLoginFailureRepository {
     fn prune(&self, before: UnixSeconds) -> Result<u64, InfraError> {
         let before = to_db_time(before)?;
         let mut conn = checkout(&self.pool)?;
-        let deleted =
-            diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(before)))
-                .execute(&mut conn)
-                .map_err(query_error)?;
+        let deleted = forget_before(&mut conn, before).map_err(query_error)?;
         Ok(deleted as u64)
     }
+}
+
+/// Deletes the places (of every key) taken before `before`.
+fn forget_before(conn: &mut AnyConnection, before: i64) -> QueryResult<usize> {
+    diesel::delete(login_failures::table.filter(login_failures::failed_at.lt(before))).execute(conn)
 }
 
 /// On Postgres, takes a transaction-scoped advisory lock per key, in key
