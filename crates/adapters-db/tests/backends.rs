@@ -197,3 +197,30 @@ fn a_postgres_connection_killed_by_the_server_is_replaced_at_checkout() {
     assert_ne!(first, second);
     assert!(diesel::sql_query("SELECT 1").execute(&mut *conn).is_ok());
 }
+
+#[derive(QueryableByName)]
+struct CompileOption {
+    #[diesel(sql_type = Text)]
+    compile_options: String,
+}
+
+/// The bundled SQLite is built with the options `.cargo/config.toml` names:
+/// without QPSG every lookup with a bound `LIMIT` was parsed and planned
+/// again on each call; without MEMSTATUS=0 every allocation took a global
+/// mutex.
+#[test]
+fn the_bundled_sqlite_has_the_build_options_the_service_relies_on() {
+    let mut conn = SqliteConnection::establish(":memory:").unwrap();
+    let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+        .load::<CompileOption>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|option| option.compile_options)
+        .collect();
+    for wanted in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
+        assert!(
+            options.iter().any(|option| option == wanted),
+            "SQLite lacks {wanted}: {options:?}"
+        );
+    }
+}
