@@ -11,7 +11,8 @@ use adapters_http::Envelope;
 use criterion::{Criterion, criterion_group, criterion_main};
 use domain::{Clock, SystemClock, TokenKind, TokenRequest, TokenService, Username};
 
-fn token_service() -> JwtTokenService {
+/// `verified_cache_entries`: 0 sends every decode through jsonwebtoken.
+fn token_service(verified_cache_entries: usize) -> JwtTokenService {
     JwtTokenService::new(&JwtSettings {
         algorithm: JwtAlgorithm::Hs256,
         access_secret: SecretKey::new(vec![b'a'; 32]),
@@ -19,6 +20,7 @@ fn token_service() -> JwtTokenService {
         issuer: "zentra".to_owned(),
         access_lifetime_secs: 15 * 60,
         refresh_lifetime_secs: 7 * 24 * 60 * 60,
+        verified_cache_entries,
     })
 }
 
@@ -32,7 +34,7 @@ fn access_request() -> TokenRequest {
 }
 
 fn tokens(c: &mut Criterion) {
-    let service = token_service();
+    let service = token_service(0);
     let request = access_request();
     c.bench_function("token/issue_access_hs256", |b| {
         b.iter(|| service.issue(black_box(&request)).expect("issued"));
@@ -43,6 +45,16 @@ fn tokens(c: &mut Criterion) {
     c.bench_function("token/verify_access_hs256", |b| {
         b.iter(|| {
             service
+                .decode(black_box(&token), TokenKind::Access, now)
+                .expect("valid")
+        });
+    });
+
+    // The same token again, as a client presents it on every request.
+    let remembering = token_service(1024);
+    c.bench_function("token/verify_access_hs256_seen_before", |b| {
+        b.iter(|| {
+            remembering
                 .decode(black_box(&token), TokenKind::Access, now)
                 .expect("valid")
         });

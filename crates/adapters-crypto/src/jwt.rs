@@ -110,6 +110,9 @@ pub struct JwtSettings {
     pub issuer: String,
     pub access_lifetime_secs: u64,
     pub refresh_lifetime_secs: u64,
+    /// How many accepted access tokens to remember (0: none); see
+    /// [`VerifiedTokens`].
+    pub verified_cache_entries: usize,
 }
 
 /// One token kind's keys, lifetime and decoding rules, built once. (Both
@@ -122,6 +125,38 @@ struct KindKeys {
     lifetime_secs: u64,
 }
 
+/// Access tokens already decoded and accepted, by their full text, with
+/// their claims: a client presents the same access token on every request
+/// of its lifetime, and jsonwebtoken's `decode` (base64, two JSON parses of
+/// header and claims, an HMAC keyed anew on each call) is the largest part
+/// of `verify` (README, Performance).
+///
+/// Exact, not a shortcut: apart from expiry, whether a token is accepted
+/// and what its claims are depend only on its text and on the keys, which
+/// are fixed for the life of the service. So a hit is the decode's own
+/// answer, and expiry is checked against the caller's clock on every hit,
+/// as on every decode. Only accepted, unexpired tokens are stored (a
+/// forged or altered one differs in its text, so it is decoded, and
+/// refused, every time), only access tokens (a refresh token is presented
+/// once), at most `capacity` of them (the least recently useful go first):
+/// nobody can grow it, and each entry is a token this service signed.
+struct VerifiedTokens(quick_cache::sync::Cache<Box<str>, Claims>);
+
+impl VerifiedTokens {
+    fn new(capacity: usize) -> Option<Self> {
+        (capacity > 0).then(|| Self(quick_cache::sync::Cache::new(capacity)))
+    }
+}
+
+impl fmt::Debug for VerifiedTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The entries are bearer tokens: their number only.
+        f.debug_struct("VerifiedTokens")
+            .field("len", &self.0.len())
+            .finish()
+    }
+}
+
 /// HMAC-signed JWTs with one key for access tokens and another for refresh
 /// tokens, so that neither kind can ever pass for the other.
 #[derive(Debug)]
@@ -130,6 +165,7 @@ pub struct JwtTokenService {
     issuer: String,
     access: KindKeys,
     refresh: KindKeys,
+    verified_access: Option<VerifiedTokens>,
 }
 
 /// The claims on the wire (docs/api.md §5).
@@ -197,6 +233,7 @@ impl JwtTokenService {
             issuer: settings.issuer.clone(),
             access: keys(&settings.access_secret, settings.access_lifetime_secs),
             refresh: keys(&settings.refresh_secret, settings.refresh_lifetime_secs),
+            verified_access: VerifiedTokens::new(settings.verified_cache_entries),
         }
     }
 
@@ -205,6 +242,40 @@ impl JwtTokenService {
             TokenKind::Access => &self.access,
             TokenKind::Refresh => &self.refresh,
         }
+    }
+
+    /// Everything docs/api.md §5 asks of a token of `kind` but expiry,
+    /// which depends on the time of the call.
+    fn decode_signed(&self, token: &str, kind: TokenKind) -> Result<Claims, TokenError> {
+        let keys = self.keys(kind);
+        let wire = jsonwebtoken::decode::<WireClaims>(token, &keys.decoding, &keys.validation)
+            .map_err(|_| TokenError::Invalid)?
+            .claims;
+        // A NUL never reaches the database (docs/api.md §8): `sub`, `jti` and
+        // `fam` are looked up there. (`type` is an enum: a NUL cannot parse.)
+        let claims = [Some(&wire.sub), Some(&wire.jti), wire.fam.as_ref()];
+        if !claims.into_iter().flatten().all(|claim| is_storable(claim)) {
+            return Err(TokenError::Invalid);
+        }
+        if wire.kind != WireKind::from(kind) || (kind == TokenKind::Refresh && wire.fam.is_none()) {
+            return Err(TokenError::Invalid);
+        }
+        Ok(Claims {
+            subject: wire.sub,
+            kind,
+            issued_at: wire.iat,
+            expires_at: wire.exp,
+            id: wire.jti,
+            family: wire.fam,
+        })
+    }
+
+    /// How many access tokens [`VerifiedTokens`] holds.
+    #[cfg(test)]
+    fn verified_len(&self) -> usize {
+        self.verified_access
+            .as_ref()
+            .map_or(0, |cache| cache.0.len())
     }
 }
 
@@ -247,34 +318,28 @@ impl TokenService for JwtTokenService {
 
     /// jsonwebtoken checks the algorithm, signature, `iss` and that `exp`
     /// is there ([`validation`]); the rest of docs/api.md §5 is checked here.
+    /// An access token accepted before comes from [`VerifiedTokens`].
     fn decode(&self, token: &str, kind: TokenKind, now: UnixSeconds) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid);
         }
-        let keys = self.keys(kind);
-        let wire = jsonwebtoken::decode::<WireClaims>(token, &keys.decoding, &keys.validation)
-            .map_err(|_| TokenError::Invalid)?
-            .claims;
-        // A NUL never reaches the database (docs/api.md §8): `sub`, `jti` and
-        // `fam` are looked up there. (`type` is an enum: a NUL cannot parse.)
-        let claims = [Some(&wire.sub), Some(&wire.jti), wire.fam.as_ref()];
-        if !claims.into_iter().flatten().all(|claim| is_storable(claim)) {
-            return Err(TokenError::Invalid);
-        }
-        if wire.kind != WireKind::from(kind) || (kind == TokenKind::Refresh && wire.fam.is_none()) {
-            return Err(TokenError::Invalid);
-        }
-        if now >= wire.exp {
+        let cache = match kind {
+            TokenKind::Access => self.verified_access.as_ref(),
+            TokenKind::Refresh => None,
+        };
+        let seen = cache.and_then(|cache| cache.0.get(token));
+        let fresh = seen.is_none();
+        let claims = match seen {
+            Some(claims) => claims,
+            None => self.decode_signed(token, kind)?,
+        };
+        if now >= claims.expires_at {
             return Err(TokenError::Expired);
         }
-        Ok(Claims {
-            subject: wire.sub,
-            kind,
-            issued_at: wire.iat,
-            expires_at: wire.exp,
-            id: wire.jti,
-            family: wire.fam,
-        })
+        if let Some(cache) = cache.filter(|_| fresh) {
+            cache.0.insert(token.into(), claims.clone());
+        }
+        Ok(claims)
     }
 }
 

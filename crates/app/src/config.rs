@@ -173,6 +173,10 @@ variables! {
         secret_refresh_key: Option<SecretKey> = "";
         /// The iss claim, checked on every token.
         issuer: String = "zentra";
+        /// Accepted access tokens remembered, so that one presented again
+        /// is not decoded again (0-1000000; 0: decode every time). Expiry
+        /// is still checked on every use; about 0.5 KB each at most.
+        verified_token_cache: usize = "10000", range 0..=1_000_000;
         /// Access token lifetime, in minutes.
         access_token_expire_mins: u32 = "15", range 1..=u32::MAX / 60;
         /// Refresh token lifetime, in minutes (10080 = 7 days); at least the
@@ -402,6 +406,7 @@ impl Settings {
                 issuer: auth.issuer.clone(),
                 access_lifetime_secs: u64::from(auth.access_token_expire_mins) * 60,
                 refresh_lifetime_secs: u64::from(auth.refresh_token_expire_mins) * 60,
+                verified_cache_entries: auth.verified_token_cache,
             },
             bcrypt_cost: auth.rounds,
             login_limits: LoginLimits {

@@ -17,6 +17,7 @@ fn settings(algorithm: JwtAlgorithm) -> JwtSettings {
         issuer: "zentra".into(),
         access_lifetime_secs: 900,
         refresh_lifetime_secs: 604_800,
+        verified_cache_entries: 1024,
     }
 }
 
@@ -366,4 +367,109 @@ fn secrets_are_redacted_in_debug_output() {
         assert!(!debug.contains("access-key"), "{debug}");
         assert!(!debug.contains("refresh-key"), "{debug}");
     }
+}
+
+/// A service that sends every token through jsonwebtoken's `decode`.
+fn forgetful_service() -> JwtTokenService {
+    JwtTokenService::new(&JwtSettings {
+        verified_cache_entries: 0,
+        ..settings(JwtAlgorithm::Hs256)
+    })
+}
+
+#[test]
+fn an_access_token_seen_before_is_answered_as_the_first_time() {
+    let service = service();
+    let token = issue(&service, TokenKind::Access, None).token;
+    let first = service.decode(&token, TokenKind::Access, NOW).unwrap();
+    assert_eq!(service.verified_len(), 1);
+    let again = service.decode(&token, TokenKind::Access, NOW + 1).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(
+        forgetful_service().decode(&token, TokenKind::Access, NOW),
+        Ok(first)
+    );
+    assert_eq!(service.verified_len(), 1);
+}
+
+#[test]
+fn an_access_token_seen_before_still_expires_at_its_exp() {
+    let service = service();
+    let token = issue(&service, TokenKind::Access, None).token;
+    assert!(service.decode(&token, TokenKind::Access, NOW).is_ok());
+    assert!(service.decode(&token, TokenKind::Access, NOW + 899).is_ok());
+    assert_eq!(
+        service.decode(&token, TokenKind::Access, NOW + 900),
+        Err(TokenError::Expired)
+    );
+    // Not expired for a caller whose clock is earlier: the same rule as
+    // the first decode, on every call.
+    assert!(service.decode(&token, TokenKind::Access, NOW + 10).is_ok());
+}
+
+#[test]
+fn an_access_token_seen_before_is_no_refresh_token_and_its_variants_are_decoded_and_refused() {
+    let service = service();
+    let token = issue(&service, TokenKind::Access, None).token;
+    assert!(service.decode(&token, TokenKind::Access, NOW).is_ok());
+    assert_eq!(
+        service.decode(&token, TokenKind::Refresh, NOW),
+        Err(TokenError::Invalid)
+    );
+    let (signed, signature) = token.rsplit_once('.').unwrap();
+    let mut altered = signature.as_bytes().to_vec();
+    altered[0] = if altered[0] == b'A' { b'B' } else { b'A' };
+    let variants = [
+        format!("{signed}.{}", String::from_utf8(altered).unwrap()),
+        format!("{signed}."),
+        format!("{token}."),
+        token[..token.len() - 1].to_owned(),
+        format!(" {token}"),
+    ];
+    for variant in variants {
+        assert_eq!(
+            service.decode(&variant, TokenKind::Access, NOW),
+            Err(TokenError::Invalid),
+            "{variant}"
+        );
+    }
+    assert_eq!(service.verified_len(), 1, "refused tokens are not kept");
+}
+
+#[test]
+fn refresh_tokens_and_refused_or_expired_tokens_are_not_kept() {
+    let service = service();
+    let refresh = issue(&service, TokenKind::Refresh, None).token;
+    assert!(service.decode(&refresh, TokenKind::Refresh, NOW).is_ok());
+    let expired = issue(&service, TokenKind::Access, None).token;
+    assert_eq!(
+        service.decode(&expired, TokenKind::Access, NOW + 900),
+        Err(TokenError::Expired)
+    );
+    let forged = forge(
+        Algorithm::HS256,
+        b"not-our-key-not-our-key-not-our-key",
+        &access_claims(),
+    );
+    assert!(service.decode(&forged, TokenKind::Access, NOW).is_err());
+    assert_eq!(service.verified_len(), 0);
+}
+
+#[test]
+fn with_no_room_nothing_is_kept() {
+    let service = forgetful_service();
+    let token = issue(&service, TokenKind::Access, None).token;
+    assert!(service.decode(&token, TokenKind::Access, NOW).is_ok());
+    assert!(service.decode(&token, TokenKind::Access, NOW).is_ok());
+    assert_eq!(service.verified_len(), 0);
+}
+
+#[test]
+fn the_remembered_tokens_are_not_shown_by_debug() {
+    let service = service();
+    let token = issue(&service, TokenKind::Access, None).token;
+    service.decode(&token, TokenKind::Access, NOW).unwrap();
+    let shown = format!("{service:?}");
+    assert!(!shown.contains(&token), "{shown}");
+    assert!(!shown.contains(token.split('.').nth(1).unwrap()), "{shown}");
 }

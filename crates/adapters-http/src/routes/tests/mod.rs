@@ -43,6 +43,7 @@ fn tokens() -> JwtTokenService {
         issuer: "zentra".into(),
         access_lifetime_secs: 900,
         refresh_lifetime_secs: 3600,
+        verified_cache_entries: 64,
     })
 }
 
