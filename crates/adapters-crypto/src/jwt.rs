@@ -279,6 +279,15 @@ impl JwtTokenService {
     }
 }
 
+/// Expired once `now` has reached `exp` (docs/api.md §5), on the caller's
+/// clock.
+fn unexpired(claims: Claims, now: UnixSeconds) -> Result<Claims, TokenError> {
+    if now >= claims.expires_at {
+        return Err(TokenError::Expired);
+    }
+    Ok(claims)
+}
+
 impl TokenService for JwtTokenService {
     fn issue(&self, request: &TokenRequest) -> Result<IssuedToken, InfraError> {
         let keys = self.keys(request.kind);
@@ -327,16 +336,11 @@ impl TokenService for JwtTokenService {
             TokenKind::Access => self.verified_access.as_ref(),
             TokenKind::Refresh => None,
         };
-        let seen = cache.and_then(|cache| cache.0.get(token));
-        let fresh = seen.is_none();
-        let claims = match seen {
-            Some(claims) => claims,
-            None => self.decode_signed(token, kind)?,
-        };
-        if now >= claims.expires_at {
-            return Err(TokenError::Expired);
+        if let Some(seen) = cache.and_then(|cache| cache.0.get(token)) {
+            return unexpired(seen, now);
         }
-        if let Some(cache) = cache.filter(|_| fresh) {
+        let claims = unexpired(self.decode_signed(token, kind)?, now)?;
+        if let Some(cache) = cache {
             cache.0.insert(token.into(), claims.clone());
         }
         Ok(claims)
