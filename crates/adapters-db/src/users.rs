@@ -113,16 +113,12 @@ impl UserRepository for DieselUserRepository {
             // for; once this commits, that insert sees the new version and
             // stores nothing, and any session it stored before is revoked
             // below, in this same transaction.
-            let changed = diesel::update(
-                users::table
-                    .find(user_id)
-                    .filter(users::credential_version.eq(expected)),
-            )
-            .set((
-                users::password.eq(password_hash.as_ref()),
-                users::credential_version.eq(users::credential_version + 1),
-            ))
-            .execute(conn)?;
+            let changed = diesel::update(at_version(user_id, expected))
+                .set((
+                    users::password.eq(password_hash.as_ref()),
+                    users::credential_version.eq(users::credential_version + 1),
+                ))
+                .execute(conn)?;
             if changed == 0 {
                 return Ok(false);
             }
@@ -139,16 +135,27 @@ impl UserRepository for DieselUserRepository {
         password_hash: &PasswordHash,
     ) -> Result<bool, InfraError> {
         let mut conn = checkout(&self.pool)?;
-        let changed = diesel::update(
-            users::table
-                .find(user_id)
-                .filter(users::credential_version.eq(expected)),
-        )
-        .set(users::password.eq(password_hash.as_ref()))
-        .execute(&mut conn)
-        .map_err(query_error)?;
+        let changed = diesel::update(at_version(user_id, expected))
+            .set(users::password.eq(password_hash.as_ref()))
+            .execute(&mut conn)
+            .map_err(query_error)?;
         Ok(changed == 1)
     }
+}
+
+/// The row of user `user_id` while their credential is still at version
+/// `expected` (docs/api.md §8): a write through it changes nothing once
+/// another has moved the version on.
+fn at_version(
+    user_id: i64,
+    expected: i64,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Find<users::table, i64>,
+    diesel::dsl::Eq<users::credential_version, i64>,
+> {
+    users::table
+        .find(user_id)
+        .filter(users::credential_version.eq(expected))
 }
 
 /// The user `user_id` with their details.
