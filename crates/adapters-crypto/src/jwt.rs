@@ -82,14 +82,11 @@ impl SecretKey {
         Self(bytes.into().into())
     }
 
+    /// The key's length in bytes: all that configuration checks and shows
+    /// of it.
     #[must_use]
-    pub fn len(&self) -> usize {
+    pub fn byte_len(&self) -> usize {
         self.0.expose_secret().len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.expose_secret().is_empty()
     }
 }
 

@@ -119,14 +119,10 @@ impl MetricsToken {
         Self(SecretString::from(token.into()))
     }
 
+    /// The token's length in bytes, for `check-config`'s masked print-out.
     #[must_use]
-    pub fn len(&self) -> usize {
+    pub fn byte_len(&self) -> usize {
         self.0.expose_secret().len()
-    }
-
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.0.expose_secret().is_empty()
     }
 
     /// Whether `presented` is the token. The time taken does not depend on

@@ -485,10 +485,10 @@ fn signing_key(
                 "is required outside ENVIRONMENT=local",
             ));
         }
-        Some(key) if key.len() < minimum => {
+        Some(key) if key.byte_len() < minimum => {
             let message = format!(
                 "is {} bytes; {algorithm} needs at least {minimum}",
-                key.len()
+                key.byte_len()
             );
             if environment != Environment::Local {
                 return Err(ConfigError::new(variable, message));

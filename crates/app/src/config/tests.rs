@@ -51,7 +51,7 @@ fn an_empty_environment_gives_the_documented_defaults() {
 fn local_without_secrets_gets_distinct_random_keys_and_a_warning() {
     let s = settings(&[]).unwrap();
     assert_ne!(s.jwt.access_secret, s.jwt.refresh_secret);
-    assert!(s.jwt.access_secret.len() >= 64);
+    assert!(s.jwt.access_secret.byte_len() >= 64);
     assert_eq!(s.warnings.len(), 2);
     assert!(s.warnings[0].contains("AUTH__SECRET_ACCESS_KEY"));
 }

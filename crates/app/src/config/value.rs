@@ -80,7 +80,7 @@ macro_rules! secrets {
 
             fn show(&self) -> String {
                 match self {
-                    Some(secret) => format!("******** ({} bytes)", secret.len()),
+                    Some(secret) => format!("******** ({} bytes)", secret.byte_len()),
                     None => "(not set)".to_owned(),
                 }
             }
