@@ -3,7 +3,9 @@
 # ceilings (a bare actix-web JSON route; one bcrypt hash), then drives zentra
 # on SQLite and on Postgres with wrk on loopback, every scenario for a fixed
 # time, and prints one table (also written to bench/results/latest.md), with
-# the cost of the metrics on GET / (METRICS__ENABLED=false beside the default).
+# the cost of the metrics on GET / (METRICS__ENABLED=false beside the default)
+# and the scale scenario (a million users bulk-loaded beside an empty
+# database, measure_scale; about 4.5 minutes of the run).
 #
 #   bench/run.sh                      # from the repository root
 #
@@ -20,6 +22,11 @@
 #                              Postgres is skipped with a notice if unreachable
 #   BENCH_SKIP_BUILD=1         use the binaries already built
 #   CARGO_TARGET_DIR           where cargo builds (default ./target)
+#   BENCH_SCALE_USERS=1000000  users bulk-loaded for the scale scenario (issue 16), beside
+#                              as many sessions and a tenth as many failed logins
+#                              (BENCH_SCALE_SESSIONS, BENCH_SCALE_FAILURES); 0 skips it
+#   BENCH_SCALE_SAMPLE=10000   how many of the loaded users and sessions its requests spread over
+#   BENCH_ONLY=scale           only the scale scenario (its table: bench/results/scale.md)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +42,15 @@ HASH_CONNECTIONS=${BENCH_HASH_CONNECTIONS:-8}
 STORM_CONNECTIONS=${BENCH_STORM_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-2}
 PG_ADMIN_URL=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+SCALE_USERS=${BENCH_SCALE_USERS:-1000000}
+SCALE_SESSIONS=${BENCH_SCALE_SESSIONS:-$SCALE_USERS}
+SCALE_FAILURES=${BENCH_SCALE_FAILURES:-$((SCALE_USERS / 10))}
+SCALE_SAMPLE=${BENCH_SCALE_SAMPLE:-10000}
+ONLY=${BENCH_ONLY:-}
+case $ONLY in
+    "" | all | scale) ;;
+    *) printf 'bench: BENCH_ONLY=%s: only "scale" (or nothing, for all)\n' "$ONLY" >&2; exit 2 ;;
+esac
 
 PASSWORD=bench-password-1
 USER_NAME=bench_user
@@ -45,6 +61,7 @@ REFRESH_KEY=bench-refresh-key-0123456789abcdef0123456789abcdef0123456789abc
 WORK=$(mktemp -d -t zentra-bench.XXXXXX)
 export BENCH_LUA=$BENCH/lua
 PG_DB=""
+SCALE_PG_DBS=()          # the scale scenario's databases, dropped after use (and at exit)
 SERVER_PID=""
 SERVER_ADDR=""
 STARTED_PIDS=()
@@ -73,10 +90,11 @@ cleanup() {
     for pid in "${STARTED_PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
-    if [[ -n $PG_DB ]]; then
-        psql_admin -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 ||
-            log "could not drop database $PG_DB"
-    fi
+    local db
+    for db in ${PG_DB:+"$PG_DB"} "${SCALE_PG_DBS[@]}"; do
+        psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 ||
+            log "could not drop database $db"
+    done
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -172,7 +190,7 @@ wrk_run() {
     local out=$1 script=$2 connections=$3 seconds=$4 timeout=$5 url=$6
     local threads=$THREADS
     ((threads <= connections)) || threads=$connections
-    timeout $((seconds + 60)) wrk -t"$threads" -c"$connections" -d"${seconds}s" \
+    BENCH_WRK_THREADS=$threads timeout $((seconds + 60)) wrk -t"$threads" -c"$connections" -d"${seconds}s" \
         --timeout "${timeout}s" -s "$BENCH/lua/$script" "$url" >"$out" 2>&1 ||
         { cat "$out" >&2; die "wrk failed on $url"; }
 }
@@ -381,6 +399,23 @@ scenario_memory() {
     log "$backend: RSS idle $idle MB, at 256 connections $peak MB"
 }
 
+# verify with every token decoded, AUTH__VERIFIED_TOKEN_CACHE=0: what
+# jsonwebtoken's decode costs, which remembering accepted access tokens
+# saves on a token presented again (README, Performance). ACCESS, from the
+# SQLite run, is still valid: the keys are fixed.
+scenario_verify_decoded() {
+    local db_url=$1 pid
+    start_zentra verify-decoded "$db_url" AUTH__VERIFIED_TOKEN_CACHE=0
+    pid=$SERVER_PID
+    sleep 1
+    pair_ceiling verify-decoded
+    BENCH_METHOD=POST wrk_run "$WORK/verify-decoded.wrk" request.lua "$CONNECTIONS" "$DURATION" 2 \
+        "http://$SERVER_ADDR/api/auth/token/verify/$ACCESS"
+    parse "$WORK/verify-decoded.wrk"
+    row "POST /token/verify/{token}, every token decoded (cache off)" sqlite "http:$PAIRED" -
+    stop_server "$pid"
+}
+
 # Runs every scenario against a zentra started on DB_URL.
 bench_backend() {
     local backend=$1 db_url=$2 pid base idle
@@ -451,6 +486,350 @@ measure_startup() {
     log "start-up to first answer (ms): ${times[*]}, median $STARTUP_MS"
 }
 
+# ---------------------------------------------------------------- scale
+
+# The scale scenario (issue 16): zentra on a database holding
+# SCALE_USERS users (with details), SCALE_SESSIONS live refresh sessions
+# and SCALE_FAILURES recent failed logins, beside the same scenarios on an
+# empty one in the same run, on SQLite and on Postgres; the table gives
+# large/empty (target: within 10 %). The rows are bulk-loaded in SQL
+# (bench/scale/), every user with the one bcrypt hash of the bench user,
+# registered through `zentra create-user` at the bench's cost. On the large
+# database each request takes one of SCALE_SAMPLE loaded users or sessions
+# at random (tokens minted with the bench's keys, bench/scale/mint_tokens.py;
+# lua/scale.lua), not one hot row whose pages stay cached; on the empty one
+# there is only the bench user.
+SCALE_ROWS=()            # "scenario|backend|empty rps|p99|errors|large rps|p99|errors|error count"
+SCALE_RES=()             # "backend|idle empty|idle large|after empty|after large|start-up empty|large"
+SCALE_LOADS=()           # "backend|what was loaded and how long it took"
+SCALE_PG_NOTES=()        # what the Postgres lookup showed, one line each
+SCALE_BACKEND=""
+declare -A SCALE_URL SCALE_BASE SCALE_PID
+
+# The user lookup every authenticated request runs (find_by_username in
+# crates/adapters-db/src/users.rs), as diesel sends it to Postgres.
+# shellcheck disable=SC2016 # $1 and $2 are the statement's parameters
+PG_LOOKUP_SQL='SELECT "users"."id", "users"."username", "users"."password", "users"."is_active", "users"."credential_version", "user_details"."email", "user_details"."phone", "user_details"."full_name" FROM ("users" LEFT OUTER JOIN "user_details" ON ("user_details"."user_id" = "users"."id")) WHERE ("users"."username" = $1) LIMIT $2'
+
+# zentra_cli DB_URL COMMAND... — a zentra command with the bench's settings.
+zentra_cli() {
+    local db_url=$1
+    shift
+    env DB__URL="$db_url" AUTH__ROUNDS="$ROUNDS" AUTH__SECRET_ACCESS_KEY="$ACCESS_KEY" \
+        AUTH__SECRET_REFRESH_KEY="$REFRESH_KEY" "$RELEASE/zentra" "$@"
+}
+
+# sqlite_query FILE SQL — the rows, tab-separated (python3's own sqlite3:
+# no sqlite3 command needed).
+sqlite_query() {
+    python3 -c '
+import sqlite3, sys
+for row in sqlite3.connect(sys.argv[1]).execute(sys.argv[2]):
+    print("\t".join(str(value) for value in row))' "$1" "$2"
+}
+
+psql_db() {
+    local url=$1
+    shift
+    PGCONNECT_TIMEOUT=3 psql "$url" -X -v ON_ERROR_STOP=1 -qtA -F $'\t' "$@"
+}
+
+# scale_query URL SQL — on either backend.
+scale_query() {
+    case $1 in
+        sqlite:///*) sqlite_query "${1#sqlite:///}" "$2" ;;
+        *) psql_db "$1" -c "$2" ;;
+    esac
+}
+
+seconds_since() { awk -v a="$1" -v b="$(now_ms)" 'BEGIN { printf "%.1f", (b - a) / 1000 }'; }
+
+# scale_prepare BACKEND SIZE — a new database (SIZE empty or large), migrated
+# by `zentra migrate`, the bench user registered by `zentra create-user`
+# (the one bcrypt hash), then the bulk load: on the empty database only
+# enough sessions of the bench user for the refresh scenario (one per
+# connection and more), on the large one everything. Sets SCALE_URL[SIZE].
+scale_prepare() {
+    local backend=$1 size=$2 url users=0 sessions=$((CONNECTIONS * 4)) failures=0 started line
+    ((sessions >= 256)) || sessions=256
+    if [[ $size == large ]]; then
+        users=$SCALE_USERS sessions=$SCALE_SESSIONS failures=$SCALE_FAILURES
+    fi
+    if [[ $backend == sqlite ]]; then
+        url="sqlite:///$WORK/scale-$size.db"
+    else
+        local db="zentra_bench_$$_scale_$size"
+        SCALE_PG_DBS+=("$db")
+        psql_admin -c "CREATE DATABASE $db" >/dev/null
+        url="${PG_ADMIN_URL%/*}/$db"
+    fi
+    SCALE_URL[$size]=$url
+    zentra_cli "$url" migrate >/dev/null
+    printf '%s\n' "$PASSWORD" | zentra_cli "$url" create-user --username "$USER_NAME" >/dev/null
+    log "scale: loading $users users, $sessions sessions, $failures failed logins into $backend ($size)"
+    started=$(now_ms)
+    if [[ $backend == sqlite ]]; then
+        line=$(python3 "$BENCH/scale/load_sqlite.py" "${url#sqlite:///}" "$users" "$sessions" "$failures" "$USER_NAME")
+        log "$line"
+    else
+        psql_db "$url" -v users="$users" -v sessions="$sessions" -v failures="$failures" \
+            -v hash_of="$USER_NAME" -f "$BENCH/scale/load_postgres.sql" >/dev/null
+    fi
+    SCALE_LOAD_S=$(seconds_since "$started")
+    log "scale: $backend ($size) loaded in $SCALE_LOAD_S s"
+}
+
+# scale_samples BACKEND SIZE — what the requests on SIZE spread over: the
+# access tokens of up to SCALE_SAMPLE users spread over the ids (users/me),
+# as many other usernames (login), refresh tokens of as many live sessions
+# (refresh), each in $WORK/scale-BACKEND-SIZE.{me,login,refresh}. On the
+# empty database that is the bench user and its sessions.
+scale_samples() {
+    local backend=$1 size=$2 url=${SCALE_URL[$2]} files=$WORK/scale-$1-$2 count step now
+    count=$(scale_query "$url" "SELECT count(*) FROM users")
+    step=$((count / SCALE_SAMPLE))
+    ((step >= 1)) || step=1
+    scale_query "$url" "SELECT username FROM users WHERE id % $step = 0 ORDER BY id LIMIT $SCALE_SAMPLE" \
+        >"$files.names"
+    scale_query "$url" "SELECT username FROM users WHERE id % $step = $((step / 2)) ORDER BY id LIMIT $SCALE_SAMPLE" \
+        >"$files.login"
+    count=$(scale_query "$url" "SELECT count(*) FROM sessions")
+    step=$((count / SCALE_SAMPLE))
+    ((step >= 1)) || step=1
+    now=$(date +%s)
+    scale_query "$url" "SELECT u.username, s.family, s.current_token_id FROM sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id % $step = 0 AND NOT s.revoked AND s.expires_at > $now ORDER BY s.id LIMIT $SCALE_SAMPLE" \
+        >"$files.sessions"
+    BENCH_ACCESS_KEY=$ACCESS_KEY python3 "$BENCH/scale/mint_tokens.py" access <"$files.names" >"$files.me"
+    BENCH_REFRESH_KEY=$REFRESH_KEY python3 "$BENCH/scale/mint_tokens.py" refresh <"$files.sessions" >"$files.refresh"
+    log "scale: $backend ($size): $(wc -l <"$files.me") users for users/me, $(wc -l <"$files.login") for login," \
+        "$(wc -l <"$files.refresh") sessions for refresh"
+}
+
+# pg_lookup_probe URL NAMES COUNT — EXPLAIN (ANALYZE, BUFFERS) of the user
+# lookup, prepared as diesel prepares it, for COUNT names at random from
+# the file NAMES in one session (after 5 runs Postgres may switch to the
+# generic plan, as it would for the service's cached statement). Prints
+# the plan of the last run, the mean execution time and the mean shared
+# buffers hit and read per lookup.
+pg_lookup_probe() {
+    local url=$1 names=$2 count=$3 name
+    {
+        printf 'PREPARE lookup(text, bigint) AS %s;\n' "$PG_LOOKUP_SQL"
+        while read -r name; do
+            printf "EXPLAIN (ANALYZE, BUFFERS) EXECUTE lookup('%s', 1);\n" "$name"
+        done < <(shuf -n "$count" "$names")
+    } | psql_db "$url" | awk '
+        /^ *Limit / { plans++; top = 1; chain = "" }
+        /(Limit|Loop|Join|Scan) / && !/Cond|Filter/ {
+            node = $0; sub(/^ *(->)? */, "", node); sub(/ +\(cost.*/, "", node)
+            chain = chain (chain == "" ? "" : " → ") node
+        }
+        /Buffers: shared/ && top {
+            if (match($0, /hit=[0-9]+/)) hit += substr($0, RSTART + 4, RLENGTH - 4)
+            if (match($0, /read=[0-9]+/)) read += substr($0, RSTART + 5, RLENGTH - 5)
+            top = 0
+        }
+        /^ *Execution Time:/ { exec_ms += $3 }
+        END {
+            if (plans == 0) { print "no plan"; exit }
+            printf "%s; %d lookups: %.3f ms each, %.1f shared buffers hit + %.1f read per lookup\n",
+                chain, plans, exec_ms / plans, hit / plans, read / plans
+        }'
+}
+
+# pg_btree_levels URL — the levels of the lookup's indexes (pageinspect;
+# nothing if the extension is missing). A lookup reads level + 1 index pages.
+pg_btree_levels() {
+    psql_db "$1" -c 'CREATE EXTENSION IF NOT EXISTS pageinspect' >/dev/null 2>&1 || return 0
+    psql_db "$1" -c "SELECT string_agg(format('%s %s', i, (bt_metap(i)).level), ', ')
+        FROM unnest(array['users_username_key', 'user_details_user_id_key', 'sessions_family_key']) AS i" \
+        2>/dev/null || true
+}
+
+# What costs the lookup on the large Postgres database before it is
+# analyzed, after ANALYZE (timed: run.sh runs it, as an operator would after
+# a bulk load; autovacuum may be off, as on this project's machine, and then
+# nothing else would), with the index depth and the cache beside it.
+scale_pg_inspect() {
+    local url=${SCALE_URL[large]} names=$WORK/scale-postgres-large.names started
+    SCALE_PG_NOTES+=("lookup before ANALYZE: $(pg_lookup_probe "$url" "$names" 50)")
+    started=$(now_ms)
+    psql_db "$url" -c ANALYZE
+    SCALE_ANALYZE_S=$(seconds_since "$started")
+    SCALE_PG_NOTES+=("lookup after ANALYZE ($SCALE_ANALYZE_S s): $(pg_lookup_probe "$url" "$names" 50)")
+    SCALE_PG_NOTES+=("B-tree levels (leaf = 0), large: $(pg_btree_levels "$url"); empty: $(pg_btree_levels "${SCALE_URL[empty]}")")
+    SCALE_PG_NOTES+=("$(psql_db "$url" -c "SELECT format('database %s, shared_buffers %s, autovacuum %s, users %s rows in %s pages',
+        pg_size_pretty(pg_database_size(current_database())), current_setting('shared_buffers'),
+        current_setting('autovacuum'), reltuples::bigint, relpages) FROM pg_class WHERE relname = 'users'")")
+}
+
+# scale_measure SIZE ROUND MODE CONNECTIONS SECONDS TIMEOUT — one run on
+# the zentra of SIZE; leaves the `parse` results.
+scale_measure() {
+    local size=$1 round=$2 mode=$3 connections=$4 seconds=$5 timeout=$6
+    local out=$WORK/scale-$SCALE_BACKEND-$mode-$size-$round.wrk base=${SCALE_BASE[$size]}
+    if [[ $mode == register ]]; then
+        BENCH_PREFIX="s$$$SCALE_BACKEND${size}r$round" BENCH_PASSWORD=$PASSWORD \
+            wrk_run "$out" register.lua "$connections" "$seconds" "$timeout" "$base/"
+    else
+        BENCH_SCALE_MODE=$mode BENCH_SCALE_FILE=$WORK/scale-$SCALE_BACKEND-$size.$mode BENCH_PASSWORD=$PASSWORD \
+            BENCH_SCALE_ROUND=$round BENCH_SCALE_ROUNDS=2 \
+            wrk_run "$out" scale.lua "$connections" "$seconds" "$timeout" "$base/"
+    fi
+    parse "$out"
+}
+
+# scale_pair SCENARIO MODE CONNECTIONS SECONDS TIMEOUT — SECONDS on each
+# database, in two halves in the order empty, large, large, empty, so that
+# a drift of this shared host over the four runs weighs on both alike.
+# Requests/s is the mean of the two halves, p99 the worse, errors the sum.
+# After a hashing run (login, register) zentra still hashes the requests
+# wrk left in flight: the next run waits for that (one hash time per
+# connection, over the cores) instead of sharing the cores with it.
+scale_pair() {
+    local scenario=$1 mode=$2 connections=$3 half=$(($4 / 2)) timeout=$5 size round order drain=0
+    ((half >= 1)) || half=1
+    [[ $mode != login && $mode != register ]] ||
+        drain=$(awk -v t="$HASH_MS" -v c="$connections" -v n="$(nproc)" 'BEGIN { printf "%.2f", t * c / n / 1000 + 0.2 }')
+    local -A rps p99 errs
+    for size in empty large; do
+        rps[$size]=0 p99[$size]=0 errs[$size]=0
+    done
+    for round in 0 1; do
+        order="empty large"
+        ((round == 0)) || order="large empty"
+        for size in $order; do
+            scale_measure "$size" "$round" "$mode" "$connections" "$half" "$timeout"
+            log "scale: $mode on $SCALE_BACKEND ($size, half $((round + 1))): $(printf '%.1f' "$RPS") req/s, p99 $(ms "$P99"), errors $ERR_TEXT"
+            sleep "$drain"
+            rps[$size]=$(awk -v a="${rps[$size]}" -v b="$RPS" 'BEGIN { print a + b / 2 }')
+            ((P99 <= p99[$size])) || p99[$size]=$P99
+            errs[$size]=$((errs[$size] + ERRS))
+        done
+    done
+    SCALE_ROWS+=("$scenario|$SCALE_BACKEND|${rps[empty]}|${p99[empty]}|${errs[empty]}|${rps[large]}|${p99[large]}|${errs[large]}|$((errs[empty] + errs[large]))")
+    log "scale: $scenario on $SCALE_BACKEND: empty $(printf '%.1f' "${rps[empty]}") req/s (errors ${errs[empty]})," \
+        "large $(printf '%.1f' "${rps[large]}") req/s (errors ${errs[large]}): $(percent "${rps[large]}" "${rps[empty]}")"
+}
+
+scale_backend() {
+    local backend=$1 size idle_empty idle_large startup_empty="—" startup_large="—" saved_startup=${STARTUP_MS:-}
+    SCALE_BACKEND=$backend
+    log "scale: $backend"
+    scale_prepare "$backend" empty
+    scale_prepare "$backend" large
+    local load_s=$SCALE_LOAD_S
+    scale_samples "$backend" empty
+    scale_samples "$backend" large
+    if [[ $backend == sqlite ]]; then
+        local file=${SCALE_URL[large]#sqlite:///}
+        SCALE_LOADS+=("SQLite|$SCALE_USERS users, $SCALE_SESSIONS sessions, $SCALE_FAILURES failed logins in $load_s s (python3 sqlite3, recursive CTEs, one transaction); file $(du -m "$file" | cut -f1) MB")
+        measure_startup "${SCALE_URL[empty]}"
+        startup_empty=$STARTUP_MS
+        measure_startup "${SCALE_URL[large]}"
+        startup_large=$STARTUP_MS
+        STARTUP_MS=$saved_startup
+    else
+        scale_pg_inspect
+        SCALE_LOADS+=("Postgres|$SCALE_USERS users, $SCALE_SESSIONS sessions, $SCALE_FAILURES failed logins in $load_s s (psql, generate_series, one transaction, secondary indexes built after the rows), then ANALYZE $SCALE_ANALYZE_S s")
+    fi
+    for size in empty large; do
+        start_zentra "scale-$backend-$size" "${SCALE_URL[$size]}"
+        SCALE_PID[$size]=$SERVER_PID
+        SCALE_BASE[$size]="http://$SERVER_ADDR"
+    done
+    sleep 1
+    idle_empty=$(rss_mb "${SCALE_PID[empty]}")
+    idle_large=$(rss_mb "${SCALE_PID[large]}")
+    scale_pair "GET /users/me (large: $SCALE_SAMPLE users at random)" me "$CONNECTIONS" "$DURATION" 2
+    scale_pair "POST /token/refresh (rotating; large: $SCALE_SAMPLE sessions)" refresh "$CONNECTIONS" "$DURATION" 2
+    scale_pair "POST /token (login; large: $SCALE_SAMPLE users)" login "$HASH_CONNECTIONS" "$HASH_DURATION" 30
+    scale_pair "POST /register (unique names)" register "$HASH_CONNECTIONS" "$HASH_DURATION" 30
+    sleep 1
+    SCALE_RES+=("$backend|$idle_empty|$idle_large|$(rss_mb "${SCALE_PID[empty]}")|$(rss_mb "${SCALE_PID[large]}")|$startup_empty|$startup_large")
+    for size in empty large; do
+        stop_server "${SCALE_PID[$size]}"
+    done
+    if [[ $backend == postgres ]]; then
+        SCALE_PG_NOTES+=("lookup after the scenarios: $(pg_lookup_probe "${SCALE_URL[large]}" "$WORK/scale-postgres-large.names" 200)")
+        local db
+        for db in "${SCALE_PG_DBS[@]}"; do
+            psql_admin -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null
+        done
+        SCALE_PG_DBS=()
+    else
+        rm -f "$WORK"/scale-*.db "$WORK"/scale-*.db-wal "$WORK"/scale-*.db-shm
+    fi
+}
+
+measure_scale() {
+    if ((SCALE_USERS <= 0)); then
+        log "BENCH_SCALE_USERS=0: no scale scenario"
+        return 0
+    fi
+    command -v python3 >/dev/null || die "the scale scenario needs python3 (BENCH_SCALE_USERS=0 skips it)"
+    local started
+    started=$(now_ms)
+    scale_backend sqlite
+    if postgres_reachable; then
+        scale_backend postgres
+    else
+        log "NOTICE: Postgres unreachable at $PG_ADMIN_URL: the scale scenario on SQLite only"
+    fi
+    SCALE_TOTAL_S=$(seconds_since "$started")
+    log "scale scenario: $SCALE_TOTAL_S s"
+}
+
+postgres_reachable() { command -v psql >/dev/null && psql_admin -c 'SELECT 1' >/dev/null 2>&1; }
+
+# The scale section of the table.
+scale_table() {
+    local line scenario backend e_rps e_p99 e_err l_rps l_p99 l_err errs ratio ok
+    echo "Scale (issue 16): a large database ($SCALE_USERS users with details, $SCALE_SESSIONS live sessions," \
+        "$SCALE_FAILURES recent failed logins, and the bench user) beside an empty one (the bench user and" \
+        "$((CONNECTIONS * 4 > 256 ? CONNECTIONS * 4 : 256)) of its sessions, for the refresh scenario), one zentra on each;" \
+        "each scenario ran for its duration on each database, in two halves in the order empty, large," \
+        "large, empty. On the large database each request takes one of $SCALE_SAMPLE loaded users or sessions" \
+        "at random (tokens minted with the bench's keys); on the empty one there is only the bench user." \
+        "Refresh rotates: each request sends the refresh token the previous answer for that session gave" \
+        "(lua/scale.lua). Login and register are bcrypt bound (hashing ceiling ${HASH_CEILING:-?}/s): compare their" \
+        "requests/s. The scale scenario took ${SCALE_TOTAL_S:-?} s, loading included."
+    echo
+    for line in "${SCALE_LOADS[@]}"; do
+        echo "- Loaded into ${line%%|*}: ${line#*|}."
+    done
+    echo
+    echo "| scenario | backend | empty req/s | empty p99 | large req/s | large p99 | errors (empty / large) | large/empty | target |"
+    echo "|---|---|---:|---:|---:|---:|---|---:|---|"
+    for line in "${SCALE_ROWS[@]}"; do
+        IFS='|' read -r scenario backend e_rps e_p99 e_err l_rps l_p99 l_err errs <<<"$line"
+        ratio=$(percent "$l_rps" "$e_rps")
+        ok=MISS
+        if at_least "$l_rps" "$e_rps" 90 && ((errs == 0)); then ok=ok; fi
+        printf '| %s | %s | %.1f | %s | %.1f | %s | %s / %s | %s | ≥90%%, no errors: %s |\n' \
+            "$scenario" "$backend" "$e_rps" "$(ms "$e_p99")" "$l_rps" "$(ms "$l_p99")" "$e_err" "$l_err" "$ratio" "$ok"
+    done
+    echo
+    echo "| backend | RSS idle, empty | RSS idle, large | RSS after the scenarios, empty | large | start-up to first answer, empty | large |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for line in "${SCALE_RES[@]}"; do
+        local b ie il ae al se sl large_startup
+        IFS='|' read -r b ie il ae al se sl <<<"$line"
+        large_startup="—"
+        [[ $sl == "—" ]] || large_startup="$sl ms (target < 200: $(verdict test "$sl" -lt 200))"
+        [[ $se == "—" ]] || se="$se ms"
+        echo "| $b | $ie MB | $il MB | $ae MB | $al MB | $se | $large_startup |"
+    done
+    if ((${#SCALE_PG_NOTES[@]} > 0)); then
+        echo
+        echo "Postgres, the user lookup on the large database (find_by_username, EXPLAIN (ANALYZE, BUFFERS) of the prepared statement):"
+        for line in "${SCALE_PG_NOTES[@]}"; do
+            echo "- $line"
+        done
+    fi
+}
+
 # ---------------------------------------------------------------- report
 
 machine() {
@@ -464,6 +843,10 @@ table() {
     local line
     echo "Machine: $(machine)."
     echo
+    if [[ $ONLY == scale ]]; then
+        scale_table
+        return
+    fi
     echo "Fast scenarios: ${DURATION}s at $CONNECTIONS connections; register and login:" \
         "${HASH_DURATION}s at $HASH_CONNECTIONS connections; errors are answers ≥ 400 plus socket" \
         "errors and timeouts; ratio is to the HTTP ceiling measured just before the scenario" \
@@ -496,6 +879,10 @@ table() {
     echo "| GET / (SQLite), 3 runs each in turn | metrics on | METRICS__ENABLED=false | cost of the metrics |"
     echo "|---|---:|---:|---:|"
     echo "| mean requests/s | $METRICS_ON | $METRICS_OFF | $METRICS_COST % (target < 5 %: $(verdict awk -v c="$METRICS_COST" 'BEGIN { exit !(c < 5) }')) |"
+    if ((${#SCALE_ROWS[@]} > 0)); then
+        echo
+        scale_table
+    fi
 }
 
 main() {
@@ -504,26 +891,37 @@ main() {
     build
     LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
     measure_hash_ceiling
-    start_ceiling
 
-    local sqlite_file=$WORK/zentra.db
-    bench_backend sqlite "sqlite:///$sqlite_file"
-    measure_startup "sqlite:///$sqlite_file"
-    measure_metrics_cost "sqlite:///$sqlite_file"
-
-    if command -v psql >/dev/null && psql_admin -c 'SELECT 1' >/dev/null 2>&1; then
-        PG_DB=zentra_bench_$$
-        psql_admin -c "CREATE DATABASE $PG_DB" >/dev/null
-        bench_backend postgres "${PG_ADMIN_URL%/*}/$PG_DB"
+    # BENCH_ONLY=scale: the scale scenario alone, its table apart, so that
+    # trying it leaves the full run's latest.md as it was.
+    local results=latest.md
+    if [[ $ONLY == scale ]]; then
+        ((SCALE_USERS > 0)) || die "BENCH_ONLY=scale with BENCH_SCALE_USERS=0 runs nothing"
+        results=scale.md
     else
-        log "NOTICE: Postgres unreachable at $PG_ADMIN_URL: skipping the Postgres scenarios"
-    fi
+        start_ceiling
 
-    stop_server "$CEILING_PID"
+        local sqlite_file=$WORK/zentra.db
+        bench_backend sqlite "sqlite:///$sqlite_file"
+        measure_startup "sqlite:///$sqlite_file"
+        measure_metrics_cost "sqlite:///$sqlite_file"
+        scenario_verify_decoded "sqlite:///$sqlite_file"
+
+        if postgres_reachable; then
+            PG_DB=zentra_bench_$$
+            psql_admin -c "CREATE DATABASE $PG_DB" >/dev/null
+            bench_backend postgres "${PG_ADMIN_URL%/*}/$PG_DB"
+        else
+            log "NOTICE: Postgres unreachable at $PG_ADMIN_URL: skipping the Postgres scenarios"
+        fi
+
+        stop_server "$CEILING_PID"
+    fi
+    measure_scale
 
     mkdir -p "$BENCH/results"
-    table | tee "$BENCH/results/latest.md"
-    log "table written to bench/results/latest.md"
+    table | tee "$BENCH/results/$results"
+    log "table written to bench/results/$results"
 }
 
 main "$@"
