@@ -583,13 +583,19 @@ scale_prepare() {
 # access tokens of up to SCALE_SAMPLE users spread over the ids (users/me),
 # as many other usernames (login), refresh tokens of as many live sessions
 # (refresh), each in $WORK/scale-BACKEND-SIZE.{me,login,refresh}. On the
-# empty database that is the bench user and its sessions.
+# empty database that is the bench user (SCALE_SAMPLE tokens of its own)
+# and its sessions.
 scale_samples() {
     local backend=$1 size=$2 url=${SCALE_URL[$2]} files=$WORK/scale-$1-$2 count step now
     count=$(scale_query "$url" "SELECT count(*) FROM users")
     step=$((count / SCALE_SAMPLE))
     ((step >= 1)) || step=1
-    scale_query "$url" "SELECT username FROM users WHERE id % $step = 0 ORDER BY id LIMIT $SCALE_SAMPLE" \
+    # As many access tokens on either database (on the empty one, all the
+    # bench user's, each with its own jti), so that the two differ only in
+    # the rows: the service remembers the tokens it has accepted, and one
+    # token against ten thousand would compare that memory too.
+    scale_query "$url" "SELECT username FROM users WHERE id % $step = 0 ORDER BY id LIMIT $SCALE_SAMPLE" |
+        awk -v n="$SCALE_SAMPLE" '{ name[NR] = $0 } END { for (i = 0; i < n && NR > 0; i++) print name[i % NR + 1] }' \
         >"$files.names"
     scale_query "$url" "SELECT username FROM users WHERE id % $step = $((step / 2)) ORDER BY id LIMIT $SCALE_SAMPLE" \
         >"$files.login"
