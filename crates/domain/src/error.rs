@@ -3,6 +3,8 @@
 
 use std::error::Error as StdError;
 
+use crate::Scopes;
+
 type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// A failure of the machinery under a port, not of the request.
@@ -32,6 +34,10 @@ impl InfraError {
 pub enum CreateUserError {
     #[error("username is already taken")]
     UsernameTaken,
+    #[error("email already in use")]
+    EmailTaken,
+    #[error("phone already in use")]
+    PhoneTaken,
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -62,6 +68,9 @@ pub enum LoginError {
     /// Too many recent failures for this username or client address.
     #[error("too many failed logins, retry after {retry_after_secs} s")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// A requested scope is not in the catalogue.
+    #[error("invalid scope")]
+    InvalidScope,
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -71,6 +80,9 @@ pub enum AuthenticateError {
     /// The access token is invalid, expired, or names no user.
     #[error("could not validate credentials")]
     InvalidToken,
+    /// A valid token without every scope the route needs (RFC 6750 §3.1).
+    #[error("insufficient scope, needs {needed}")]
+    InsufficientScope { needed: Scopes },
     #[error("inactive user")]
     InactiveUser,
     #[error(transparent)]
@@ -82,6 +94,9 @@ pub enum RefreshError {
     /// Missing, invalid, expired, or naming a user that no longer exists.
     #[error("invalid refresh token")]
     InvalidToken,
+    /// A requested scope is unknown or wider than the session's.
+    #[error("invalid scope")]
+    InvalidScope,
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -110,4 +125,67 @@ pub enum ChangePasswordError {
     TooManyAttempts { retry_after_secs: u64 },
     #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+/// Why [`crate::UserRepository::update`] refused an administrator's change.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateUserError {
+    /// No user has that id (any more).
+    #[error("user not found")]
+    NotFound,
+    #[error("email already in use")]
+    EmailTaken,
+    #[error("phone already in use")]
+    PhoneTaken,
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Why an administrator's call was refused (docs/api.md §9).
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The caller is not an active superuser holding `admin` now.
+    #[error("not enough permissions")]
+    Forbidden,
+    /// A superuser deactivating, demoting or deleting their own account.
+    #[error("not allowed on your own account")]
+    OwnAccount,
+    #[error("user not found")]
+    NotFound,
+    #[error("username is already registered")]
+    UsernameTaken,
+    #[error("email already in use")]
+    EmailTaken,
+    #[error("phone already in use")]
+    PhoneTaken,
+    /// A scope outside the catalogue.
+    #[error("invalid scope")]
+    InvalidScope,
+    /// `admin` granted to a user who is not a superuser.
+    #[error("only superusers may hold the admin scope")]
+    AdminScopeNeedsSuperuser,
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<CreateUserError> for AdminError {
+    fn from(error: CreateUserError) -> Self {
+        match error {
+            CreateUserError::UsernameTaken => Self::UsernameTaken,
+            CreateUserError::EmailTaken => Self::EmailTaken,
+            CreateUserError::PhoneTaken => Self::PhoneTaken,
+            CreateUserError::Infra(infra) => Self::Infra(infra),
+        }
+    }
+}
+
+impl From<UpdateUserError> for AdminError {
+    fn from(error: UpdateUserError) -> Self {
+        match error {
+            UpdateUserError::NotFound => Self::NotFound,
+            UpdateUserError::EmailTaken => Self::EmailTaken,
+            UpdateUserError::PhoneTaken => Self::PhoneTaken,
+            UpdateUserError::Infra(infra) => Self::Infra(infra),
+        }
+    }
 }

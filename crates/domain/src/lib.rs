@@ -4,12 +4,15 @@
 //! Nothing here knows about HTTP, SQL, JWT or bcrypt. Start reading at
 //! [`ports`], then [`service::AuthService`].
 
+pub mod admin;
+pub mod audit;
 pub mod email;
 pub mod error;
 pub mod full_name;
 pub mod password;
 pub mod phone;
 pub mod ports;
+pub mod scope;
 pub mod service;
 pub mod session;
 pub mod text;
@@ -18,24 +21,27 @@ pub mod token;
 pub mod user;
 pub mod username;
 
+pub use admin::{Actor, AdminService, CreateUserRequest, UpdateUserRequest};
+pub use audit::{Action, Event, EventQuery, NewEvent, Origin};
 pub use email::{Email, EmailError};
 pub use error::{
-    AuthenticateError, ChangePasswordError, CreateUserError, InfraError, LoginError, RefreshError,
-    RegisterError, TokenError, UpdateDetailsError,
+    AdminError, AuthenticateError, ChangePasswordError, CreateUserError, InfraError, LoginError,
+    RefreshError, RegisterError, TokenError, UpdateDetailsError, UpdateUserError,
 };
 pub use full_name::{FullName, FullNameError};
 pub use password::{Password, PasswordError, PasswordHash};
 pub use phone::{Phone, PhoneError};
 pub use ports::{
-    Clock, HashStrength, LoginFailureRepository, PasswordHasher, SessionRepository, SystemClock,
-    TokenService, UserRepository,
+    AuditRepository, Clock, HashStrength, LoginFailureRepository, PasswordHasher,
+    SessionRepository, SystemClock, TokenService, UserRepository,
 };
+pub use scope::{CatalogueError, InvalidScope, Scope, ScopeCatalogue, ScopeNameError, Scopes};
 pub use service::{
-    Admitted, AuthPolicy, AuthService, ChangePasswordRequest, LoginRequest, Ports, Pruned,
-    RegisterRequest,
+    Admitted, AuthPolicy, AuthService, ChangePasswordRequest, LoginAttempt, LoginRequest, Ports,
+    Pruned, RegisterRequest,
 };
 pub use session::{NewSession, Rotation};
 pub use throttle::{Attempt, AttemptLimit, LoginLimits, Places, Reservation, ThrottleKey};
 pub use token::{Claims, IssuedToken, TokenKind, TokenPair, TokenRequest, UnixSeconds};
-pub use user::{DetailsUpdate, NewUser, User, UserDetails};
+pub use user::{DetailsUpdate, NewUser, User, UserChange, UserDetails, UserPage, UserQuery};
 pub use username::{Username, UsernameError};

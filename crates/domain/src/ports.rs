@@ -9,22 +9,30 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{
-    Attempt, Claims, CreateUserError, DetailsUpdate, InfraError, IssuedToken, NewSession, NewUser,
-    Password, PasswordHash, Places, Reservation, Rotation, TokenError, TokenKind, TokenRequest,
-    UnixSeconds, UpdateDetailsError, User, Username,
+    Attempt, Claims, CreateUserError, DetailsUpdate, Event, EventQuery, InfraError, IssuedToken,
+    NewEvent, NewSession, NewUser, Password, PasswordHash, Places, Reservation, Rotation, Scopes,
+    TokenError, TokenKind, TokenRequest, UnixSeconds, UpdateDetailsError, UpdateUserError, User,
+    UserChange, UserPage, UserQuery, Username,
 };
 
 /// Where users are stored.
+///
+/// Every method that changes a user takes the audit event that records the
+/// change and stores it in the same transaction (docs/api.md §9): the
+/// change and its event exist together or not at all.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait UserRepository: Send + Sync {
-    /// Stores a new user with empty details, atomically: the user and
-    /// their details exist together or not at all.
+    /// Stores a new user with their details, grants and `event`,
+    /// atomically: all exist together or not at all.
     ///
     /// # Errors
     /// MUST return [`CreateUserError::UsernameTaken`] if a user with exactly
     /// this username exists, including one created concurrently by another
-    /// caller; [`CreateUserError::Infra`] for any other failure.
-    fn create(&self, user: &NewUser) -> Result<User, CreateUserError>;
+    /// caller (of N concurrent creations of one name, exactly one
+    /// succeeds); [`CreateUserError::EmailTaken`] /
+    /// [`CreateUserError::PhoneTaken`] as [`Self::update_details`];
+    /// [`CreateUserError::Infra`] for any other failure.
+    fn create(&self, user: &NewUser, event: &NewEvent) -> Result<User, CreateUserError>;
 
     /// Finds a user by exact (case-sensitive) username.
     ///
@@ -44,6 +52,7 @@ pub trait UserRepository: Send + Sync {
         &self,
         user_id: i64,
         update: &DetailsUpdate,
+        event: &NewEvent,
     ) -> Result<User, UpdateDetailsError>;
 
     /// Stores `password_hash` as the new password of user `user_id` and
@@ -54,6 +63,8 @@ pub trait UserRepository: Send + Sync {
     /// started for version `expected` is either revoked by this call or
     /// refused, never left behind (docs/api.md §8).
     ///
+    /// `event` is stored with the change, and only with it.
+    ///
     /// # Errors
     /// [`InfraError`] when the store fails; `Ok(false)` (nothing changed)
     /// when the credential is no longer `expected` or the user is gone.
@@ -62,6 +73,7 @@ pub trait UserRepository: Send + Sync {
         user_id: i64,
         expected: i64,
         password_hash: &PasswordHash,
+        event: &NewEvent,
     ) -> Result<bool, InfraError>;
 
     /// Replaces the hash of user `user_id` by `password_hash`, a new hash
@@ -77,6 +89,38 @@ pub trait UserRepository: Send + Sync {
         expected: i64,
         password_hash: &PasswordHash,
     ) -> Result<bool, InfraError>;
+
+    /// One page of the users `query` selects, in id order, and how many it
+    /// selects in all.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn list(&self, query: &UserQuery) -> Result<UserPage, InfraError>;
+
+    /// Applies an administrator's `change` to user `user_id` in one
+    /// transaction with `event`, and returns the user as stored afterwards:
+    /// the columns it names, the details, a new password (the credential
+    /// version moves on), and, if `change.revoke_sessions`, the revocation
+    /// of every session of the user. Any refusal changes nothing.
+    ///
+    /// # Errors
+    /// [`UpdateUserError::NotFound`] for an unknown `user_id`;
+    /// [`UpdateUserError::EmailTaken`] / [`UpdateUserError::PhoneTaken`] as
+    /// [`Self::update_details`]; [`UpdateUserError::Infra`] otherwise.
+    fn update(
+        &self,
+        user_id: i64,
+        change: &UserChange,
+        event: &NewEvent,
+    ) -> Result<User, UpdateUserError>;
+
+    /// Deletes user `user_id` with their details and sessions, and stores
+    /// `event`, in one transaction. Audit events about the user stay.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails; `Ok(false)` (nothing changed,
+    /// no event) when no such user exists.
+    fn delete(&self, user_id: i64, event: &NewEvent) -> Result<bool, InfraError>;
 }
 
 /// Server-side state of refresh-token families (docs/api.md §3.5).
@@ -87,10 +131,12 @@ pub trait SessionRepository: Send + Sync {
     /// same statement as the insert, so a password change that commits
     /// first makes it refuse (docs/api.md §8).
     ///
+    /// `event` is stored in the same transaction, only if the session is.
+    ///
     /// # Errors
     /// [`InfraError`] when the store fails; `Ok(false)` (nothing stored)
     /// when the credential has changed or the user is gone.
-    fn create(&self, session: &NewSession) -> Result<bool, InfraError>;
+    fn create(&self, session: &NewSession, event: &NewEvent) -> Result<bool, InfraError>;
 
     /// Moves the family from `current_token_id` to `next_token_id` and sets
     /// its expiry, but only if the family exists, belongs to
@@ -99,24 +145,42 @@ pub trait SessionRepository: Send + Sync {
     ///
     /// MUST be one conditional update, not a read then a write: of several
     /// concurrent calls with the same `current_token_id`, at most one
-    /// returns `Ok(true)`.
+    /// succeeds. A success answers the session's scopes and stores `event`
+    /// in the same transaction.
     ///
     /// # Errors
-    /// [`InfraError`] when the store fails; a refused rotation is `Ok(false)`.
-    fn rotate(&self, rotation: &Rotation) -> Result<bool, InfraError>;
+    /// [`InfraError`] when the store fails; a refused rotation is
+    /// `Ok(None)` (and stores no event).
+    fn rotate(&self, rotation: &Rotation, event: &NewEvent) -> Result<Option<Scopes>, InfraError>;
 
-    /// Revokes the family if it belongs to user `user_id`. Unknown, someone
-    /// else's or already revoked: nothing to do.
+    /// The scopes the family was granted at login, if it exists and
+    /// belongs to user `user_id` (revoked or not: they never change).
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.
-    fn revoke_family(&self, family: &str, user_id: i64) -> Result<(), InfraError>;
+    fn scopes(&self, family: &str, user_id: i64) -> Result<Option<Scopes>, InfraError>;
 
-    /// Revokes every family of user `user_id`.
+    /// Revokes the family if it belongs to user `user_id` and is not
+    /// revoked yet, and then (only then) stores `event` in the same
+    /// transaction. Unknown, someone else's or already revoked: nothing to
+    /// do.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails; `Ok(false)` when nothing was
+    /// revoked.
+    fn revoke_family(
+        &self,
+        family: &str,
+        user_id: i64,
+        event: &NewEvent,
+    ) -> Result<bool, InfraError>;
+
+    /// Revokes every family of user `user_id` and stores `event`, in one
+    /// transaction.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.
-    fn revoke_all_for_user(&self, user_id: i64) -> Result<(), InfraError>;
+    fn revoke_all_for_user(&self, user_id: i64, event: &NewEvent) -> Result<(), InfraError>;
 
     /// Deletes every session that has expired at `now` (`expires_at <=
     /// now`), revoked or not, and answers how many. A revoked session is
@@ -162,6 +226,29 @@ pub trait LoginFailureRepository: Send + Sync {
 
     /// Forgets every place, of any key, taken before `before` (the start of
     /// the window: such places no longer count), and answers how many.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn prune(&self, before: UnixSeconds) -> Result<u64, InfraError>;
+}
+
+/// The audit trail's store (docs/api.md §9). Events that record a change
+/// are stored by the change's own repository call, in its transaction;
+/// this port stores the others (a refused login, a lifted lock) and reads
+/// them all.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait AuditRepository: Send + Sync {
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn record(&self, event: &NewEvent) -> Result<(), InfraError>;
+
+    /// The events `query` selects, newest (largest id) first.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn list(&self, query: &EventQuery) -> Result<Vec<Event>, InfraError>;
+
+    /// Deletes every event older than `before` and answers how many.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.

@@ -1,17 +1,20 @@
 //! The use cases: register, login, current user, verify and refresh (the
-//! seed's), then logout, details and password changes.
+//! seed's), then logout, details and password changes, scopes (docs/api.md
+//! §9) and one's own audit trail. The administrators' use cases are in
+//! [`crate::admin`].
 
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
-    Attempt, AttemptLimit, AuthenticateError, ChangePasswordError, Claims, Clock, CreateUserError,
-    DetailsUpdate, HashStrength, InfraError, LoginError, LoginFailureRepository, LoginLimits,
-    NewSession, NewUser, Password, PasswordHash, PasswordHasher, Places, RefreshError,
-    RegisterError, Reservation, Rotation, SessionRepository, ThrottleKey, TokenKind, TokenPair,
-    TokenRequest, TokenService, UnixSeconds, UpdateDetailsError, User, UserRepository, Username,
-    text,
+    Action, Attempt, AttemptLimit, AuditRepository, AuthenticateError, ChangePasswordError, Claims,
+    Clock, CreateUserError, DetailsUpdate, Event, EventQuery, HashStrength, InfraError,
+    InvalidScope, LoginError, LoginFailureRepository, LoginLimits, NewEvent, NewSession, NewUser,
+    Origin, Password, PasswordHash, PasswordHasher, Places, RefreshError, RegisterError,
+    Reservation, Rotation, ScopeCatalogue, Scopes, SessionRepository, ThrottleKey, TokenKind,
+    TokenPair, TokenRequest, TokenService, UnixSeconds, UpdateDetailsError, User, UserDetails,
+    UserRepository, Username, scope, text,
 };
 
 /// Input of [`AuthService::register`], already parsed at the boundary.
@@ -20,6 +23,7 @@ pub struct RegisterRequest {
     pub username: Username,
     pub password: Password,
     pub is_active: bool,
+    pub origin: Origin,
 }
 
 /// Input of [`AuthService::login`]: raw strings, because a login with a
@@ -30,8 +34,11 @@ pub struct RegisterRequest {
 pub struct LoginRequest {
     pub username: String,
     pub password: SecretString,
-    /// The client's network address, for the per-address failure limit.
-    pub client_address: Option<String>,
+    /// The scopes asked for, space-separated (`None`: not sent).
+    pub scope: Option<String>,
+    /// Where the request came from; its client address is also the key of
+    /// the per-address failure limit.
+    pub origin: Origin,
 }
 
 /// Input of [`AuthService::change_password`]. `Debug` never shows either
@@ -41,8 +48,8 @@ pub struct ChangePasswordRequest {
     /// As typed: checked against the stored hash, not against the policy.
     pub current_password: SecretString,
     pub new_password: Password,
-    /// The client's network address, for the per-address failure limit.
-    pub client_address: Option<String>,
+    /// Where the request came from (the per-address failure limit).
+    pub origin: Origin,
 }
 
 /// An attempt at a password admitted past the failure limits (docs/api.md §8):
@@ -74,6 +81,7 @@ pub struct Ports {
     pub login_failures: Arc<dyn LoginFailureRepository>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenService>,
+    pub audit: Arc<dyn AuditRepository>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -85,6 +93,10 @@ pub struct AuthPolicy {
     /// user and a wrong password take the same time.
     pub dummy_hash: PasswordHash,
     pub login_limits: LoginLimits,
+    /// The scopes known and the grants of a new user.
+    pub scopes: ScopeCatalogue,
+    /// How long audit events are kept (`AUTH__AUDIT_RETENTION_DAYS`).
+    pub audit_retention_secs: u64,
 }
 
 /// The authentication use cases, over the ports.
@@ -98,7 +110,13 @@ impl AuthService {
         Self { ports, policy }
     }
 
-    /// Creates a user.
+    /// The scopes this service knows (for parsing what a client asks).
+    #[must_use]
+    pub fn scopes(&self) -> &ScopeCatalogue {
+        &self.policy.scopes
+    }
+
+    /// Creates a user with the default grants (`AUTH__DEFAULT_SCOPES`).
     ///
     /// # Errors
     /// [`RegisterError::UsernameTaken`] if the name is registered, even by
@@ -115,16 +133,31 @@ impl AuthService {
             return Err(RegisterError::UsernameTaken);
         }
         let password_hash = self.ports.hasher.hash(&request.password)?;
+        let now = self.ports.clock.now();
+        let event = NewEvent::by(
+            &request.username,
+            Action::UserRegistered,
+            &request.origin,
+            now,
+        );
         let new_user = NewUser {
             username: request.username,
             password_hash,
             is_active: request.is_active,
+            is_superuser: false,
+            scopes: self.policy.scopes.defaults().clone(),
+            details: UserDetails::default(),
+            created_at: now,
         };
         self.ports
             .users
-            .create(&new_user)
+            .create(&new_user, &event)
             .map_err(|error| match error {
                 CreateUserError::UsernameTaken => RegisterError::UsernameTaken,
+                // A new user has no details to collide.
+                CreateUserError::EmailTaken | CreateUserError::PhoneTaken => {
+                    RegisterError::Infra(InfraError::unexpected(error.to_string()))
+                }
                 CreateUserError::Infra(infra) => RegisterError::Infra(infra),
             })
     }
@@ -136,17 +169,24 @@ impl AuthService {
     /// password hashing; [`Self::login`] then checks it.
     ///
     /// # Errors
-    /// [`LoginError::TooManyAttempts`] while the username or the client
-    /// address is at its limit (even the right password is refused then);
+    /// [`LoginError::InvalidScope`] for a scope outside the catalogue,
+    /// before anything is counted; [`LoginError::TooManyAttempts`] while
+    /// the username or the client address is at its limit (even the right
+    /// password is refused then; recorded as `login.locked`);
     /// [`LoginError::InvalidCredentials`] for a username no user can have.
-    pub fn admit_login(&self, request: LoginRequest) -> Result<Admitted<LoginRequest>, LoginError> {
+    pub fn admit_login(&self, request: LoginRequest) -> Result<Admitted<LoginAttempt>, LoginError> {
+        let requested = self
+            .requested_scopes(request.scope.as_deref())
+            .map_err(|_| LoginError::InvalidScope)?;
         // Text no user can have names no user, and must not reach the store
         // even as a failure count (docs/api.md §8).
         if !text::is_storable(&request.username) {
             return Err(LoginError::InvalidCredentials);
         }
-        let (username, address) = (request.username.clone(), request.client_address.clone());
-        self.admit(&username, address, request)?
+        let username = request.username.clone();
+        let origin = request.origin.clone();
+        let attempt = LoginAttempt { request, requested };
+        self.admit(&username, &origin, attempt)?
             .map_err(|retry_after_secs| LoginError::TooManyAttempts { retry_after_secs })
     }
 
@@ -158,9 +198,11 @@ impl AuthService {
     /// # Errors
     /// [`LoginError::InvalidCredentials`] for an unknown user and a wrong
     /// password alike.
-    pub fn login(&self, attempt: Admitted<LoginRequest>) -> Result<TokenPair, LoginError> {
+    pub fn login(&self, attempt: Admitted<LoginAttempt>) -> Result<TokenPair, LoginError> {
         let now = attempt.now;
-        self.settle(attempt, |request| {
+        let tried = attempt.request.request.username.clone();
+        let origin = attempt.request.request.origin.clone();
+        let pair = self.settle(attempt, |LoginAttempt { request, requested }| {
             let user = match Username::parse(request.username.as_str()) {
                 Ok(username) => self.ports.users.find_by_username(&username)?,
                 Err(_) => None,
@@ -183,9 +225,16 @@ impl AuthService {
                 return Ok(None);
             }
             self.rehash_if_needed(&password, &user)?;
-            self.start_session(&user, now)
-        })?
-        .ok_or(LoginError::InvalidCredentials)
+            let granted = scope::login_grant(requested.as_ref(), &user.scopes);
+            self.start_session(&user, granted, &request.origin, now)
+        })?;
+        match pair {
+            Some(pair) => Ok(pair),
+            None => {
+                self.record_attempt(Action::LoginFailed, &tried, &origin, now)?;
+                Err(LoginError::InvalidCredentials)
+            }
+        }
     }
 
     /// Gives back the places of an admitted attempt that never ran (its
@@ -198,18 +247,38 @@ impl AuthService {
         self.ports.login_failures.release(places)
     }
 
+    /// Records an event about an attempt at `tried`'s password: its
+    /// subject is that user if the name is one a user could have.
+    fn record_attempt(
+        &self,
+        action: Action,
+        tried: &str,
+        origin: &Origin,
+        now: UnixSeconds,
+    ) -> Result<(), InfraError> {
+        let subject = Username::parse(tried).ok();
+        self.ports.audit.record(&NewEvent {
+            at: now,
+            action,
+            actor: subject.clone(),
+            subject,
+            origin: origin.clone(),
+        })
+    }
+
     /// Reserves a place for an attempt at `username`'s password from
-    /// `client_address`: the attempt admitted, or the seconds to wait.
+    /// `origin`'s address: the attempt admitted, or the seconds to wait
+    /// (recorded as `login.locked`).
     fn admit<R>(
         &self,
         username: &str,
-        client_address: Option<String>,
+        origin: &Origin,
         request: R,
     ) -> Result<Result<Admitted<R>, u64>, InfraError> {
         let limits = self.policy.login_limits;
         let now = self.ports.clock.now();
         let username_key = ThrottleKey::Username(username.to_owned()).storage_key();
-        let address_limit = client_address.map(|address| AttemptLimit {
+        let address_limit = origin.client_address.clone().map(|address| AttemptLimit {
             key: ThrottleKey::Address(address).storage_key(),
             max: limits.max_failures_per_address,
         });
@@ -230,7 +299,10 @@ impl AuthService {
                 username_key,
                 now,
             }),
-            Reservation::Refused { retry_after_secs } => Err(retry_after_secs),
+            Reservation::Refused { retry_after_secs } => {
+                self.record_attempt(Action::LoginLocked, username, origin, now)?;
+                Err(retry_after_secs)
+            }
         })
     }
 
@@ -291,33 +363,79 @@ impl AuthService {
         Ok(())
     }
 
-    /// Issues a token pair of a new family and records the session, unless
-    /// the user's credential is no longer the one verified (`None`).
-    fn start_session(&self, user: &User, now: u64) -> Result<Option<TokenPair>, InfraError> {
-        let (pair, refresh) = self.issue_pair(&user.username, None, now)?;
-        let started = self.ports.sessions.create(&NewSession {
-            family: refresh.family.clone().unwrap_or_default(),
-            user_id: user.id,
-            credential_version: user.credential_version,
-            current_token_id: refresh.id,
-            created_at: now,
-            expires_at: refresh.expires_at,
-        })?;
-        Ok(started.then_some(pair))
+    /// Issues a token pair of a new family granting `scopes` and records
+    /// the session (with its `login.succeeded`), unless the user's
+    /// credential is no longer the one verified (`None`).
+    fn start_session(
+        &self,
+        user: &User,
+        scopes: Scopes,
+        origin: &Origin,
+        now: u64,
+    ) -> Result<Option<TokenPair>, InfraError> {
+        let refresh = self.issue(
+            TokenKind::Refresh,
+            &user.username,
+            None,
+            Scopes::empty(),
+            now,
+        )?;
+        let family = refresh.claims.family.clone().unwrap_or_default();
+        let access = self.issue(
+            TokenKind::Access,
+            &user.username,
+            Some(family.clone()),
+            scopes.clone(),
+            now,
+        )?;
+        let started = self.ports.sessions.create(
+            &NewSession {
+                family,
+                user_id: user.id,
+                credential_version: user.credential_version,
+                current_token_id: refresh.claims.id,
+                created_at: now,
+                expires_at: refresh.claims.expires_at,
+                scopes: scopes.clone(),
+            },
+            &NewEvent::by(&user.username, Action::LoginSucceeded, origin, now),
+        )?;
+        Ok(started.then(|| pair(&access, refresh.token, scopes, now)))
     }
 
-    /// The user an access token names.
+    /// Checks an access token and that it carries every scope in `needed`,
+    /// without touching the store: what a resource server asks of a token
+    /// (this service's own routes, and `verify/{token}?scope=`).
     ///
     /// # Errors
-    /// [`AuthenticateError::InvalidToken`] if the token is not a valid
-    /// access token or names no user; [`AuthenticateError::InactiveUser`]
-    /// if the user is deactivated.
-    pub fn current_user(&self, access_token: &str) -> Result<User, AuthenticateError> {
+    /// [`AuthenticateError::InvalidToken`] if the token is not a valid,
+    /// unexpired access token; [`AuthenticateError::InsufficientScope`] if
+    /// it lacks any of `needed`.
+    pub fn authorize(
+        &self,
+        access_token: &str,
+        needed: &Scopes,
+    ) -> Result<Claims, AuthenticateError> {
         let claims = self
             .verify(access_token)
             .map_err(|_| AuthenticateError::InvalidToken)?;
+        if needed.is_subset(&claims.granted()) {
+            Ok(claims)
+        } else {
+            Err(AuthenticateError::InsufficientScope {
+                needed: needed.clone(),
+            })
+        }
+    }
+
+    /// The active user an authorized token names.
+    ///
+    /// # Errors
+    /// [`AuthenticateError::InvalidToken`] if the user no longer exists;
+    /// [`AuthenticateError::InactiveUser`] if the user is deactivated.
+    pub fn current_user(&self, claims: &Claims) -> Result<User, AuthenticateError> {
         let user = self
-            .find_subject(&claims)?
+            .find_subject(claims)?
             .ok_or(AuthenticateError::InvalidToken)?;
         if !user.is_active {
             return Err(AuthenticateError::InactiveUser);
@@ -337,17 +455,25 @@ impl AuthService {
 
     /// Rotates a refresh token: a new pair in the same session family, the
     /// presented refresh token retired. Inactive users may refresh, as they
-    /// may log in.
+    /// may log in. The new access token grants the session's scopes (or
+    /// the narrower `scope` asked for) that the user still holds.
     ///
     /// A refresh token that was already rotated is a replay (by a thief, or
     /// by the owner after a theft): the whole family is revoked, so both
-    /// lose the session.
+    /// lose the session (`token.reuse_detected`).
     ///
     /// # Errors
     /// [`RefreshError::InvalidToken`] if the token is not a valid refresh
     /// token, names a user that no longer exists, or its session is
-    /// revoked, expired or already past this token.
-    pub fn refresh(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
+    /// revoked, expired or already past this token;
+    /// [`RefreshError::InvalidScope`] for a `scope` that is unknown or
+    /// wider than the session's (nothing rotates then).
+    pub fn refresh(
+        &self,
+        refresh_token: &str,
+        scope: Option<&str>,
+        origin: &Origin,
+    ) -> Result<TokenPair, RefreshError> {
         let now = self.ports.clock.now();
         let claims = self
             .ports
@@ -358,23 +484,67 @@ impl AuthService {
         let user = self
             .find_subject(&claims)?
             .ok_or(RefreshError::InvalidToken)?;
-        let (pair, next) = self.issue_pair(&user.username, Some(family.clone()), now)?;
+        // A narrower scope is checked against the session before anything
+        // rotates: a session's scopes never change, so reading them first
+        // decides nothing another request could change in between.
+        let requested = self
+            .requested_scopes(scope)
+            .map_err(|_| RefreshError::InvalidScope)?;
+        let narrowed = match requested {
+            Some(requested) => {
+                let session = self
+                    .ports
+                    .sessions
+                    .scopes(&family, user.id)?
+                    .ok_or(RefreshError::InvalidToken)?;
+                Some(
+                    scope::refresh_grant(&session, Some(&requested), &user.scopes)
+                        .map_err(|_| RefreshError::InvalidScope)?,
+                )
+            }
+            None => None,
+        };
+        let next = self.issue(
+            TokenKind::Refresh,
+            &user.username,
+            Some(family.clone()),
+            Scopes::empty(),
+            now,
+        )?;
         // The family must be the subject's: a token re-signed with another
         // user's `sub` (a leaked refresh key) neither rotates nor revokes
         // the real owner's session (docs/api.md §8).
-        let rotated = self.ports.sessions.rotate(&Rotation {
-            family: family.clone(),
-            user_id: user.id,
-            current_token_id: claims.id,
-            next_token_id: next.id,
-            expires_at: next.expires_at,
-            now,
-        })?;
-        if !rotated {
-            self.ports.sessions.revoke_family(&family, user.id)?;
+        let rotated = self.ports.sessions.rotate(
+            &Rotation {
+                family: family.clone(),
+                user_id: user.id,
+                current_token_id: claims.id,
+                next_token_id: next.claims.id,
+                expires_at: next.claims.expires_at,
+                now,
+            },
+            &NewEvent::by(&user.username, Action::TokenRefreshed, origin, now),
+        )?;
+        let Some(session) = rotated else {
+            let reuse = NewEvent::by(&user.username, Action::TokenReuseDetected, origin, now);
+            self.ports
+                .sessions
+                .revoke_family(&family, user.id, &reuse)?;
             return Err(RefreshError::InvalidToken);
-        }
-        Ok(pair)
+        };
+        let granted = match narrowed {
+            Some(granted) => granted,
+            None => scope::refresh_grant(&session, None, &user.scopes)
+                .map_err(|_| RefreshError::InvalidScope)?,
+        };
+        let access = self.issue(
+            TokenKind::Access,
+            &user.username,
+            Some(family),
+            granted.clone(),
+            now,
+        )?;
+        Ok(pair(&access, next.token, granted, now))
     }
 
     /// Ends the session a refresh token belongs to, and no other: only if
@@ -383,7 +553,7 @@ impl AuthService {
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.
-    pub fn logout(&self, refresh_token: &str) -> Result<(), InfraError> {
+    pub fn logout(&self, refresh_token: &str, origin: &Origin) -> Result<(), InfraError> {
         // An expired token still names its family: end it too.
         let claims = self
             .ports
@@ -392,18 +562,45 @@ impl AuthService {
         let Ok(claims) = claims else {
             return Ok(());
         };
-        match (&claims.family, self.find_subject(&claims)?) {
-            (Some(family), Some(owner)) => self.ports.sessions.revoke_family(family, owner.id),
-            _ => Ok(()),
+        if let (Some(family), Some(owner)) = (&claims.family, self.find_subject(&claims)?) {
+            let event = NewEvent::by(
+                &owner.username,
+                Action::SessionLogout,
+                origin,
+                self.ports.clock.now(),
+            );
+            self.ports
+                .sessions
+                .revoke_family(family, owner.id, &event)?;
         }
+        Ok(())
     }
 
     /// Ends every session of `user`.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails.
-    pub fn logout_all(&self, user: &User) -> Result<(), InfraError> {
-        self.ports.sessions.revoke_all_for_user(user.id)
+    pub fn logout_all(&self, user: &User, origin: &Origin) -> Result<(), InfraError> {
+        let event = NewEvent::by(
+            &user.username,
+            Action::SessionLogoutAll,
+            origin,
+            self.ports.clock.now(),
+        );
+        self.ports.sessions.revoke_all_for_user(user.id, &event)
+    }
+
+    /// `user`'s own audit trail: the events whose subject they are,
+    /// newest first (`query.subject` is ignored).
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    pub fn own_events(&self, user: &User, query: EventQuery) -> Result<Vec<Event>, InfraError> {
+        self.ports.audit.list(&EventQuery {
+            subject: Some(user.username.clone()),
+            current_account_only: true,
+            ..query
+        })
     }
 
     /// Changes `user`'s email, phone or full name.
@@ -415,8 +612,15 @@ impl AuthService {
         &self,
         user: &User,
         update: &DetailsUpdate,
+        origin: &Origin,
     ) -> Result<User, UpdateDetailsError> {
-        self.ports.users.update_details(user.id, update)
+        let event = NewEvent::by(
+            &user.username,
+            Action::ProfileUpdated,
+            origin,
+            self.ports.clock.now(),
+        );
+        self.ports.users.update_details(user.id, update, &event)
     }
 
     /// Admits `user`'s password change past the failure limits: the check
@@ -432,8 +636,9 @@ impl AuthService {
         user: User,
         request: ChangePasswordRequest,
     ) -> Result<Admitted<(User, ChangePasswordRequest)>, ChangePasswordError> {
-        let (username, address) = (user.username.to_string(), request.client_address.clone());
-        self.admit(&username, address, (user, request))?
+        let username = user.username.to_string();
+        let origin = request.origin.clone();
+        self.admit(&username, &origin, (user, request))?
             .map_err(|retry_after_secs| ChangePasswordError::TooManyAttempts { retry_after_secs })
     }
 
@@ -448,7 +653,10 @@ impl AuthService {
         &self,
         attempt: Admitted<(User, ChangePasswordRequest)>,
     ) -> Result<(), ChangePasswordError> {
-        self.settle(attempt, |(user, request)| {
+        let now = attempt.now;
+        let tried = attempt.request.0.username.to_string();
+        let origin = attempt.request.1.origin.clone();
+        let changed = self.settle(attempt, |(user, request)| {
             let Some(current) = Password::candidate(request.current_password) else {
                 return Ok(None);
             };
@@ -456,13 +664,36 @@ impl AuthService {
                 return Ok(None);
             }
             let hash = self.ports.hasher.hash(&request.new_password)?;
-            let changed =
-                self.ports
-                    .users
-                    .change_password(user.id, user.credential_version, &hash)?;
+            let event = NewEvent::by(
+                &user.username,
+                Action::PasswordChanged,
+                &request.origin,
+                now,
+            );
+            let changed = self.ports.users.change_password(
+                user.id,
+                user.credential_version,
+                &hash,
+                &event,
+            )?;
             Ok(changed.then_some(()))
-        })?
-        .ok_or(ChangePasswordError::IncorrectPassword)
+        })?;
+        if changed.is_none() {
+            // It counts as a failed login of the user's name (docs/api.md §8).
+            self.record_attempt(Action::LoginFailed, &tried, &origin, now)?;
+            return Err(ChangePasswordError::IncorrectPassword);
+        }
+        Ok(())
+    }
+
+    /// The scopes a client asked for, each known to the catalogue. A
+    /// `scope` that names none (`scope=` of a form, as OAuth2 clients such
+    /// as the docs page send when nothing is ticked) was not asked: RFC
+    /// 6749 §3.3 has no empty scope, and the original's form treats it as
+    /// absent.
+    fn requested_scopes(&self, raw: Option<&str>) -> Result<Option<Scopes>, InvalidScope> {
+        let requested = raw.map(|raw| self.policy.scopes.parse(raw)).transpose()?;
+        Ok(requested.filter(|scopes| !scopes.is_empty()))
     }
 
     /// The user a verified token names, if it still exists.
@@ -473,32 +704,40 @@ impl AuthService {
         }
     }
 
-    /// Signs an access and a refresh token; returns the pair and the
-    /// refresh token's claims.
-    fn issue_pair(
+    /// Signs one token.
+    fn issue(
         &self,
+        kind: TokenKind,
         username: &Username,
         family: Option<String>,
+        scopes: Scopes,
         now: u64,
-    ) -> Result<(TokenPair, Claims), InfraError> {
-        let access = self.ports.tokens.issue(&TokenRequest {
-            kind: TokenKind::Access,
-            subject: username.clone(),
-            family: None,
-            now,
-        })?;
-        let refresh = self.ports.tokens.issue(&TokenRequest {
-            kind: TokenKind::Refresh,
+    ) -> Result<crate::IssuedToken, InfraError> {
+        self.ports.tokens.issue(&TokenRequest {
+            kind,
             subject: username.clone(),
             family,
+            scopes,
             now,
-        })?;
-        let pair = TokenPair {
-            access_token: access.token.into(),
-            refresh_token: refresh.token.into(),
-            expires_in: access.claims.expires_at.saturating_sub(now),
-        };
-        Ok((pair, refresh.claims))
+        })
+    }
+}
+
+/// What an admitted login carries to its password check: the request and
+/// the scopes it asked for, already checked against the catalogue.
+#[derive(Debug)]
+pub struct LoginAttempt {
+    request: LoginRequest,
+    requested: Option<Scopes>,
+}
+
+/// The client's answer from a signed access token and refresh token.
+fn pair(access: &crate::IssuedToken, refresh_token: String, scope: Scopes, now: u64) -> TokenPair {
+    TokenPair {
+        access_token: access.token.clone().into(),
+        refresh_token: refresh_token.into(),
+        expires_in: access.claims.expires_at.saturating_sub(now),
+        scope,
     }
 }
 

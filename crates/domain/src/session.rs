@@ -1,7 +1,7 @@
 //! Server-side refresh sessions: one row per family of rotated refresh
 //! tokens.
 
-use crate::UnixSeconds;
+use crate::{Scopes, UnixSeconds};
 
 /// A session started at login.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,8 @@ pub struct NewSession {
     pub current_token_id: String,
     pub created_at: UnixSeconds,
     pub expires_at: UnixSeconds,
+    /// The scopes granted at login: a refresh grants at most these.
+    pub scopes: Scopes,
 }
 
 /// Retire `current_token_id` in favour of `next_token_id`.

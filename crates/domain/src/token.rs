@@ -1,6 +1,6 @@
 use secrecy::SecretString;
 
-use crate::Username;
+use crate::{Scopes, Username};
 
 /// Seconds since the Unix epoch.
 pub type UnixSeconds = u64;
@@ -21,8 +21,21 @@ pub struct Claims {
     pub expires_at: UnixSeconds,
     /// Unique per token (`jti`).
     pub id: String,
-    /// The session family of a refresh token (`fam`); `None` on access tokens.
+    /// The session family: `fam` of a refresh token, `sid` of an access
+    /// token (`None` on access tokens issued before scopes).
     pub family: Option<String>,
+    /// The scopes an access token grants (`scope`, RFC 9068); `None` when
+    /// the claim is absent (see [`Claims::granted`]).
+    pub scopes: Option<Scopes>,
+}
+
+impl Claims {
+    /// What the token may do: its `scope`, or `me` for an access token
+    /// without one (issued before scopes existed).
+    #[must_use]
+    pub fn granted(&self) -> Scopes {
+        self.scopes.clone().unwrap_or_else(Scopes::legacy)
+    }
 }
 
 /// A request to sign a token.
@@ -31,7 +44,11 @@ pub struct TokenRequest {
     pub kind: TokenKind,
     pub subject: Username,
     /// For a refresh token: the family to continue, or `None` to start one.
+    /// For an access token: the session it belongs to (`sid`).
     pub family: Option<String>,
+    /// For an access token: the scopes it grants. Ignored for refresh
+    /// tokens (their session holds its scopes).
+    pub scopes: Scopes,
     pub now: UnixSeconds,
 }
 
@@ -50,4 +67,6 @@ pub struct TokenPair {
     pub refresh_token: SecretString,
     /// The access token's lifetime in seconds.
     pub expires_in: u64,
+    /// The scopes granted to the access token.
+    pub scope: Scopes,
 }

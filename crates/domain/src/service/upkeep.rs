@@ -10,12 +10,14 @@ use crate::InfraError;
 pub struct Pruned {
     pub sessions: u64,
     pub login_failures: u64,
+    pub audit_events: u64,
 }
 
 impl AuthService {
     /// Deletes the sessions expired by now (revoked ones included: see
     /// [`crate::SessionRepository::prune`]) and the failed-login places
-    /// older than the window, as of the injected clock.
+    /// older than the window, and the audit events older than their
+    /// retention, as of the injected clock.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails; the next pass tries again.
@@ -26,9 +28,12 @@ impl AuthService {
         // no longer counts for anyone.
         let before = now.saturating_sub(self.policy.login_limits.window_secs);
         let login_failures = self.ports.login_failures.prune(before)?;
+        let retained_from = now.saturating_sub(self.policy.audit_retention_secs);
+        let audit_events = self.ports.audit.prune(retained_from)?;
         Ok(Pruned {
             sessions,
             login_failures,
+            audit_events,
         })
     }
 }
@@ -40,17 +45,37 @@ mod tests {
     use mockall::predicate::eq;
 
     use crate::ports::{
-        MockClock, MockLoginFailureRepository, MockPasswordHasher, MockSessionRepository,
-        MockTokenService, MockUserRepository,
+        MockAuditRepository, MockClock, MockLoginFailureRepository, MockPasswordHasher,
+        MockSessionRepository, MockTokenService, MockUserRepository,
     };
-    use crate::{AuthPolicy, AuthService, InfraError, LoginLimits, PasswordHash, Ports, Pruned};
+    use crate::{
+        AuthPolicy, AuthService, InfraError, LoginLimits, PasswordHash, Ports, Pruned,
+        ScopeCatalogue, Scopes,
+    };
 
     const WINDOW: u64 = 900;
+    const RETENTION: u64 = 90 * 86_400;
+
+    /// The audit trail prunes whatever it is asked to, finding `pruned`.
+    fn audit(pruned: u64) -> MockAuditRepository {
+        let mut audit = MockAuditRepository::new();
+        audit.expect_prune().returning(move |_| Ok(pruned));
+        audit
+    }
 
     fn service(
         now: u64,
         sessions: MockSessionRepository,
         failures: MockLoginFailureRepository,
+    ) -> AuthService {
+        service_with(now, sessions, failures, audit(0))
+    }
+
+    fn service_with(
+        now: u64,
+        sessions: MockSessionRepository,
+        failures: MockLoginFailureRepository,
+        audit: MockAuditRepository,
     ) -> AuthService {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(now);
@@ -61,6 +86,7 @@ mod tests {
                 login_failures: Arc::new(failures),
                 hasher: Arc::new(MockPasswordHasher::new()),
                 tokens: Arc::new(MockTokenService::new()),
+                audit: Arc::new(audit),
                 clock: Arc::new(clock),
             },
             AuthPolicy {
@@ -70,6 +96,8 @@ mod tests {
                     max_failures_per_address: 5,
                     window_secs: WINDOW,
                 },
+                scopes: ScopeCatalogue::new(&Scopes::empty(), Scopes::legacy()).unwrap(),
+                audit_retention_secs: RETENTION,
             },
         )
     }
@@ -89,12 +117,21 @@ mod tests {
             .with(eq(now - WINDOW))
             .times(1)
             .returning(|_| Ok(7));
-        let pruned = service(now, sessions, failures).prune_expired().unwrap();
+        let mut audit = MockAuditRepository::new();
+        audit
+            .expect_prune()
+            .with(eq(now - RETENTION))
+            .times(1)
+            .returning(|_| Ok(11));
+        let pruned = service_with(now, sessions, failures, audit)
+            .prune_expired()
+            .unwrap();
         assert_eq!(
             pruned,
             Pruned {
                 sessions: 3,
-                login_failures: 7
+                login_failures: 7,
+                audit_events: 11,
             }
         );
     }

@@ -1,12 +1,19 @@
 use super::*;
 
+/// What the HTTP adapter does for a route needing `me`: authorize the
+/// token, then find its user.
+fn me(service: &AuthService, token: &str) -> Result<User, AuthenticateError> {
+    let claims = service.authorize(token, &scopes("me"))?;
+    service.current_user(&claims)
+}
+
 #[test]
 fn a_valid_access_token_yields_its_user() {
     let mut ports = Mocks::default();
-    ports.token_decodes("tok", Ok(claims(TokenKind::Access, "agent47", None)));
+    ports.token_decodes("tok", Ok(access_claims("agent47", "me")));
     ports.user_exists(user("agent47", true));
 
-    let found = ports.service().current_user("tok").unwrap();
+    let found = me(&ports.service(), "tok").unwrap();
     assert_eq!(found.username.as_ref(), "agent47");
 }
 
@@ -15,7 +22,7 @@ fn an_expired_or_foreign_access_token_cannot_authenticate() {
     for error in [TokenError::Expired, TokenError::Invalid] {
         let mut ports = Mocks::default();
         ports.token_decodes("tok", Err(error));
-        let result = ports.service().current_user("tok");
+        let result = me(&ports.service(), "tok");
         assert!(matches!(result, Err(AuthenticateError::InvalidToken)));
     }
 }
@@ -23,30 +30,30 @@ fn an_expired_or_foreign_access_token_cannot_authenticate() {
 #[test]
 fn a_token_of_a_deleted_user_cannot_authenticate() {
     let mut ports = Mocks::default();
-    ports.token_decodes("tok", Ok(claims(TokenKind::Access, "ghost", None)));
+    ports.token_decodes("tok", Ok(access_claims("ghost", "me")));
     ports.user_missing("ghost");
 
-    let result = ports.service().current_user("tok");
+    let result = me(&ports.service(), "tok");
     assert!(matches!(result, Err(AuthenticateError::InvalidToken)));
 }
 
 #[test]
 fn a_token_whose_subject_is_no_valid_username_cannot_authenticate() {
     let mut ports = Mocks::default();
-    ports.token_decodes("tok", Ok(claims(TokenKind::Access, "x", None)));
+    ports.token_decodes("tok", Ok(access_claims("x", "me")));
     // No store expectation: the service must not even look.
 
-    let result = ports.service().current_user("tok");
+    let result = me(&ports.service(), "tok");
     assert!(matches!(result, Err(AuthenticateError::InvalidToken)));
 }
 
 #[test]
 fn an_inactive_user_is_told_so() {
     let mut ports = Mocks::default();
-    ports.token_decodes("tok", Ok(claims(TokenKind::Access, "sleeper", None)));
+    ports.token_decodes("tok", Ok(access_claims("sleeper", "me")));
     ports.user_exists(user("sleeper", false));
 
-    let result = ports.service().current_user("tok");
+    let result = me(&ports.service(), "tok");
     assert!(matches!(result, Err(AuthenticateError::InactiveUser)));
 }
 

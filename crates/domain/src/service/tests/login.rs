@@ -16,7 +16,7 @@ fn the_right_password_gets_a_token_pair_and_starts_a_session() {
     ports
         .sessions
         .expect_create()
-        .withf(|session| {
+        .withf(|session, _| {
             *session
                 == NewSession {
                     family: "new".into(),
@@ -25,13 +25,18 @@ fn the_right_password_gets_a_token_pair_and_starts_a_session() {
                     current_token_id: "jti-Refresh".into(),
                     created_at: NOW,
                     expires_at: NOW + ACCESS_LIFETIME,
+                    scopes: scopes("me"),
                 }
         })
         .times(1)
-        .returning(|_| Ok(true));
+        .returning(|_, _| Ok(true));
 
     let pair = log_in(&ports.service(), login("agent47", "correct horse")).unwrap();
-    assert_eq!(pair.access_token.expose_secret(), "Access-for-agent47-in-");
+    // The access token names its session (`sid`).
+    assert_eq!(
+        pair.access_token.expose_secret(),
+        "Access-for-agent47-in-new"
+    );
     assert_eq!(
         pair.refresh_token.expose_secret(),
         "Refresh-for-agent47-in-new"
@@ -63,6 +68,7 @@ fn the_place_is_reserved_before_the_password_is_checked() {
         .in_sequence(&mut order)
         .returning(|_, _| Ok(false));
     ports.hashes_are_current();
+    ports.events_are_recorded();
 
     let result = log_in(&ports.service(), login("agent47", "wrong password"));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
@@ -90,6 +96,7 @@ fn a_wrong_password_keeps_its_places_as_failures() {
     ports.attempts_are_admitted();
     // No release, no clear: the places taken are the failure's record.
     ports.password_is_wrong(user("agent47", true));
+    ports.events_are_recorded();
 
     let result = log_in(&ports.service(), login("agent47", "wrong password"));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
@@ -106,6 +113,7 @@ fn an_unknown_user_still_costs_one_hash_check_against_the_dummy_hash() {
         .withf(|p, h| p.expose() == "some password" && h.as_ref() == DUMMY_HASH)
         .times(1)
         .returning(|_, _| Ok(true));
+    ports.events_are_recorded();
 
     let result = log_in(&ports.service(), login("nobody", "some password"));
     // Even a dummy "match" must not log anyone in.
@@ -134,6 +142,7 @@ fn the_hasher_runs_once_on_every_failing_path() {
             .expect_verify()
             .times(1)
             .returning(|_, _| Ok(false));
+        ports.events_are_recorded();
 
         let result = log_in(&ports.service(), login(name, password));
         assert!(
@@ -167,6 +176,7 @@ fn a_wrong_password_against_a_cheaper_hash_also_spends_the_configured_cost() {
         .times(1)
         .in_sequence(&mut order)
         .returning(|_, _| Ok(false));
+    ports.events_are_recorded();
 
     let result = log_in(&ports.service(), login("agent47", "wrong password"));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
@@ -204,10 +214,10 @@ fn a_successful_login_rehashes_a_hash_of_another_cost_before_its_session() {
         ports
             .sessions
             .expect_create()
-            .withf(|session| session.credential_version == VERSION)
+            .withf(|session, _| session.credential_version == VERSION)
             .times(1)
             .in_sequence(&mut order)
-            .returning(|_| Ok(true));
+            .returning(|_, _| Ok(true));
 
         let result = log_in(&ports.service(), login("agent47", "correct horse"));
         assert!(result.is_ok(), "{strength:?}");
@@ -222,7 +232,8 @@ fn a_login_whose_credential_changed_meanwhile_starts_no_session() {
     // so the attempt stays a failure.
     ports.password_is_right(user("agent47", true));
     ports.tokens_are_issued();
-    ports.sessions.expect_create().returning(|_| Ok(false));
+    ports.sessions.expect_create().returning(|_, _| Ok(false));
+    ports.event_is_recorded(Action::LoginFailed, "agent47");
 
     let result = log_in(&ports.service(), login("agent47", "correct horse"));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
@@ -233,6 +244,7 @@ fn a_username_that_could_never_register_is_refused_after_a_hash_check() {
     let mut ports = Mocks::default();
     ports.no_failures();
     ports.only_the_dummy_hash_is_checked(false);
+    ports.events_are_recorded();
 
     let result = log_in(
         &ports.service(),
@@ -260,6 +272,7 @@ fn a_password_over_72_bytes_never_matches_even_if_its_prefix_would() {
     // bcrypt would accept the first 72 bytes; the service must not ask it
     // about the user's hash at all, only spend the dummy check.
     ports.only_the_dummy_hash_is_checked(true);
+    ports.events_are_recorded();
 
     let result = log_in(&ports.service(), login("agent47", &"a".repeat(73)));
     assert!(matches!(result, Err(LoginError::InvalidCredentials)));
@@ -269,6 +282,7 @@ fn a_password_over_72_bytes_never_matches_even_if_its_prefix_would() {
 fn a_refused_reservation_is_too_many_attempts_before_any_check() {
     let mut ports = Mocks::default();
     ports.attempts_are_refused(300);
+    ports.events_are_recorded();
     // No user lookup, no hasher: even the right password is not checked.
 
     let result = log_in(&ports.service(), login("agent47", "correct horse"));
@@ -294,8 +308,9 @@ fn without_a_client_address_only_the_username_is_counted() {
         .times(1)
         .returning(|_| Ok(Reservation::Admitted(Places(vec![1]))));
     ports.password_is_wrong(user("agent47", true));
+    ports.events_are_recorded();
     let request = LoginRequest {
-        client_address: None,
+        origin: Origin::default(),
         ..login("agent47", "wrong password")
     };
 
@@ -348,6 +363,7 @@ fn login_requests_and_token_pairs_never_show_their_secrets() {
         access_token: "access.token.secret".into(),
         refresh_token: "refresh.token.secret".into(),
         expires_in: 900,
+        scope: scopes("me"),
     };
     let shown = format!("{pair:?}");
     assert!(!shown.contains("token.secret"), "{shown}");

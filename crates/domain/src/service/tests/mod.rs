@@ -6,18 +6,21 @@ use mockall::predicate::eq;
 
 use super::*;
 use crate::ports::{
-    MockClock, MockLoginFailureRepository, MockPasswordHasher, MockSessionRepository,
-    MockTokenService, MockUserRepository,
+    MockAuditRepository, MockClock, MockLoginFailureRepository, MockPasswordHasher,
+    MockSessionRepository, MockTokenService, MockUserRepository,
 };
-use crate::{Email, IssuedToken, Places, TokenError, UserDetails};
+use crate::{Email, IssuedToken, Places, TokenError};
 
+mod authorize;
 mod current_user;
 mod details;
+mod events;
 mod login;
 mod logout;
 mod password;
 mod refresh;
 mod register;
+mod scopes;
 
 const VERSION: i64 = 4;
 /// The places `reserve` hands out in these tests.
@@ -27,6 +30,7 @@ const NOW: u64 = 1_700_000_000;
 const ACCESS_LIFETIME: u64 = 900;
 const DUMMY_HASH: &str = "dummy-hash";
 const WINDOW: u64 = 900;
+const RETENTION: u64 = 90 * 86_400;
 const LIMITS: LoginLimits = LoginLimits {
     max_failures: 3,
     max_failures_per_address: 5,
@@ -42,6 +46,7 @@ struct Mocks {
     failures: MockLoginFailureRepository,
     hasher: MockPasswordHasher,
     tokens: MockTokenService,
+    audit: MockAuditRepository,
 }
 
 impl Mocks {
@@ -55,11 +60,14 @@ impl Mocks {
                 login_failures: Arc::new(self.failures),
                 hasher: Arc::new(self.hasher),
                 tokens: Arc::new(self.tokens),
+                audit: Arc::new(self.audit),
                 clock: Arc::new(clock),
             },
             AuthPolicy {
                 dummy_hash: PasswordHash::new(DUMMY_HASH),
                 login_limits: LIMITS,
+                scopes: catalogue(),
+                audit_retention_secs: RETENTION,
             },
         )
     }
@@ -139,16 +147,39 @@ impl Mocks {
     }
 
     fn sessions_are_created(&mut self) {
-        self.sessions.expect_create().returning(|_| Ok(true));
+        self.sessions.expect_create().returning(|_, _| Ok(true));
     }
 
-    /// Exactly once, `family` is revoked as user 7's.
-    fn family_is_revoked(&mut self, family: &'static str) {
+    /// Exactly once, `family` is revoked as user 7's, with an event of
+    /// `action` by agent47 (or whoever the token named).
+    fn family_is_revoked(&mut self, family: &'static str, action: Action) {
         self.sessions
             .expect_revoke_family()
-            .withf(move |f, owner| f == family && *owner == 7)
+            .withf(move |f, owner, event| {
+                f == family && *owner == 7 && event.action == action && event.at == NOW
+            })
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(true));
+    }
+
+    /// Exactly once, an event of `action` about `subject` is recorded
+    /// through the audit port, from the test's origin.
+    fn event_is_recorded(&mut self, action: Action, subject: &'static str) {
+        self.audit
+            .expect_record()
+            .withf(move |event| {
+                event.action == action
+                    && event.subject.as_ref().map(AsRef::as_ref) == Some(subject)
+                    && event.at == NOW
+                    && event.origin == origin()
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+    }
+
+    /// Any event may be recorded through the audit port.
+    fn events_are_recorded(&mut self) {
+        self.audit.expect_record().returning(|_| Ok(()));
     }
 
     fn user_exists(&mut self, user: User) {
@@ -174,12 +205,14 @@ impl Mocks {
             .returning(move |_, _, _| claims.clone());
     }
 
-    /// Signs tokens as `<kind>-for-<subject>-in-<family>`.
+    /// Signs tokens as `<kind>-for-<subject>-in-<family>`; a refresh
+    /// token without a family starts `new`, an access token carries the
+    /// session it is given (`sid`) and its scopes.
     fn tokens_are_issued(&mut self) {
         self.tokens.expect_issue().returning(|request| {
-            let family = match request.kind {
-                TokenKind::Access => None,
-                TokenKind::Refresh => Some(request.family.clone().unwrap_or("new".into())),
+            let (family, scopes) = match request.kind {
+                TokenKind::Access => (request.family.clone(), Some(request.scopes.clone())),
+                TokenKind::Refresh => (Some(request.family.clone().unwrap_or("new".into())), None),
             };
             let claims = Claims {
                 subject: request.subject.to_string(),
@@ -188,6 +221,7 @@ impl Mocks {
                 expires_at: request.now + ACCESS_LIFETIME,
                 id: format!("jti-{:?}", request.kind),
                 family: family.clone(),
+                scopes,
             };
             let token = format!(
                 "{:?}-for-{}-in-{}",
@@ -200,17 +234,38 @@ impl Mocks {
     }
 }
 
+/// The catalogue of these tests: the built-ins and the operator's
+/// `items:read items:write`; a new user is granted `me`.
+fn catalogue() -> ScopeCatalogue {
+    ScopeCatalogue::new(&scopes("items:read items:write"), scopes("me")).unwrap()
+}
+
+fn scopes(raw: &str) -> Scopes {
+    Scopes::parse(raw).unwrap()
+}
+
+/// A user (id 7) granted `me`, not a superuser.
 fn user(name: &str, is_active: bool) -> User {
+    user_granted(name, is_active, "me")
+}
+
+/// A user (id 7) granted `grants`, not a superuser.
+fn user_granted(name: &str, is_active: bool, grants: &str) -> User {
     User {
         id: 7,
         username: Username::parse(name).unwrap(),
         password_hash: PasswordHash::new(format!("hash-of-{name}")),
         credential_version: VERSION,
         is_active,
+        is_superuser: false,
+        scopes: scopes(grants),
+        created_at: NOW - 1000,
         details: UserDetails::default(),
     }
 }
 
+/// Claims without a `scope` claim (a refresh token's, or an access token
+/// issued before scopes).
 fn claims(kind: TokenKind, subject: &str, family: Option<&str>) -> Claims {
     Claims {
         subject: subject.into(),
@@ -219,14 +274,37 @@ fn claims(kind: TokenKind, subject: &str, family: Option<&str>) -> Claims {
         expires_at: NOW + 10,
         id: "jti".into(),
         family: family.map(Into::into),
+        scopes: None,
     }
+}
+
+/// An access token's claims granting `granted`.
+fn access_claims(subject: &str, granted: &str) -> Claims {
+    Claims {
+        scopes: Some(scopes(granted)),
+        ..claims(TokenKind::Access, subject, Some("fam-1"))
+    }
+}
+
+/// Where the test's requests come from.
+fn origin() -> Origin {
+    Origin::new(Some("10.0.0.1".into()), Some("test-agent"), Some("req-1"))
 }
 
 fn login(name: &str, password: &str) -> LoginRequest {
     LoginRequest {
         username: name.into(),
         password: password.into(),
-        client_address: Some("10.0.0.1".into()),
+        scope: None,
+        origin: origin(),
+    }
+}
+
+/// A login asking for `scope`.
+fn login_asking(name: &str, password: &str, scope: &str) -> LoginRequest {
+    LoginRequest {
+        scope: Some(scope.into()),
+        ..login(name, password)
     }
 }
 

@@ -13,7 +13,7 @@ fn change_password_request(current: &str) -> ChangePasswordRequest {
     ChangePasswordRequest {
         current_password: current.into(),
         new_password: Password::parse("brand new horse").unwrap(),
-        client_address: Some("10.0.0.1".into()),
+        origin: origin(),
     }
 }
 
@@ -29,6 +29,8 @@ fn a_wrong_current_password_changes_nothing_and_counts_as_a_failure() {
     // No release: the place stays, as a failed login's does.
     ports.hashes_are_current();
     ports.hasher.expect_verify().returning(|_, _| Ok(false));
+    // It counts as a failed login of the user's name.
+    ports.event_is_recorded(Action::LoginFailed, "agent47");
     // No hash, no update.
 
     let result = change(ports, "wrong one");
@@ -42,6 +44,7 @@ fn a_wrong_current_password_changes_nothing_and_counts_as_a_failure() {
 fn at_the_limit_a_password_change_is_refused_before_the_check() {
     let mut ports = Mocks::default();
     ports.attempts_are_refused(60);
+    ports.event_is_recorded(Action::LoginLocked, "agent47");
     // No hasher: even the right current password is not checked.
 
     let result = change(ports, "correct horse");
@@ -72,9 +75,14 @@ fn a_password_change_stores_the_new_hash_for_the_verified_credential() {
     ports
         .users
         .expect_change_password()
-        .withf(|id, version, hash| *id == 7 && *version == VERSION && hash.as_ref() == "new-hash")
+        .withf(|id, version, hash, event| {
+            *id == 7
+                && *version == VERSION
+                && hash.as_ref() == "new-hash"
+                && event.action == Action::PasswordChanged
+        })
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _, _| Ok(true));
 
     let result = change(ports, "correct horse");
     assert!(result.is_ok());
@@ -89,7 +97,8 @@ fn a_password_change_that_loses_to_a_concurrent_one_is_incorrect_password() {
     ports
         .users
         .expect_change_password()
-        .returning(|_, _, _| Ok(false));
+        .returning(|_, _, _, _| Ok(false));
+    ports.event_is_recorded(Action::LoginFailed, "agent47");
 
     let result = change(ports, "correct horse");
     assert!(matches!(

@@ -1,16 +1,17 @@
 use super::*;
 
-fn rotation_to_next(family: &'static str) -> impl Fn(&Rotation) -> bool {
-    move |rotation| {
-        *rotation
-            == Rotation {
-                family: family.into(),
-                user_id: 7,
-                current_token_id: "jti".into(),
-                next_token_id: "jti-Refresh".into(),
-                expires_at: NOW + ACCESS_LIFETIME,
-                now: NOW,
-            }
+fn rotation_to_next(family: &'static str) -> impl Fn(&Rotation, &NewEvent) -> bool {
+    move |rotation, event| {
+        event.action == Action::TokenRefreshed
+            && *rotation
+                == Rotation {
+                    family: family.into(),
+                    user_id: 7,
+                    current_token_id: "jti".into(),
+                    next_token_id: "jti-Refresh".into(),
+                    expires_at: NOW + ACCESS_LIFETIME,
+                    now: NOW,
+                }
     }
 }
 
@@ -28,10 +29,13 @@ fn a_refresh_rotates_the_session_to_the_new_token() {
         .expect_rotate()
         .withf(rotation_to_next("fam-1"))
         .times(1)
-        .returning(|_| Ok(true));
+        .returning(|_, _| Ok(Some(scopes("me"))));
 
-    let pair = ports.service().refresh("rt").unwrap();
-    assert_eq!(pair.access_token.expose_secret(), "Access-for-agent47-in-");
+    let pair = ports.service().refresh("rt", None, &origin()).unwrap();
+    assert_eq!(
+        pair.access_token.expose_secret(),
+        "Access-for-agent47-in-fam-1"
+    );
     assert_eq!(
         pair.refresh_token.expose_secret(),
         "Refresh-for-agent47-in-fam-1"
@@ -47,11 +51,11 @@ fn a_replayed_refresh_token_revokes_its_whole_family() {
     );
     ports.user_exists(user("agent47", true));
     ports.tokens_are_issued();
-    ports.sessions.expect_rotate().returning(|_| Ok(false));
-    ports.family_is_revoked("fam-1");
+    ports.sessions.expect_rotate().returning(|_, _| Ok(None));
+    ports.family_is_revoked("fam-1", Action::TokenReuseDetected);
 
     assert!(matches!(
-        ports.service().refresh("old"),
+        ports.service().refresh("old", None, &origin()),
         Err(RefreshError::InvalidToken)
     ));
 }
@@ -62,7 +66,7 @@ fn a_refresh_token_without_a_family_is_invalid() {
     ports.token_decodes("rt", Ok(claims(TokenKind::Refresh, "agent47", None)));
 
     assert!(matches!(
-        ports.service().refresh("rt"),
+        ports.service().refresh("rt", None, &origin()),
         Err(RefreshError::InvalidToken)
     ));
 }
@@ -77,7 +81,7 @@ fn an_access_token_cannot_refresh() {
         .withf(|_, kind, _| *kind == TokenKind::Refresh)
         .returning(|_, _, _| Err(TokenError::Invalid));
 
-    let result = ports.service().refresh("access-token");
+    let result = ports.service().refresh("access-token", None, &origin());
     assert!(matches!(result, Err(RefreshError::InvalidToken)));
 }
 
@@ -90,7 +94,7 @@ fn an_expired_refresh_token_cannot_refresh() {
         .returning(|_, _, _| Err(TokenError::Expired));
 
     assert!(matches!(
-        ports.service().refresh("rt"),
+        ports.service().refresh("rt", None, &origin()),
         Err(RefreshError::InvalidToken)
     ));
 }
@@ -102,7 +106,7 @@ fn a_refresh_token_of_a_deleted_user_cannot_refresh() {
     ports.user_missing("ghost");
 
     assert!(matches!(
-        ports.service().refresh("rt"),
+        ports.service().refresh("rt", None, &origin()),
         Err(RefreshError::InvalidToken)
     ));
 }
@@ -113,7 +117,10 @@ fn an_inactive_user_can_refresh() {
     ports.token_decodes("rt", Ok(claims(TokenKind::Refresh, "sleeper", Some("f"))));
     ports.user_exists(user("sleeper", false));
     ports.tokens_are_issued();
-    ports.sessions.expect_rotate().returning(|_| Ok(true));
+    ports
+        .sessions
+        .expect_rotate()
+        .returning(|_, _| Ok(Some(scopes("me"))));
 
-    assert!(ports.service().refresh("rt").is_ok());
+    assert!(ports.service().refresh("rt", None, &origin()).is_ok());
 }

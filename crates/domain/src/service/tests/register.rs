@@ -5,6 +5,7 @@ fn register_request(name: &str) -> RegisterRequest {
         username: Username::parse(name).unwrap(),
         password: Password::parse("correct horse").unwrap(),
         is_active: true,
+        origin: origin(),
     }
 }
 
@@ -20,13 +21,13 @@ fn registration_stores_the_hash_and_never_the_password() {
     ports
         .users
         .expect_create()
-        .withf(|new| {
+        .withf(|new, _| {
             new.username.as_ref() == "agent47"
                 && new.password_hash.as_ref() == "hashed"
                 && new.is_active
         })
         .times(1)
-        .returning(|_| Ok(user("agent47", true)));
+        .returning(|_, _| Ok(user("agent47", true)));
 
     let created = ports
         .service()
@@ -43,9 +44,9 @@ fn registration_keeps_the_requested_inactive_flag() {
     ports
         .users
         .expect_create()
-        .withf(|new| !new.is_active)
+        .withf(|new, _| !new.is_active)
         .times(1)
-        .returning(|_| Ok(user("agent47", false)));
+        .returning(|_, _| Ok(user("agent47", false)));
     let request = RegisterRequest {
         is_active: false,
         ..register_request("agent47")
@@ -72,7 +73,7 @@ fn a_registration_that_loses_a_race_is_username_taken() {
     ports
         .users
         .expect_create()
-        .returning(|_| Err(CreateUserError::UsernameTaken));
+        .returning(|_, _| Err(CreateUserError::UsernameTaken));
 
     let result = ports.service().register(register_request("agent47"));
     assert!(matches!(result, Err(RegisterError::UsernameTaken)));

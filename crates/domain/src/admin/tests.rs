@@ -1,0 +1,457 @@
+//! The administrators' rules (docs/api.md §9), with mocked ports.
+
+use std::sync::Arc;
+
+use mockall::predicate::eq;
+
+use super::*;
+use crate::ports::{
+    MockAuditRepository, MockClock, MockLoginFailureRepository, MockPasswordHasher,
+    MockSessionRepository, MockTokenService, MockUserRepository,
+};
+use crate::{CreateUserError, PasswordHash, TokenKind, UpdateUserError};
+
+const NOW: u64 = 1_700_000_000;
+
+#[derive(Default)]
+struct Mocks {
+    users: MockUserRepository,
+    sessions: MockSessionRepository,
+    failures: MockLoginFailureRepository,
+    hasher: MockPasswordHasher,
+    audit: MockAuditRepository,
+}
+
+impl Mocks {
+    fn service(self) -> AdminService {
+        let mut clock = MockClock::new();
+        clock.expect_now().return_const(NOW);
+        AdminService::new(
+            Ports {
+                users: Arc::new(self.users),
+                sessions: Arc::new(self.sessions),
+                login_failures: Arc::new(self.failures),
+                hasher: Arc::new(self.hasher),
+                tokens: Arc::new(MockTokenService::new()),
+                audit: Arc::new(self.audit),
+                clock: Arc::new(clock),
+            },
+            ScopeCatalogue::new(&scopes("items:read"), scopes("me")).unwrap(),
+        )
+    }
+
+    fn exists(&mut self, user: User) {
+        self.users
+            .expect_find_by_username()
+            .with(eq(user.username.clone()))
+            .returning(move |_| Ok(Some(user.clone())));
+    }
+}
+
+fn scopes(raw: &str) -> Scopes {
+    Scopes::parse(raw).unwrap()
+}
+
+fn name(raw: &str) -> Username {
+    Username::parse(raw).unwrap()
+}
+
+fn someone(id: i64, username: &str, is_superuser: bool, grants: &str) -> User {
+    User {
+        id,
+        username: name(username),
+        password_hash: PasswordHash::new("hash"),
+        credential_version: 0,
+        is_active: true,
+        is_superuser,
+        scopes: scopes(grants),
+        created_at: NOW - 100,
+        details: UserDetails::default(),
+    }
+}
+
+fn root() -> User {
+    someone(1, "root", true, "admin me")
+}
+
+fn actor() -> Actor {
+    Actor {
+        user: Some(root()),
+        origin: Origin::default(),
+    }
+}
+
+fn claims_of(subject: &str) -> Claims {
+    Claims {
+        subject: subject.into(),
+        kind: TokenKind::Access,
+        issued_at: NOW,
+        expires_at: NOW + 60,
+        id: "jti".into(),
+        family: None,
+        scopes: Some(scopes("admin")),
+    }
+}
+
+/// An event by root about `subject`.
+fn by_root(event: &NewEvent, action: Action, subject: &str) -> bool {
+    event.action == action
+        && event.actor.as_ref().map(AsRef::as_ref) == Some("root")
+        && event.subject.as_ref().map(AsRef::as_ref) == Some(subject)
+        && event.at == NOW
+}
+
+#[test]
+fn only_an_active_superuser_holding_admin_now_may_act() {
+    let refused = [
+        someone(2, "plain", false, "admin me"),
+        User {
+            is_active: false,
+            ..someone(3, "asleep", true, "admin me")
+        },
+        someone(4, "stripped", true, "me"),
+    ];
+    for user in refused {
+        let subject = user.username.to_string();
+        let mut ports = Mocks::default();
+        ports.exists(user);
+        assert!(
+            matches!(
+                ports
+                    .service()
+                    .acting_superuser(&claims_of(&subject), Origin::default()),
+                Err(AdminError::Forbidden)
+            ),
+            "{subject}"
+        );
+    }
+    let mut ports = Mocks::default();
+    ports
+        .users
+        .expect_find_by_username()
+        .returning(|_| Ok(None));
+    assert!(matches!(
+        ports
+            .service()
+            .acting_superuser(&claims_of("ghost"), Origin::default()),
+        Err(AdminError::Forbidden)
+    ));
+    let mut ports = Mocks::default();
+    ports.exists(root());
+    let actor = ports
+        .service()
+        .acting_superuser(&claims_of("root"), Origin::default())
+        .unwrap();
+    assert_eq!(actor.user().map(|u| u.id), Some(1));
+}
+
+#[test]
+fn a_superuser_cannot_lock_themself_out() {
+    let lockouts = [
+        UpdateUserRequest {
+            is_active: Some(false),
+            ..UpdateUserRequest::default()
+        },
+        UpdateUserRequest {
+            is_superuser: Some(false),
+            ..UpdateUserRequest::default()
+        },
+        UpdateUserRequest {
+            scopes: Some(scopes("me")),
+            ..UpdateUserRequest::default()
+        },
+    ];
+    for request in lockouts {
+        let mut ports = Mocks::default();
+        ports.exists(root());
+        ports.users.expect_update().times(0);
+        assert!(matches!(
+            ports
+                .service()
+                .update_user(&actor(), &name("root"), request),
+            Err(AdminError::OwnAccount)
+        ));
+    }
+    let mut ports = Mocks::default();
+    ports.exists(root());
+    ports.users.expect_delete().times(0);
+    assert!(matches!(
+        ports.service().delete_user(&actor(), &name("root")),
+        Err(AdminError::OwnAccount)
+    ));
+}
+
+#[test]
+fn demoting_withdraws_admin_and_promoting_grants_it() {
+    for (target, promote, expected) in [
+        (
+            someone(2, "bob", true, "admin items:read me"),
+            false,
+            "items:read me",
+        ),
+        (someone(2, "bob", false, "me"), true, "admin me"),
+    ] {
+        let mut ports = Mocks::default();
+        ports.exists(target);
+        ports
+            .users
+            .expect_update()
+            .withf(move |id, change, event| {
+                *id == 2
+                    && change.is_superuser == Some(promote)
+                    && change.scopes == Some(scopes(expected))
+                    && !change.revoke_sessions
+                    && by_root(event, Action::AdminUserUpdated, "bob")
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(someone(2, "bob", false, "me")));
+        let request = UpdateUserRequest {
+            is_superuser: Some(promote),
+            ..UpdateUserRequest::default()
+        };
+        ports
+            .service()
+            .update_user(&actor(), &name("bob"), request)
+            .unwrap();
+    }
+}
+
+#[test]
+fn admin_is_only_for_superusers_and_scopes_must_be_known() {
+    for (grants, expected) in [("admin me", "needs superuser"), ("me nope", "invalid")] {
+        let mut ports = Mocks::default();
+        ports.exists(someone(2, "bob", false, "me"));
+        ports.users.expect_update().times(0);
+        let request = UpdateUserRequest {
+            scopes: Some(scopes(grants)),
+            ..UpdateUserRequest::default()
+        };
+        let error = ports
+            .service()
+            .update_user(&actor(), &name("bob"), request)
+            .unwrap_err();
+        match expected {
+            "needs superuser" => assert!(matches!(error, AdminError::AdminScopeNeedsSuperuser)),
+            _ => assert!(matches!(error, AdminError::InvalidScope)),
+        }
+    }
+}
+
+#[test]
+fn deactivating_or_a_new_password_ends_every_session() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", false, "me"));
+    ports
+        .hasher
+        .expect_hash()
+        .times(1)
+        .returning(|_| Ok(PasswordHash::new("new-hash")));
+    ports
+        .users
+        .expect_update()
+        .withf(|_, change, _| {
+            change.revoke_sessions
+                && change.password_hash.as_ref().map(AsRef::as_ref) == Some("new-hash")
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(someone(2, "bob", false, "me")));
+    let request = UpdateUserRequest {
+        password: Some(Password::parse("battery staple").unwrap()),
+        ..UpdateUserRequest::default()
+    };
+    ports
+        .service()
+        .update_user(&actor(), &name("bob"), request)
+        .unwrap();
+
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", false, "me"));
+    ports
+        .users
+        .expect_update()
+        .withf(|_, change, _| change.revoke_sessions && change.is_active == Some(false))
+        .times(1)
+        .returning(|_, _, _| Ok(someone(2, "bob", false, "me")));
+    let request = UpdateUserRequest {
+        is_active: Some(false),
+        ..UpdateUserRequest::default()
+    };
+    ports
+        .service()
+        .update_user(&actor(), &name("bob"), request)
+        .unwrap();
+}
+
+#[test]
+fn acting_on_an_unknown_user_is_not_found() {
+    let mut ports = Mocks::default();
+    ports
+        .users
+        .expect_find_by_username()
+        .returning(|_| Ok(None));
+    let service = ports.service();
+    let ghost = name("ghost");
+    assert!(matches!(
+        service.update_user(&actor(), &ghost, UpdateUserRequest::default()),
+        Err(AdminError::NotFound)
+    ));
+    assert!(matches!(
+        service.delete_user(&actor(), &ghost),
+        Err(AdminError::NotFound)
+    ));
+    assert!(matches!(
+        service.logout_user(&actor(), &ghost),
+        Err(AdminError::NotFound)
+    ));
+    assert!(matches!(
+        service.unlock_user(&actor(), &ghost),
+        Err(AdminError::NotFound)
+    ));
+}
+
+#[test]
+fn a_user_deleted_meanwhile_is_not_found() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", false, "me"));
+    ports
+        .users
+        .expect_update()
+        .returning(|_, _, _| Err(UpdateUserError::NotFound));
+    assert!(matches!(
+        ports
+            .service()
+            .update_user(&actor(), &name("bob"), UpdateUserRequest::default()),
+        Err(AdminError::NotFound)
+    ));
+}
+
+#[test]
+fn every_admin_action_is_recorded_with_the_acting_superuser() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", false, "me"));
+    ports
+        .users
+        .expect_delete()
+        .withf(|id, event| *id == 2 && by_root(event, Action::AdminUserDeleted, "bob"))
+        .times(1)
+        .returning(|_, _| Ok(true));
+    ports
+        .failures
+        .expect_clear()
+        .with(eq("user:bob"))
+        .times(2)
+        .returning(|_| Ok(()));
+    ports
+        .sessions
+        .expect_revoke_all_for_user()
+        .withf(|id, event| *id == 2 && by_root(event, Action::AdminUserLoggedOut, "bob"))
+        .times(1)
+        .returning(|_, _| Ok(()));
+    ports
+        .audit
+        .expect_record()
+        .withf(|event| by_root(event, Action::AdminUserUnlocked, "bob"))
+        .times(1)
+        .returning(|_| Ok(()));
+    let service = ports.service();
+    let bob = name("bob");
+    service.logout_user(&actor(), &bob).unwrap();
+    service.unlock_user(&actor(), &bob).unwrap();
+    service.delete_user(&actor(), &bob).unwrap();
+}
+
+#[test]
+fn a_created_superuser_gets_admin_and_a_created_user_the_defaults() {
+    for (is_superuser, expected) in [(true, "admin me"), (false, "me")] {
+        let mut ports = Mocks::default();
+        ports
+            .hasher
+            .expect_hash()
+            .returning(|_| Ok(PasswordHash::new("h")));
+        ports
+            .users
+            .expect_create()
+            .withf(move |user, event| {
+                user.scopes == scopes(expected)
+                    && user.is_superuser == is_superuser
+                    && user.created_at == NOW
+                    && by_root(event, Action::AdminUserCreated, "carol")
+            })
+            .times(1)
+            .returning(|_, _| Ok(someone(3, "carol", false, "me")));
+        let request = CreateUserRequest {
+            username: name("carol"),
+            password: Password::parse("correct horse").unwrap(),
+            is_active: true,
+            is_superuser,
+            scopes: None,
+            details: UserDetails::default(),
+        };
+        ports.service().create_user(&actor(), request).unwrap();
+    }
+}
+
+#[test]
+fn the_first_superuser_is_created_once_and_an_existing_user_never_changed() {
+    let password = Password::parse("correct horse").unwrap();
+    // Exists: nothing else is called.
+    let mut ports = Mocks::default();
+    ports.exists(someone(1, "root", false, "me"));
+    ports.users.expect_create().times(0);
+    assert!(
+        !ports
+            .service()
+            .ensure_superuser(&name("root"), &password)
+            .unwrap()
+    );
+
+    // Absent: an active superuser granted `admin me`, by the system.
+    let mut ports = Mocks::default();
+    ports
+        .users
+        .expect_find_by_username()
+        .returning(|_| Ok(None));
+    ports
+        .hasher
+        .expect_hash()
+        .returning(|_| Ok(PasswordHash::new("h")));
+    ports
+        .users
+        .expect_create()
+        .withf(|user, event| {
+            user.is_active
+                && user.is_superuser
+                && user.scopes == scopes("admin me")
+                && event.actor.is_none()
+                && event.action == Action::AdminUserCreated
+        })
+        .times(1)
+        .returning(|_, _| Ok(root()));
+    assert!(
+        ports
+            .service()
+            .ensure_superuser(&name("root"), &password)
+            .unwrap()
+    );
+
+    // Another instance created it in between: not an error.
+    let mut ports = Mocks::default();
+    ports
+        .users
+        .expect_find_by_username()
+        .returning(|_| Ok(None));
+    ports
+        .hasher
+        .expect_hash()
+        .returning(|_| Ok(PasswordHash::new("h")));
+    ports
+        .users
+        .expect_create()
+        .returning(|_, _| Err(CreateUserError::UsernameTaken));
+    assert!(
+        !ports
+            .service()
+            .ensure_superuser(&name("root"), &password)
+            .unwrap()
+    );
+}

@@ -1,0 +1,170 @@
+//! Granting at login and on refresh (docs/api.md §9): the requested scopes
+//! the user holds, narrowing but never widening a session.
+use super::*;
+
+/// A login of agent47 granted `grants`, asking for `asked` (`None`: no
+/// `scope` sent); answers the pair and checks that the session and the
+/// access token got the same scopes.
+fn granted_at_login(grants: &str, asked: Option<&str>) -> Scopes {
+    let mut ports = Mocks::default();
+    ports.no_failures();
+    ports.password_is_right(user_granted("agent47", true, grants));
+    let issued = Arc::new(std::sync::Mutex::new(None));
+    let seen = Arc::clone(&issued);
+    ports.tokens.expect_issue().returning(move |request| {
+        if request.kind == TokenKind::Access {
+            *seen.lock().unwrap() = Some(request.scopes.clone());
+        }
+        Ok(IssuedToken {
+            token: format!("{:?}", request.kind),
+            claims: Claims {
+                subject: request.subject.to_string(),
+                kind: request.kind,
+                issued_at: NOW,
+                expires_at: NOW + ACCESS_LIFETIME,
+                id: format!("jti-{:?}", request.kind),
+                family: Some("fam-1".into()),
+                scopes: None,
+            },
+        })
+    });
+    let stored = Arc::new(std::sync::Mutex::new(None));
+    let kept = Arc::clone(&stored);
+    ports
+        .sessions
+        .expect_create()
+        .returning(move |session, event| {
+            assert_eq!(event.action, Action::LoginSucceeded);
+            *kept.lock().unwrap() = Some(session.scopes.clone());
+            Ok(true)
+        });
+    let request = match asked {
+        Some(asked) => login_asking("agent47", "pw", asked),
+        None => login("agent47", "pw"),
+    };
+    let pair = log_in(&ports.service(), request).unwrap();
+    assert_eq!(issued.lock().unwrap().as_ref(), Some(&pair.scope));
+    assert_eq!(stored.lock().unwrap().as_ref(), Some(&pair.scope));
+    pair.scope
+}
+
+#[test]
+fn a_login_grants_the_requested_scopes_the_user_holds() {
+    assert_eq!(
+        granted_at_login("items:read me", Some("items:read items:write")),
+        scopes("items:read")
+    );
+}
+
+#[test]
+fn a_login_without_scope_grants_every_grant_but_admin() {
+    assert_eq!(
+        granted_at_login("admin items:read me", None),
+        scopes("items:read me")
+    );
+}
+
+#[test]
+fn admin_is_granted_only_when_asked_for() {
+    assert_eq!(
+        granted_at_login("admin me", Some("admin me")),
+        scopes("admin me")
+    );
+    // Asked for by a user who does not hold it: not granted, not an error.
+    assert_eq!(granted_at_login("me", Some("admin")), Scopes::empty());
+}
+
+#[test]
+fn an_unknown_scope_is_refused_before_anything_is_counted() {
+    // No expectation on the failure counts, the users or the hasher: any
+    // call would panic.
+    let ports = Mocks::default();
+    assert!(matches!(
+        ports
+            .service()
+            .admit_login(login_asking("agent47", "pw", "me items:delete")),
+        Err(LoginError::InvalidScope)
+    ));
+    assert!(matches!(
+        Mocks::default()
+            .service()
+            .admit_login(login_asking("agent47", "pw", "Me")),
+        Err(LoginError::InvalidScope)
+    ));
+}
+
+/// A refresh of agent47's family `fam-1`, whose session was granted
+/// `session` at login, by a user now granted `grants`.
+fn refreshing(session: &'static str, grants: &str) -> Mocks {
+    let mut ports = Mocks::default();
+    ports.token_decodes(
+        "rt",
+        Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))),
+    );
+    ports.user_exists(user_granted("agent47", true, grants));
+    ports.tokens_are_issued();
+    ports
+        .sessions
+        .expect_scopes()
+        .withf(|family, owner| family == "fam-1" && *owner == 7)
+        .returning(move |_, _| Ok(Some(scopes(session))));
+    ports
+}
+
+fn rotations_succeed(ports: &mut Mocks, session: &'static str) {
+    ports
+        .sessions
+        .expect_rotate()
+        .times(1)
+        .returning(move |_, _| Ok(Some(scopes(session))));
+}
+
+#[test]
+fn a_refresh_grants_the_sessions_scopes_the_user_still_holds() {
+    let mut ports = refreshing("items:read me", "items:read me");
+    rotations_succeed(&mut ports, "items:read me");
+    let pair = ports.service().refresh("rt", None, &origin()).unwrap();
+    assert_eq!(pair.scope, scopes("items:read me"));
+}
+
+#[test]
+fn a_withdrawn_grant_is_gone_at_the_next_refresh() {
+    let mut ports = refreshing("items:read me", "me");
+    rotations_succeed(&mut ports, "items:read me");
+    let pair = ports.service().refresh("rt", None, &origin()).unwrap();
+    assert_eq!(pair.scope, scopes("me"));
+}
+
+#[test]
+fn a_refresh_may_narrow_the_session() {
+    let mut ports = refreshing("items:read me", "items:read me");
+    rotations_succeed(&mut ports, "items:read me");
+    let pair = ports
+        .service()
+        .refresh("rt", Some("items:read"), &origin())
+        .unwrap();
+    assert_eq!(pair.scope, scopes("items:read"));
+}
+
+#[test]
+fn widening_on_refresh_is_refused_and_nothing_rotates() {
+    let mut ports = refreshing("me", "items:read me");
+    ports.sessions.expect_rotate().times(0);
+    ports.sessions.expect_revoke_family().times(0);
+    assert!(matches!(
+        ports
+            .service()
+            .refresh("rt", Some("me items:read"), &origin()),
+        Err(RefreshError::InvalidScope)
+    ));
+}
+
+#[test]
+fn an_unknown_scope_on_refresh_is_refused_and_nothing_rotates() {
+    let mut ports = refreshing("me", "me");
+    ports.sessions.expect_rotate().times(0);
+    assert!(matches!(
+        ports.service().refresh("rt", Some("nope"), &origin()),
+        Err(RefreshError::InvalidScope)
+    ));
+}
