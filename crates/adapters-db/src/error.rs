@@ -8,7 +8,7 @@ use std::error::Error as StdError;
 use std::path::PathBuf;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use domain::{CreateUserError, InfraError, UpdateDetailsError};
+use domain::{CreateUserError, InfraError, UpdateDetailsError, UpdateUserError};
 
 /// Why a new connection could not be opened. `r2d2` keeps only the
 /// `Display` of the last one, so each message carries its cause.
@@ -66,20 +66,13 @@ pub(crate) fn query_error(err: DieselError) -> InfraError {
     }
 }
 
-/// A unique violation while creating a user can only be the username: the
-/// details row is new and empty.
-pub(crate) fn create_user_error(err: DieselError) -> CreateUserError {
-    match err {
-        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            CreateUserError::UsernameTaken
-        }
-        other => CreateUserError::Infra(query_error(other)),
-    }
-}
-
-/// The unique constraints of `user_details` a details update can break,
-/// as each backend names them: Postgres by the constraint's name (its
-/// default, `<table>_<column>_key`), SQLite only in the message.
+/// The unique constraints a user's creation or change can break, as each
+/// backend names them: Postgres by the constraint's name (its default,
+/// `<table>_<column>_key`), SQLite only in the message.
+const USERNAME_TAKEN: (&str, &str) = (
+    "users_username_key",
+    "UNIQUE constraint failed: users.username",
+);
 const EMAIL_TAKEN: (&str, &str) = (
     "user_details_email_key",
     "UNIQUE constraint failed: user_details.email",
@@ -89,21 +82,62 @@ const PHONE_TAKEN: (&str, &str) = (
     "UNIQUE constraint failed: user_details.phone",
 );
 
-/// A unique violation while updating details is a taken email or phone,
-/// told apart by the constraint it breaks; one on anything else is a bug.
-pub(crate) fn update_details_error(err: DieselError) -> UpdateDetailsError {
-    if let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = &err {
-        let breaks = |(constraint, message): (&str, &str)| {
-            info.constraint_name() == Some(constraint) || info.message() == message
-        };
-        if breaks(EMAIL_TAKEN) {
-            return UpdateDetailsError::EmailTaken;
-        }
-        if breaks(PHONE_TAKEN) {
-            return UpdateDetailsError::PhoneTaken;
-        }
+/// What a unique violation says is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    Username,
+    Email,
+    Phone,
+}
+
+/// Which of the known unique constraints `err` breaks, if it is a unique
+/// violation of one of them.
+fn taken(err: &DieselError) -> Option<Taken> {
+    let DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = err else {
+        return None;
+    };
+    let breaks = |(constraint, message): (&str, &str)| {
+        info.constraint_name() == Some(constraint) || info.message() == message
+    };
+    [
+        (USERNAME_TAKEN, Taken::Username),
+        (EMAIL_TAKEN, Taken::Email),
+        (PHONE_TAKEN, Taken::Phone),
+    ]
+    .into_iter()
+    .find_map(|(constraint, taken)| breaks(constraint).then_some(taken))
+}
+
+/// A unique violation while creating a user is a taken username, email or
+/// phone, told apart by the constraint it breaks; one on anything else is
+/// a bug.
+pub(crate) fn create_user_error(err: DieselError) -> CreateUserError {
+    match taken(&err) {
+        Some(Taken::Username) => CreateUserError::UsernameTaken,
+        Some(Taken::Email) => CreateUserError::EmailTaken,
+        Some(Taken::Phone) => CreateUserError::PhoneTaken,
+        None => CreateUserError::Infra(query_error(err)),
     }
-    UpdateDetailsError::Infra(query_error(err))
+}
+
+/// A unique violation while updating details is a taken email or phone;
+/// one on anything else is a bug.
+pub(crate) fn update_details_error(err: DieselError) -> UpdateDetailsError {
+    match taken(&err) {
+        Some(Taken::Email) => UpdateDetailsError::EmailTaken,
+        Some(Taken::Phone) => UpdateDetailsError::PhoneTaken,
+        Some(Taken::Username) | None => UpdateDetailsError::Infra(query_error(err)),
+    }
+}
+
+/// As [`update_details_error`], for an administrator's change (which never
+/// writes the username).
+pub(crate) fn update_user_error(err: DieselError) -> UpdateUserError {
+    match taken(&err) {
+        Some(Taken::Email) => UpdateUserError::EmailTaken,
+        Some(Taken::Phone) => UpdateUserError::PhoneTaken,
+        Some(Taken::Username) | None => UpdateUserError::Infra(query_error(err)),
+    }
 }
 
 fn is_unavailable(err: &DieselError) -> bool {
@@ -135,9 +169,53 @@ mod tests {
     }
 
     #[test]
-    fn a_unique_violation_is_a_taken_username() {
-        let err = create_user_error(db_error(DatabaseErrorKind::UniqueViolation, "dup"));
-        assert!(matches!(err, CreateUserError::UsernameTaken));
+    fn a_unique_violation_on_creation_names_what_is_taken() {
+        let cases = [
+            (
+                db_error(
+                    DatabaseErrorKind::UniqueViolation,
+                    "UNIQUE constraint failed: users.username",
+                ),
+                "username",
+            ),
+            (pg_unique("users_username_key"), "username"),
+            (pg_unique("user_details_email_key"), "email"),
+            (
+                db_error(
+                    DatabaseErrorKind::UniqueViolation,
+                    "UNIQUE constraint failed: user_details.phone",
+                ),
+                "phone",
+            ),
+            (db_error(DatabaseErrorKind::UniqueViolation, "dup"), "infra"),
+            (pg_unique("user_details_user_id_key"), "infra"),
+        ];
+        for (err, expected) in cases {
+            let got = match create_user_error(err) {
+                CreateUserError::UsernameTaken => "username",
+                CreateUserError::EmailTaken => "email",
+                CreateUserError::PhoneTaken => "phone",
+                CreateUserError::Infra(InfraError::Unexpected(_)) => "infra",
+                CreateUserError::Infra(other) => panic!("{other:?}"),
+            };
+            assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn an_administrators_change_maps_details_violations_and_nothing_else() {
+        assert!(matches!(
+            update_user_error(pg_unique("user_details_email_key")),
+            UpdateUserError::EmailTaken
+        ));
+        assert!(matches!(
+            update_user_error(pg_unique("user_details_phone_key")),
+            UpdateUserError::PhoneTaken
+        ));
+        assert!(matches!(
+            update_user_error(pg_unique("users_username_key")),
+            UpdateUserError::Infra(InfraError::Unexpected(_))
+        ));
     }
 
     #[test]

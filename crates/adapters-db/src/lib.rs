@@ -1,12 +1,14 @@
 //! Zentra's database adapter: the domain's [`domain::UserRepository`],
-//! [`domain::SessionRepository`] and [`domain::LoginFailureRepository`] on
-//! diesel, over SQLite or Postgres as `DB__URL` says.
+//! [`domain::SessionRepository`], [`domain::LoginFailureRepository`] and
+//! [`domain::AuditRepository`] on diesel, over SQLite or Postgres as
+//! `DB__URL` says.
 //!
 //! Start-up calls [`connect`] (pool + migrations); the app hands the pool to
 //! [`DieselUserRepository::new`], [`DieselSessionRepository::new`],
-//! [`DieselLoginFailureRepository::new`] and to [`ping`] for the health
-//! route.
+//! [`DieselLoginFailureRepository::new`], [`DieselAuditRepository::new`]
+//! and to [`ping`] for the health route.
 
+pub mod audit;
 pub mod connection;
 pub mod error;
 pub mod login_failures;
@@ -22,6 +24,7 @@ pub mod users;
 
 use std::time::Duration;
 
+pub use audit::DieselAuditRepository;
 pub use connection::AnyConnection;
 pub use error::{ConnectError, SetupError};
 pub use login_failures::DieselLoginFailureRepository;

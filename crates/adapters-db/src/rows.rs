@@ -2,11 +2,11 @@
 
 use diesel::{AsChangeset, Insertable, Queryable};
 use domain::{
-    DetailsUpdate, Email, FullName, InfraError, PasswordHash, Phone, UnixSeconds, User,
-    UserDetails, Username,
+    DetailsUpdate, Email, Event, FullName, InfraError, NewEvent, NewUser, Origin, PasswordHash,
+    Phone, Scopes, UnixSeconds, User, UserChange, UserDetails, Username,
 };
 
-use crate::schema::{login_failures, user_details, users};
+use crate::schema::{audit_events, login_failures, user_details, users};
 
 /// A `users` row, as `RETURNING users.*` gives it back.
 #[derive(Debug, Queryable)]
@@ -16,6 +16,9 @@ pub(crate) struct UserRow {
     pub password: String,
     pub is_active: bool,
     pub credential_version: i64,
+    pub is_superuser: bool,
+    pub scopes: String,
+    pub created_at: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -24,13 +27,44 @@ pub(crate) struct NewUserRow<'a> {
     pub username: &'a str,
     pub password: &'a str,
     pub is_active: bool,
+    pub is_superuser: bool,
+    pub scopes: String,
+    pub created_at: i64,
 }
 
-/// A new `user_details` row: every detail starts empty (NULL).
+impl<'a> NewUserRow<'a> {
+    pub(crate) fn new(user: &'a NewUser) -> Result<Self, InfraError> {
+        Ok(Self {
+            username: user.username.as_ref(),
+            password: user.password_hash.as_ref(),
+            is_active: user.is_active,
+            is_superuser: user.is_superuser,
+            scopes: user.scopes.to_string(),
+            created_at: to_db_time(user.created_at)?,
+        })
+    }
+}
+
+/// A new `user_details` row. `None` is written as NULL, not left to the
+/// column default, so that the statement has one shape whatever is set.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = user_details)]
-pub(crate) struct NewUserDetailsRow {
+#[diesel(table_name = user_details, treat_none_as_default_value = false)]
+pub(crate) struct NewUserDetailsRow<'a> {
     pub user_id: i64,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub full_name: Option<&'a str>,
+}
+
+impl<'a> NewUserDetailsRow<'a> {
+    pub(crate) fn new(user_id: i64, details: &'a UserDetails) -> Self {
+        Self {
+            user_id,
+            email: details.email.as_ref().map(AsRef::as_ref),
+            phone: details.phone.as_ref().map(AsRef::as_ref),
+            full_name: details.full_name.as_ref().map(AsRef::as_ref),
+        }
+    }
 }
 
 /// `users LEFT JOIN user_details`: the details are NULL when the row is
@@ -42,9 +76,42 @@ pub(crate) struct UserWithDetailsRow {
     pub password: String,
     pub is_active: bool,
     pub credential_version: i64,
+    pub is_superuser: bool,
+    pub scopes: String,
+    pub created_at: i64,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub full_name: Option<String>,
+}
+
+/// The `users` columns an administrator's change names, as one `UPDATE
+/// users SET …`: a `None` field leaves its column out. (The credential
+/// version is set beside it, see `users::update`.)
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = users)]
+pub(crate) struct UserChangeset<'a> {
+    pub is_active: Option<bool>,
+    pub is_superuser: Option<bool>,
+    pub scopes: Option<String>,
+    pub password: Option<&'a str>,
+}
+
+impl<'a> UserChangeset<'a> {
+    pub(crate) fn new(change: &'a UserChange) -> Self {
+        Self {
+            is_active: change.is_active,
+            is_superuser: change.is_superuser,
+            scopes: change.scopes.as_ref().map(ToString::to_string),
+            password: change.password_hash.as_ref().map(AsRef::as_ref),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.is_active.is_none()
+            && self.is_superuser.is_none()
+            && self.scopes.is_none()
+            && self.password.is_none()
+    }
 }
 
 /// A details update as one `UPDATE user_details SET …`: a `None` field
@@ -82,6 +149,64 @@ impl<'a> DetailsChangeset<'a> {
     }
 }
 
+/// A new `audit_events` row. `None` is written as NULL (one statement
+/// shape, so the prepared statement is reused).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
+pub(crate) struct NewEventRow<'a> {
+    pub at: i64,
+    pub action: &'static str,
+    pub actor: Option<&'a str>,
+    pub subject: Option<&'a str>,
+    pub client_address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+}
+
+impl<'a> NewEventRow<'a> {
+    pub(crate) fn new(event: &'a NewEvent) -> Result<Self, InfraError> {
+        Ok(Self {
+            at: to_db_time(event.at)?,
+            action: event.action.as_str(),
+            actor: event.actor.as_ref().map(AsRef::as_ref),
+            subject: event.subject.as_ref().map(AsRef::as_ref),
+            client_address: event.origin.client_address.as_deref(),
+            user_agent: event.origin.user_agent.as_deref(),
+            request_id: event.origin.request_id.as_deref(),
+        })
+    }
+}
+
+/// An `audit_events` row, in the table's column order.
+#[derive(Debug, Queryable)]
+pub(crate) struct EventRow {
+    pub id: i64,
+    pub at: i64,
+    pub action: String,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl EventRow {
+    pub(crate) fn into_event(self) -> Result<Event, InfraError> {
+        Ok(Event {
+            id: self.id,
+            at: from_db_time(self.at)?,
+            action: self.action,
+            actor: self.actor,
+            subject: self.subject,
+            origin: Origin {
+                client_address: self.client_address,
+                user_agent: self.user_agent,
+                request_id: self.request_id,
+            },
+        })
+    }
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = login_failures)]
 pub(crate) struct NewLoginFailureRow<'a> {
@@ -95,6 +220,13 @@ pub(crate) fn to_db_time(time: UnixSeconds) -> Result<i64, InfraError> {
     i64::try_from(time).map_err(|_| InfraError::unexpected(format!("time out of range: {time}")))
 }
 
+/// A time read back from a `BIGINT` column: every time stored went through
+/// [`to_db_time`], so a negative one is a corrupt record.
+pub(crate) fn from_db_time(time: i64) -> Result<UnixSeconds, InfraError> {
+    UnixSeconds::try_from(time)
+        .map_err(|_| InfraError::unexpected(format!("a stored time is negative: {time}")))
+}
+
 impl UserRow {
     pub(crate) fn into_user(self, details: UserDetails) -> Result<User, InfraError> {
         Ok(User {
@@ -103,6 +235,9 @@ impl UserRow {
             password_hash: PasswordHash::new(self.password),
             credential_version: self.credential_version,
             is_active: self.is_active,
+            is_superuser: self.is_superuser,
+            scopes: stored_scopes(&self.scopes)?,
+            created_at: from_db_time(self.created_at)?,
             details,
         })
     }
@@ -121,9 +256,19 @@ impl UserWithDetailsRow {
             password: self.password,
             is_active: self.is_active,
             credential_version: self.credential_version,
+            is_superuser: self.is_superuser,
+            scopes: self.scopes,
+            created_at: self.created_at,
         }
         .into_user(details)
     }
+}
+
+/// Every stored set of scopes is a `Scopes` written out; one that does not
+/// parse now is a corrupt record.
+pub(crate) fn stored_scopes(raw: &str) -> Result<Scopes, InfraError> {
+    Scopes::parse(raw)
+        .map_err(|err| InfraError::unexpected(format!("stored scopes do not parse: {err}")))
 }
 
 /// Every stored name passed `Username::parse` on the way in; one that does
@@ -145,6 +290,9 @@ mod tests {
             password: "$2b$04$hash".to_owned(),
             is_active: false,
             credential_version: 3,
+            is_superuser: true,
+            scopes: "admin me".to_owned(),
+            created_at: 1_700_000_000,
             email: Some("a@b.example".to_owned()),
             phone: None,
             full_name: Some("Agent".to_owned()),
@@ -159,6 +307,9 @@ mod tests {
         assert_eq!(user.password_hash.as_ref(), "$2b$04$hash");
         assert!(!user.is_active);
         assert_eq!(user.credential_version, 3);
+        assert!(user.is_superuser);
+        assert_eq!(user.scopes.to_string(), "admin me");
+        assert_eq!(user.created_at, 1_700_000_000);
         assert_eq!(
             user.details.email.as_ref().map(AsRef::as_ref),
             Some("a@b.example")
@@ -192,6 +343,40 @@ mod tests {
         assert_eq!(changeset.full_name, Some(Some("Agent")));
         assert!(!changeset.is_empty());
         assert!(DetailsChangeset::new(&DetailsUpdate::default()).is_empty());
+    }
+
+    #[test]
+    fn stored_scopes_or_times_that_do_not_read_back_are_unexpected() {
+        let mut bad_scopes = row("agent47");
+        bad_scopes.scopes = "me Admin".to_owned();
+        assert!(matches!(
+            bad_scopes.into_user(),
+            Err(InfraError::Unexpected(_))
+        ));
+        let mut bad_time = row("agent47");
+        bad_time.created_at = -1;
+        assert!(matches!(
+            bad_time.into_user(),
+            Err(InfraError::Unexpected(_))
+        ));
+        let mut no_scopes = row("agent47");
+        no_scopes.scopes = String::new();
+        assert_eq!(no_scopes.into_user().unwrap().scopes, Scopes::empty());
+    }
+
+    #[test]
+    fn a_user_change_names_only_the_columns_it_sets() {
+        assert!(UserChangeset::new(&UserChange::default()).is_empty());
+        let change = UserChange {
+            scopes: Some(Scopes::parse("me admin").unwrap()),
+            password_hash: Some(PasswordHash::new("h")),
+            ..UserChange::default()
+        };
+        let changeset = UserChangeset::new(&change);
+        assert_eq!(changeset.scopes.as_deref(), Some("admin me"));
+        assert_eq!(changeset.password, Some("h"));
+        assert_eq!(changeset.is_active, None);
+        assert!(!changeset.is_empty());
     }
 
     #[test]

@@ -10,6 +10,11 @@ diesel::table! {
         is_active -> Bool,
         /// Moves on with every password change (docs/api.md §8).
         credential_version -> BigInt,
+        is_superuser -> Bool,
+        /// The user's grants (docs/api.md §9): scope names, space-separated,
+        /// in name order (`Scopes`'s text form).
+        scopes -> Text,
+        created_at -> BigInt,
     }
 }
 
@@ -33,6 +38,8 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         revoked -> Bool,
+        /// The scopes granted at login, as `users.scopes` holds grants.
+        scopes -> Text,
     }
 }
 
@@ -47,6 +54,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The audit trail (docs/api.md §9), one row per event. `actor` and
+    /// `subject` are usernames, not keys: an event outlives its users.
+    audit_events (id) {
+        id -> BigInt,
+        at -> BigInt,
+        action -> Text,
+        actor -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        client_address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(user_details -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, user_details, sessions, login_failures);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    user_details,
+    sessions,
+    login_failures,
+    audit_events
+);

@@ -2,14 +2,39 @@
 //! refresh-token family (docs/api.md §3.5).
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
-use domain::{InfraError, NewSession, Rotation, SessionRepository, UnixSeconds};
+use diesel::sql_types::{BigInt, Nullable, Text};
+use domain::{InfraError, NewEvent, NewSession, Rotation, Scopes, SessionRepository, UnixSeconds};
 
+use crate::audit::insert_event;
 use crate::connection::AnyConnection;
 use crate::error::query_error;
 use crate::pool::{DbPool, checkout};
-use crate::rows::to_db_time;
+use crate::rows::{NewEventRow, stored_scopes, to_db_time};
 use crate::schema::{sessions, users};
+
+/// [`SessionRepository::rotate`] on Postgres: the conditional UPDATE of
+/// the SQLite branch, and the event inserted from the row it returns (no
+/// row, no event), in one statement. Every part of a `WITH` runs to
+/// completion whether or not the final SELECT reads it.
+const ROTATE_AND_RECORD: &str = "\
+WITH rotated AS (
+    UPDATE sessions SET current_token_id = $1, expires_at = $2
+    WHERE family = $3 AND user_id = $4 AND current_token_id = $5
+        AND revoked = false AND expires_at > $6
+    RETURNING scopes
+), recorded AS (
+    INSERT INTO audit_events
+        (at, action, actor, subject, client_address, user_agent, request_id)
+    SELECT $7, $8, $9, $10, $11, $12, $13 FROM rotated
+)
+SELECT scopes FROM rotated";
+
+/// What [`ROTATE_AND_RECORD`] returns.
+#[derive(QueryableByName)]
+struct RotatedRow {
+    #[diesel(sql_type = Text)]
+    scopes: String,
+}
 
 /// Refresh sessions in `sessions`, on SQLite or Postgres.
 ///
@@ -31,18 +56,14 @@ impl SessionRepository for DieselSessionRepository {
     /// expired too, so the rows serve nothing, and without this the table
     /// would only grow. A user's rows stay bounded by the sessions started
     /// within one refresh-token lifetime.
-    fn create(&self, session: &NewSession) -> Result<bool, InfraError> {
+    fn create(&self, session: &NewSession, event: &NewEvent) -> Result<bool, InfraError> {
         let created_at = to_db_time(session.created_at)?;
         let expires_at = to_db_time(session.expires_at)?;
+        let scopes = session.scopes.to_string();
+        let event = NewEventRow::new(event)?;
         let mut conn = checkout(&self.pool)?;
         let inserted = conn
             .write_transaction(|conn| {
-                diesel::delete(
-                    sessions::table
-                        .filter(sessions::user_id.eq(session.user_id))
-                        .filter(sessions::expires_at.le(created_at)),
-                )
-                .execute(conn)?;
                 // INSERT … SELECT from the user's row, only while it still
                 // has the credential version that was verified: the check
                 // and the insert are one statement. On Postgres the row is
@@ -60,6 +81,7 @@ impl SessionRepository for DieselSessionRepository {
                         session.current_token_id.as_str().into_sql::<Text>(),
                         created_at.into_sql::<BigInt>(),
                         expires_at.into_sql::<BigInt>(),
+                        scopes.as_str().into_sql::<Text>(),
                     ));
                 let columns = (
                     sessions::family,
@@ -67,8 +89,9 @@ impl SessionRepository for DieselSessionRepository {
                     sessions::current_token_id,
                     sessions::created_at,
                     sessions::expires_at,
+                    sessions::scopes,
                 );
-                match conn {
+                let inserted = match conn {
                     AnyConnection::Postgresql(conn) => diesel::insert_into(sessions::table)
                         .values(source.for_share())
                         .into_columns(columns)
@@ -77,55 +100,136 @@ impl SessionRepository for DieselSessionRepository {
                         .values(source)
                         .into_columns(columns)
                         .execute(conn),
+                }?;
+                // After the insert, not before: the user's row is then
+                // locked before any `sessions` row, the order of every
+                // other writer of a user (a password change, an
+                // administrator's change, a deletion), so none can
+                // deadlock with this transaction.
+                diesel::delete(
+                    sessions::table
+                        .filter(sessions::user_id.eq(session.user_id))
+                        .filter(sessions::expires_at.le(created_at))
+                        .filter(sessions::family.ne(&session.family)),
+                )
+                .execute(conn)?;
+                if inserted == 1 {
+                    insert_event(conn, &event)?;
                 }
+                Ok::<_, diesel::result::Error>(inserted)
             })
             .map_err(query_error)?;
         Ok(inserted == 1)
     }
 
-    fn rotate(&self, rotation: &Rotation) -> Result<bool, InfraError> {
+    /// One conditional UPDATE, never a read then a write: of concurrent
+    /// rotations from one token the database lets exactly one match (on
+    /// Postgres the others wait for its row lock, then re-check the WHERE
+    /// against the new row and match nothing; SQLite has one writer at a
+    /// time). It answers the session's scopes (`RETURNING`), and the event
+    /// is inserted only from a row it returned.
+    ///
+    /// On Postgres both are one statement (a data-modifying `WITH`), so a
+    /// refresh costs one round trip, as before the audit trail; on SQLite,
+    /// where a statement costs no round trip, one write transaction.
+    fn rotate(&self, rotation: &Rotation, event: &NewEvent) -> Result<Option<Scopes>, InfraError> {
         let now = to_db_time(rotation.now)?;
         let expires_at = to_db_time(rotation.expires_at)?;
+        let event = NewEventRow::new(event)?;
         let mut conn = checkout(&self.pool)?;
-        // One conditional UPDATE, never a read then a write: of concurrent
-        // rotations from one token the database lets exactly one match (on
-        // Postgres the others wait for its row lock, then re-check the
-        // WHERE against the new row and match nothing; SQLite has one
-        // writer at a time).
-        let rotated = diesel::update(
-            sessions::table
-                .filter(sessions::family.eq(&rotation.family))
-                .filter(sessions::user_id.eq(rotation.user_id))
-                .filter(sessions::current_token_id.eq(&rotation.current_token_id))
-                .filter(sessions::revoked.eq(false))
-                .filter(sessions::expires_at.gt(now)),
-        )
-        .set((
-            sessions::current_token_id.eq(&rotation.next_token_id),
-            sessions::expires_at.eq(expires_at),
-        ))
-        .execute(&mut conn)
+        let scopes = match &mut *conn {
+            AnyConnection::Postgresql(conn) => diesel::sql_query(ROTATE_AND_RECORD)
+                .bind::<Text, _>(&rotation.next_token_id)
+                .bind::<BigInt, _>(expires_at)
+                .bind::<Text, _>(&rotation.family)
+                .bind::<BigInt, _>(rotation.user_id)
+                .bind::<Text, _>(&rotation.current_token_id)
+                .bind::<BigInt, _>(now)
+                .bind::<BigInt, _>(event.at)
+                .bind::<Text, _>(event.action)
+                .bind::<Nullable<Text>, _>(event.actor)
+                .bind::<Nullable<Text>, _>(event.subject)
+                .bind::<Nullable<Text>, _>(event.client_address)
+                .bind::<Nullable<Text>, _>(event.user_agent)
+                .bind::<Nullable<Text>, _>(event.request_id)
+                .get_result::<RotatedRow>(conn)
+                .optional()
+                .map(|row| row.map(|row| row.scopes)),
+            AnyConnection::Sqlite(_) => conn.write_transaction(|conn| {
+                let scopes: Option<String> = diesel::update(
+                    sessions::table
+                        .filter(sessions::family.eq(&rotation.family))
+                        .filter(sessions::user_id.eq(rotation.user_id))
+                        .filter(sessions::current_token_id.eq(&rotation.current_token_id))
+                        .filter(sessions::revoked.eq(false))
+                        .filter(sessions::expires_at.gt(now)),
+                )
+                .set((
+                    sessions::current_token_id.eq(&rotation.next_token_id),
+                    sessions::expires_at.eq(expires_at),
+                ))
+                .returning(sessions::scopes)
+                .get_result(conn)
+                .optional()?;
+                if scopes.is_some() {
+                    insert_event(conn, &event)?;
+                }
+                Ok(scopes)
+            }),
+        }
         .map_err(query_error)?;
-        Ok(rotated == 1)
+        scopes.as_deref().map(stored_scopes).transpose()
     }
 
-    fn revoke_family(&self, family: &str, user_id: i64) -> Result<(), InfraError> {
+    fn scopes(&self, family: &str, user_id: i64) -> Result<Option<Scopes>, InfraError> {
         let mut conn = checkout(&self.pool)?;
-        diesel::update(
-            sessions::table
-                .filter(sessions::family.eq(family))
-                .filter(sessions::user_id.eq(user_id))
-                .filter(sessions::revoked.eq(false)),
-        )
-        .set(sessions::revoked.eq(true))
-        .execute(&mut conn)
-        .map_err(query_error)?;
-        Ok(())
+        let scopes: Option<String> = sessions::table
+            .filter(sessions::family.eq(family))
+            .filter(sessions::user_id.eq(user_id))
+            .select(sessions::scopes)
+            .first(&mut conn)
+            .optional()
+            .map_err(query_error)?;
+        scopes.as_deref().map(stored_scopes).transpose()
     }
 
-    fn revoke_all_for_user(&self, user_id: i64) -> Result<(), InfraError> {
+    /// A conditional UPDATE: of concurrent revocations of one family
+    /// exactly one matches (on Postgres the others wait for its row lock
+    /// and then find the family revoked), and only it records `event`.
+    fn revoke_family(
+        &self,
+        family: &str,
+        user_id: i64,
+        event: &NewEvent,
+    ) -> Result<bool, InfraError> {
+        let event = NewEventRow::new(event)?;
         let mut conn = checkout(&self.pool)?;
-        revoke_all_of(&mut conn, user_id).map_err(query_error)?;
+        conn.write_transaction(|conn| {
+            let revoked = diesel::update(
+                sessions::table
+                    .filter(sessions::family.eq(family))
+                    .filter(sessions::user_id.eq(user_id))
+                    .filter(sessions::revoked.eq(false)),
+            )
+            .set(sessions::revoked.eq(true))
+            .execute(conn)?;
+            if revoked == 0 {
+                return Ok(false);
+            }
+            insert_event(conn, &event)?;
+            Ok(true)
+        })
+        .map_err(query_error)
+    }
+
+    fn revoke_all_for_user(&self, user_id: i64, event: &NewEvent) -> Result<(), InfraError> {
+        let event = NewEventRow::new(event)?;
+        let mut conn = checkout(&self.pool)?;
+        conn.write_transaction(|conn| {
+            revoke_all_of(conn, user_id)?;
+            insert_event(conn, &event)
+        })
+        .map_err(query_error)?;
         Ok(())
     }
 

@@ -2,17 +2,47 @@
 
 use diesel::dsl::Nullable;
 use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+use diesel::sql_types::Text;
 use domain::{
-    CreateUserError, DetailsUpdate, InfraError, NewUser, PasswordHash, UpdateDetailsError, User,
-    UserDetails, UserRepository, Username,
+    CreateUserError, DetailsUpdate, InfraError, NewEvent, NewUser, PasswordHash,
+    UpdateDetailsError, UpdateUserError, User, UserChange, UserPage, UserQuery, UserRepository,
+    Username,
 };
 
+use crate::audit::insert_event;
 use crate::connection::{AnyConnection, on_backend};
-use crate::error::{create_user_error, query_error, update_details_error};
+use crate::error::{create_user_error, query_error, update_details_error, update_user_error};
 use crate::pool::{DbPool, checkout};
-use crate::rows::{DetailsChangeset, NewUserDetailsRow, NewUserRow, UserRow, UserWithDetailsRow};
+use crate::rows::{
+    DetailsChangeset, NewEventRow, NewUserDetailsRow, NewUserRow, UserChangeset, UserRow,
+    UserWithDetailsRow,
+};
 use crate::schema::{user_details, users};
 use crate::sessions::revoke_all_of;
+
+/// The total and one page of the users `$matches` (an `Option` of a
+/// filter) selects, in id order, on the backend's own connection `$conn`.
+macro_rules! page {
+    ($conn:ident, $matches:expr, $limit:expr, $offset:expr) => {{
+        let mut count = users::table.select(diesel::dsl::count_star()).into_boxed();
+        let mut rows = users::table
+            .left_join(user_details::table)
+            .select(user_with_details())
+            .order(users::id)
+            .limit($limit)
+            .offset($offset)
+            .into_boxed();
+        let matches = $matches;
+        if let Some(matches) = matches {
+            count = count.filter(matches.clone());
+            rows = rows.filter(matches);
+        }
+        let total: i64 = count.get_result($conn)?;
+        let rows: Vec<UserWithDetailsRow> = rows.load($conn)?;
+        Ok::<_, DieselError>((rows, total))
+    }};
+}
 
 /// Users in `users` and `user_details`, on SQLite or Postgres.
 ///
@@ -30,27 +60,29 @@ impl DieselUserRepository {
 }
 
 impl UserRepository for DieselUserRepository {
-    fn create(&self, user: &NewUser) -> Result<User, CreateUserError> {
+    fn create(&self, user: &NewUser, event: &NewEvent) -> Result<User, CreateUserError> {
+        let new_row = NewUserRow::new(user)?;
+        let event = NewEventRow::new(event)?;
         let mut conn = checkout(&self.pool)?;
         let row = conn
-            .transaction(|conn| {
-                // No check-then-insert: the UNIQUE constraint decides, so two
-                // concurrent registrations of one name cannot both win.
+            .write_transaction(|conn| {
+                // No check-then-insert: the UNIQUE constraints decide, so two
+                // concurrent creations of one name (or with one email) cannot
+                // both win. On Postgres the second insert waits for the
+                // first's transaction and fails once it commits; SQLite has
+                // one writer at a time.
                 let row: UserRow = diesel::insert_into(users::table)
-                    .values(NewUserRow {
-                        username: user.username.as_ref(),
-                        password: user.password_hash.as_ref(),
-                        is_active: user.is_active,
-                    })
+                    .values(&new_row)
                     .returning(users::all_columns)
                     .get_result(conn)?;
                 diesel::insert_into(user_details::table)
-                    .values(NewUserDetailsRow { user_id: row.id })
+                    .values(NewUserDetailsRow::new(row.id, &user.details))
                     .execute(conn)?;
+                insert_event(conn, &event)?;
                 Ok(row)
             })
             .map_err(create_user_error)?;
-        Ok(row.into_user(UserDetails::default())?)
+        Ok(row.into_user(user.details.clone())?)
     }
 
     fn find_by_username(&self, username: &Username) -> Result<Option<User>, InfraError> {
@@ -70,12 +102,15 @@ impl UserRepository for DieselUserRepository {
         .transpose()
     }
 
+    /// An empty `update` changes nothing and records nothing.
     fn update_details(
         &self,
         user_id: i64,
         update: &DetailsUpdate,
+        event: &NewEvent,
     ) -> Result<User, UpdateDetailsError> {
         let changeset = DetailsChangeset::new(update);
+        let event = NewEventRow::new(event)?;
         let mut conn = checkout(&self.pool)?;
         let row = conn
             .transaction(|conn| {
@@ -90,6 +125,7 @@ impl UserRepository for DieselUserRepository {
                     if updated == 0 {
                         return Ok(None);
                     }
+                    insert_event(conn, &event)?;
                 }
                 find_by_id(conn, user_id)
             })
@@ -105,7 +141,9 @@ impl UserRepository for DieselUserRepository {
         user_id: i64,
         expected: i64,
         password_hash: &PasswordHash,
+        event: &NewEvent,
     ) -> Result<bool, InfraError> {
+        let event = NewEventRow::new(event)?;
         let mut conn = checkout(&self.pool)?;
         conn.write_transaction(|conn| {
             // The user's row first: on Postgres its lock is what a
@@ -123,6 +161,7 @@ impl UserRepository for DieselUserRepository {
                 return Ok(false);
             }
             revoke_all_of(conn, user_id)?;
+            insert_event(conn, &event)?;
             Ok(true)
         })
         .map_err(query_error)
@@ -141,6 +180,177 @@ impl UserRepository for DieselUserRepository {
             .map_err(query_error)?;
         Ok(changed == 1)
     }
+
+    /// The count and the page are read in one transaction, so that they
+    /// agree: SQLite reads both from one snapshot; Postgres needs
+    /// REPEATABLE READ for that (READ COMMITTED takes a snapshot per
+    /// statement), read-only, so it can never fail to serialise.
+    fn list(&self, query: &UserQuery) -> Result<UserPage, InfraError> {
+        let pattern = query
+            .username_contains
+            .as_deref()
+            .filter(|contains| !contains.is_empty())
+            .map(contains_pattern);
+        let pattern = pattern.as_deref();
+        let limit = i64::from(query.per_page);
+        let offset = i64::from(query.page.max(1) - 1) * limit;
+        let mut conn = checkout(&self.pool)?;
+        // Usernames are ASCII (`Username::parse`), and the match ignores
+        // ASCII case only. SQLite's LIKE does just that. Postgres's ILIKE
+        // and lower() follow the database's locale (a Turkish one lowers
+        // `I` to `ı`): there the name is lowered with `translate`, A-Z to
+        // a-z, and compared case-sensitively with the lowered pattern.
+        let (rows, total) = match &mut *conn {
+            AnyConnection::Sqlite(conn) => conn.transaction(|conn| {
+                page!(
+                    conn,
+                    pattern.map(|pattern| users::username.like(pattern).escape(ESCAPE)),
+                    limit,
+                    offset
+                )
+            }),
+            AnyConnection::Postgresql(conn) => conn
+                .build_transaction()
+                .repeatable_read()
+                .read_only()
+                .run(|conn| {
+                    page!(
+                        conn,
+                        pattern.map(|pattern| {
+                            translate(users::username, ASCII_UPPER, ASCII_LOWER)
+                                .like(pattern)
+                                .escape(ESCAPE)
+                        }),
+                        limit,
+                        offset
+                    )
+                }),
+        }
+        .map_err(query_error)?;
+        Ok(UserPage {
+            users: rows
+                .into_iter()
+                .map(UserWithDetailsRow::into_user)
+                .collect::<Result<_, _>>()?,
+            total: u64::try_from(total).unwrap_or_default(),
+        })
+    }
+
+    /// One write transaction, in the order every writer of a user takes
+    /// its locks: the user's row, then the details, then the sessions
+    /// (as `change_password` and `delete` do, and as a session insert
+    /// reads the user's row FOR SHARE before it writes `sessions`), so
+    /// none of them can deadlock with another. The user's row is always
+    /// written, even when only details change: that is the existence
+    /// check, and on Postgres the row lock a concurrent session insert
+    /// waits for, so a password change or a revocation here either
+    /// revokes that new session or makes it refuse.
+    ///
+    /// A new password revokes every session even without
+    /// `change.revoke_sessions`. An empty `change` changes nothing and
+    /// records nothing.
+    fn update(
+        &self,
+        user_id: i64,
+        change: &UserChange,
+        event: &NewEvent,
+    ) -> Result<User, UpdateUserError> {
+        let columns = UserChangeset::new(change);
+        let details = DetailsChangeset::new(&change.details);
+        let mut conn = checkout(&self.pool)?;
+        if columns.is_empty() && details.is_empty() && !change.revoke_sessions {
+            let row = find_by_id(&mut conn, user_id).map_err(query_error)?;
+            return Ok(row.ok_or(UpdateUserError::NotFound)?.into_user()?);
+        }
+        let event = NewEventRow::new(event)?;
+        // A new password moves the credential on; nothing else does.
+        let version_step = i64::from(change.password_hash.is_some());
+        let row = conn
+            .write_transaction(|conn| {
+                let found = diesel::update(users::table.find(user_id))
+                    .set((
+                        &columns,
+                        users::credential_version.eq(users::credential_version + version_step),
+                    ))
+                    .execute(conn)?;
+                if found == 0 {
+                    return Ok(None);
+                }
+                // The UNIQUE constraints decide, as in `update_details`; a
+                // violation fails the transaction, and every change above
+                // is rolled back with it.
+                if !details.is_empty() {
+                    let updated = diesel::update(
+                        user_details::table.filter(user_details::user_id.eq(user_id)),
+                    )
+                    .set(&details)
+                    .execute(conn)?;
+                    if updated == 0 {
+                        return Err(DieselError::QueryBuilderError(
+                            format!("user {user_id} has no details row").into(),
+                        ));
+                    }
+                }
+                // A new password ends the sessions of the old one, as
+                // `change_password` does, whatever the change asks:
+                // otherwise a session started for the old version just
+                // before this commit would outlive it (docs/api.md §8).
+                if change.revoke_sessions || change.password_hash.is_some() {
+                    revoke_all_of(conn, user_id)?;
+                }
+                insert_event(conn, &event)?;
+                find_by_id(conn, user_id)
+            })
+            .map_err(update_user_error)?;
+        Ok(row.ok_or(UpdateUserError::NotFound)?.into_user()?)
+    }
+
+    /// The details and sessions go with the user's row (ON DELETE CASCADE,
+    /// on SQLite with `PRAGMA foreign_keys = ON`); the audit events name
+    /// users by username, not by key, and stay. On Postgres the DELETE
+    /// locks the user's row first: a session insert in flight (holding it
+    /// FOR SHARE) commits first and its session is deleted too, or it waits
+    /// and then finds no user to insert for.
+    fn delete(&self, user_id: i64, event: &NewEvent) -> Result<bool, InfraError> {
+        let event = NewEventRow::new(event)?;
+        let mut conn = checkout(&self.pool)?;
+        conn.write_transaction(|conn| {
+            let deleted = diesel::delete(users::table.find(user_id)).execute(conn)?;
+            if deleted == 0 {
+                return Ok(false);
+            }
+            insert_event(conn, &event)?;
+            Ok(true)
+        })
+        .map_err(query_error)
+    }
+}
+
+/// The escape character of the LIKE patterns of [`contains_pattern`].
+const ESCAPE: char = '\\';
+const ASCII_UPPER: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+const ASCII_LOWER: &str = "abcdefghijklmnopqrstuvwxyz";
+
+diesel::define_sql_function! {
+    /// Postgres's `translate(string, from, to)`: each character of `from`
+    /// in `string` replaced by the one at the same place in `to`.
+    fn translate(string: Text, from: Text, to: Text) -> Text;
+}
+
+/// A LIKE pattern (escaped by [`ESCAPE`]) matching names that contain
+/// `text`, ASCII-lower-cased: `%` and `_` in it are literal characters,
+/// not wildcards.
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | ESCAPE) {
+            pattern.push(ESCAPE);
+        }
+        pattern.push(c.to_ascii_lowercase());
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// The row of user `user_id` while their credential is still at version
@@ -175,6 +385,9 @@ type UserWithDetailsColumns = (
     users::password,
     users::is_active,
     users::credential_version,
+    users::is_superuser,
+    users::scopes,
+    users::created_at,
     Nullable<user_details::email>,
     Nullable<user_details::phone>,
     Nullable<user_details::full_name>,
@@ -189,8 +402,24 @@ fn user_with_details() -> UserWithDetailsColumns {
         users::password,
         users::is_active,
         users::credential_version,
+        users::is_superuser,
+        users::scopes,
+        users::created_at,
         user_details::email.nullable(),
         user_details::phone.nullable(),
         user_details::full_name.nullable(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contains_pattern_escapes_the_wildcards_and_lowers_ascii() {
+        assert_eq!(contains_pattern("Agent"), "%agent%");
+        assert_eq!(contains_pattern("a_b%c"), r"%a\_b\%c%");
+        assert_eq!(contains_pattern(r"x\y"), r"%x\\y%");
+        assert_eq!(contains_pattern("ÉA"), "%Éa%");
+    }
 }

@@ -11,13 +11,30 @@ use adapters_db::{
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
-use domain::{CreateUserError, InfraError, NewUser, PasswordHash, UserRepository, Username};
+use domain::{
+    Action, CreateUserError, InfraError, NewEvent, NewUser, Origin, PasswordHash, Scopes,
+    UserDetails, UserRepository, Username,
+};
 
 fn new_user(name: &str) -> NewUser {
     NewUser {
         username: Username::parse(name).unwrap(),
         password_hash: PasswordHash::new("h"),
         is_active: true,
+        is_superuser: false,
+        scopes: Scopes::legacy(),
+        details: UserDetails::default(),
+        created_at: 1_800_000_000,
+    }
+}
+
+fn event(action: Action) -> NewEvent {
+    NewEvent {
+        at: 1_800_000_000,
+        action,
+        actor: None,
+        subject: None,
+        origin: Origin::default(),
     }
 }
 
@@ -116,7 +133,9 @@ fn an_in_memory_database_keeps_its_data_across_checkouts() {
     let pool = connect(&url, 8).unwrap();
     let repo = DieselUserRepository::new(pool.clone());
 
-    let created = repo.create(&new_user("agent47")).unwrap();
+    let created = repo
+        .create(&new_user("agent47"), &event(Action::UserRegistered))
+        .unwrap();
     for _ in 0..3 {
         let found = repo.find_by_username(&Username::parse("agent47").unwrap());
         assert_eq!(found.unwrap(), Some(created.clone()));
@@ -136,7 +155,7 @@ fn a_locked_sqlite_database_is_unavailable_not_unexpected() {
     other.batch_execute("BEGIN IMMEDIATE").unwrap();
 
     let started = Instant::now();
-    let created = repo.create(&new_user("agent47"));
+    let created = repo.create(&new_user("agent47"), &event(Action::UserRegistered));
 
     assert!(
         matches!(
@@ -150,7 +169,10 @@ fn a_locked_sqlite_database_is_unavailable_not_unexpected() {
         "busy_timeout should make a writer wait"
     );
     other.batch_execute("ROLLBACK").unwrap();
-    assert!(repo.create(&new_user("agent47")).is_ok());
+    assert!(
+        repo.create(&new_user("agent47"), &event(Action::UserRegistered))
+            .is_ok()
+    );
 }
 
 #[derive(QueryableByName)]

@@ -7,9 +7,12 @@ use adapters_db::schema::sessions;
 use adapters_db::{AnyConnection, DbPool};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use domain::{NewSession, PasswordHash, SessionRepository, UserRepository};
+use domain::{Action, NewSession, PasswordHash, SessionRepository, UserRepository};
 
-use crate::{NOW, TestDb, live_families, new_user, session, session_count, set_all, stored};
+use crate::{
+    NOW, TestDb, audit_actions, event, live_families, new_user, session, session_count, set_all,
+    stored,
+};
 
 contract!(
     a_password_change_stores_the_hash_moves_the_version_and_revokes_every_session,
@@ -25,7 +28,11 @@ fn a_password_change_stores_the_hash_moves_the_version_and_revokes_every_session
     let user = s.user_with_hash("agent47", "old-hash");
     let other = s.user_with_hash("other", "other-hash");
     s.users
-        .update_details(user.id, &set_all("a@example.com", "+44123456789", "Agent"))
+        .update_details(
+            user.id,
+            &set_all("a@example.com", "+44123456789", "Agent"),
+            &event(Action::ProfileUpdated),
+        )
         .unwrap();
     for (family, owner) in [("a-1", user.id), ("a-2", user.id), ("b-1", other.id)] {
         assert!(s.start(family, owner, "jti-1", NOW + 3600));
@@ -49,14 +56,29 @@ fn a_password_change_for_a_stale_version_changes_nothing(db: &TestDb) {
     let user = s.user_with_hash("agent47", "old-hash");
     s.change_password(user.id, 0, "first");
     s.sessions
-        .create(&NewSession {
-            credential_version: 1,
-            ..session("a-1", user.id, "jti-1", NOW + 3600)
-        })
+        .create(
+            &NewSession {
+                credential_version: 1,
+                ..session("a-1", user.id, "jti-1", NOW + 3600)
+            },
+            &event(Action::LoginSucceeded),
+        )
         .unwrap();
+
+    let events = audit_actions(&s.pool);
 
     // A second change that verified the old password lost the race.
     assert!(!s.change_password(user.id, 0, "second"));
+
+    // It records nothing either.
+    assert_eq!(audit_actions(&s.pool), events);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|action| *action == "password.changed")
+            .count(),
+        1
+    );
 
     assert_eq!(s.credential("agent47"), ("first".to_owned(), 1));
     assert_eq!(live_families(&s.pool), ["a-1"]);
@@ -73,10 +95,13 @@ fn a_session_is_not_stored_once_the_credential_changed(db: &TestDb) {
     // One that verified the new one is stored.
     assert!(
         s.sessions
-            .create(&NewSession {
-                credential_version: 1,
-                ..session("fresh", user.id, "jti-1", NOW + 3600)
-            })
+            .create(
+                &NewSession {
+                    credential_version: 1,
+                    ..session("fresh", user.id, "jti-1", NOW + 3600)
+                },
+                &event(Action::LoginSucceeded)
+            )
             .unwrap()
     );
     assert_eq!(live_families(&s.pool), ["fresh"]);
@@ -135,13 +160,17 @@ fn a_password_change_is_one_transaction(db: &TestDb) {
     s.start("a-1", user.id, "jti-1", NOW + 3600);
     fail_updates_of(&s.pool, "sessions");
 
-    let result = s
-        .users
-        .change_password(user.id, 0, &PasswordHash::new("new-hash"));
+    let result = s.users.change_password(
+        user.id,
+        0,
+        &PasswordHash::new("new-hash"),
+        &event(Action::PasswordChanged),
+    );
 
     assert!(result.is_err(), "{result:?}");
     assert_eq!(s.credential("agent47"), ("old-hash".to_owned(), 0));
     assert_eq!(live_families(&s.pool), ["a-1"]);
+    assert!(!audit_actions(&s.pool).contains(&"password.changed".to_owned()));
 }
 
 fn no_session_outlives_a_concurrent_password_change(db: &TestDb) {
@@ -155,7 +184,10 @@ fn no_session_outlives_a_concurrent_password_change(db: &TestDb) {
     let sessions = Arc::new(s.sessions);
     for round in 0..ROUNDS {
         let user = users
-            .create(&new_user(&format!("racer{round}"), "old-hash", true))
+            .create(
+                &new_user(&format!("racer{round}"), "old-hash", true),
+                &event(Action::UserRegistered),
+            )
             .unwrap();
         let barrier = Arc::new(Barrier::new(LOGINS + 1));
         let logins: Vec<_> = (0..LOGINS)
@@ -165,7 +197,10 @@ fn no_session_outlives_a_concurrent_password_change(db: &TestDb) {
                 thread::spawn(move || {
                     barrier.wait();
                     sessions
-                        .create(&session(&family, user.id, "jti-1", NOW + 3600))
+                        .create(
+                            &session(&family, user.id, "jti-1", NOW + 3600),
+                            &event(Action::LoginSucceeded),
+                        )
                         .unwrap()
                 })
             })
@@ -175,7 +210,12 @@ fn no_session_outlives_a_concurrent_password_change(db: &TestDb) {
             thread::spawn(move || {
                 barrier.wait();
                 users
-                    .change_password(user.id, 0, &PasswordHash::new("new-hash"))
+                    .change_password(
+                        user.id,
+                        0,
+                        &PasswordHash::new("new-hash"),
+                        &event(Action::PasswordChanged),
+                    )
                     .unwrap()
             })
         };

@@ -2,11 +2,14 @@
 
 use adapters_db::DieselUserRepository;
 use domain::{
-    DetailsUpdate, Email, FullName, InfraError, PasswordHash, Phone, UpdateDetailsError, User,
-    UserDetails, UserRepository,
+    Action, DetailsUpdate, Email, FullName, InfraError, PasswordHash, Phone, UpdateDetailsError,
+    User, UserDetails, UserRepository,
 };
 
-use crate::{TestDb, active_user, email, new_user, phone, race, set_all, stored};
+use crate::{
+    TestDb, active_user, audit_rows, email, event, event_about, new_user, phone, race, set_all,
+    stored,
+};
 
 contract!(
     details_are_set_and_read_back,
@@ -17,6 +20,7 @@ contract!(
     an_empty_update_returns_the_user_unchanged,
     updating_an_unknown_user_is_unexpected,
     concurrent_claims_of_one_email_have_exactly_one_winner,
+    a_details_update_records_its_event_only_when_it_changes,
 );
 
 fn details(email: Option<&str>, phone: Option<&str>, full_name: Option<&str>) -> UserDetails {
@@ -36,6 +40,7 @@ fn details_are_set_and_read_back(db: &TestDb) {
         .update_details(
             user.id,
             &set_all("Agent@Example.COM", "+44123456789", "Agent 47"),
+            &event(Action::ProfileUpdated),
         )
         .unwrap();
 
@@ -56,8 +61,12 @@ fn details_are_set_and_read_back(db: &TestDb) {
 fn some_none_clears_a_detail_and_none_keeps_the_others(db: &TestDb) {
     let (repo, _) = db.repo(2);
     let user = active_user(&repo, "agent47");
-    repo.update_details(user.id, &set_all("a@example.com", "+44123456789", "Agent"))
-        .unwrap();
+    repo.update_details(
+        user.id,
+        &set_all("a@example.com", "+44123456789", "Agent"),
+        &event(Action::ProfileUpdated),
+    )
+    .unwrap();
 
     // Each step clears or sets one field and must keep every other one.
     let steps = [
@@ -85,7 +94,9 @@ fn some_none_clears_a_detail_and_none_keeps_the_others(db: &TestDb) {
         ),
     ];
     for (update, expected) in steps {
-        let updated = repo.update_details(user.id, &update).unwrap();
+        let updated = repo
+            .update_details(user.id, &update, &event(Action::ProfileUpdated))
+            .unwrap();
         assert_eq!(updated.details, expected, "after {update:?}");
         assert_eq!(stored(&repo, "agent47").details, expected);
     }
@@ -96,11 +107,16 @@ fn some_none_clears_a_detail_and_none_keeps_the_others(db: &TestDb) {
 fn owner_and_caller(repo: &DieselUserRepository, owner_email: &str) -> User {
     let owner = active_user(repo, "owner");
     let caller = active_user(repo, "caller");
-    repo.update_details(owner.id, &set_all(owner_email, "+11111111", "Owner"))
-        .unwrap();
+    repo.update_details(
+        owner.id,
+        &set_all(owner_email, "+11111111", "Owner"),
+        &event(Action::ProfileUpdated),
+    )
+    .unwrap();
     repo.update_details(
         caller.id,
         &set_all("mine@example.com", "+22222222", "Caller"),
+        &event(Action::ProfileUpdated),
     )
     .unwrap()
 }
@@ -110,7 +126,11 @@ fn a_taken_email_is_refused_and_nothing_changes(db: &TestDb) {
     let before = owner_and_caller(&repo, "taken@example.com");
 
     // Compared lower-cased: `Email` lower-cases on the way in.
-    let result = repo.update_details(before.id, &set_all("TAKEN@example.com", "+33333333", "New"));
+    let result = repo.update_details(
+        before.id,
+        &set_all("TAKEN@example.com", "+33333333", "New"),
+        &event(Action::ProfileUpdated),
+    );
 
     assert!(
         matches!(result, Err(UpdateDetailsError::EmailTaken)),
@@ -134,6 +154,7 @@ fn a_taken_phone_is_refused_and_nothing_changes(db: &TestDb) {
             phone: Some(Some(phone("+11111111"))),
             full_name: Some(None),
         },
+        &event(Action::ProfileUpdated),
     );
 
     assert!(
@@ -147,11 +168,19 @@ fn setting_your_own_email_again_is_fine(db: &TestDb) {
     let (repo, _) = db.repo(2);
     let user = active_user(&repo, "agent47");
     let first = repo
-        .update_details(user.id, &set_all("a@example.com", "+44123456789", "Agent"))
+        .update_details(
+            user.id,
+            &set_all("a@example.com", "+44123456789", "Agent"),
+            &event(Action::ProfileUpdated),
+        )
         .unwrap();
 
     let again = repo
-        .update_details(user.id, &set_all("A@example.com", "+44123456789", "Agent"))
+        .update_details(
+            user.id,
+            &set_all("A@example.com", "+44123456789", "Agent"),
+            &event(Action::ProfileUpdated),
+        )
         .unwrap();
 
     assert_eq!(again, first);
@@ -159,13 +188,26 @@ fn setting_your_own_email_again_is_fine(db: &TestDb) {
 
 fn an_empty_update_returns_the_user_unchanged(db: &TestDb) {
     let (repo, _) = db.repo(2);
-    let user = repo.create(&new_user("agent47", "h", false)).unwrap();
+    let user = repo
+        .create(
+            &new_user("agent47", "h", false),
+            &event(Action::UserRegistered),
+        )
+        .unwrap();
     let set = repo
-        .update_details(user.id, &set_all("a@example.com", "+44123456789", "Agent"))
+        .update_details(
+            user.id,
+            &set_all("a@example.com", "+44123456789", "Agent"),
+            &event(Action::ProfileUpdated),
+        )
         .unwrap();
 
     let unchanged = repo
-        .update_details(user.id, &DetailsUpdate::default())
+        .update_details(
+            user.id,
+            &DetailsUpdate::default(),
+            &event(Action::ProfileUpdated),
+        )
         .unwrap();
 
     assert_eq!(unchanged, set);
@@ -181,7 +223,7 @@ fn updating_an_unknown_user_is_unexpected(db: &TestDb) {
         DetailsUpdate::default(),
         set_all("a@example.com", "+44123456789", "A"),
     ] {
-        let result = repo.update_details(unknown, &update);
+        let result = repo.update_details(unknown, &update, &event(Action::ProfileUpdated));
         assert!(
             matches!(
                 result,
@@ -192,7 +234,12 @@ fn updating_an_unknown_user_is_unexpected(db: &TestDb) {
     }
     assert!(
         !repo
-            .change_password(unknown, 0, &PasswordHash::new("new"))
+            .change_password(
+                unknown,
+                0,
+                &PasswordHash::new("new"),
+                &event(Action::PasswordChanged)
+            )
             .unwrap()
     );
     assert_eq!(stored(&repo, "agent47"), user);
@@ -209,7 +256,9 @@ fn concurrent_claims_of_one_email_have_exactly_one_winner(db: &TestDb) {
         ..DetailsUpdate::default()
     };
 
-    let results = race(THREADS, |i| repo.update_details(ids[i], &update));
+    let results = race(THREADS, |i| {
+        repo.update_details(ids[i], &update, &event(Action::ProfileUpdated))
+    });
 
     let winners = results.iter().filter(|r| r.is_ok()).count();
     let taken = results
@@ -217,4 +266,35 @@ fn concurrent_claims_of_one_email_have_exactly_one_winner(db: &TestDb) {
         .filter(|r| matches!(r, Err(UpdateDetailsError::EmailTaken)))
         .count();
     assert_eq!((winners, taken), (1, THREADS - 1), "{results:?}");
+}
+
+fn a_details_update_records_its_event_only_when_it_changes(db: &TestDb) {
+    let (repo, pool) = db.repo(2);
+    let before = owner_and_caller(&repo, "taken@example.com");
+    let events = audit_rows(&pool);
+    let update = |update: &DetailsUpdate| {
+        repo.update_details(
+            before.id,
+            update,
+            &event_about(Action::ProfileUpdated, "caller"),
+        )
+    };
+
+    // Refused, empty, or for no user: nothing recorded.
+    assert!(update(&set_all("taken@example.com", "+33333333", "New")).is_err());
+    assert_eq!(update(&DetailsUpdate::default()).unwrap(), before);
+    assert!(
+        repo.update_details(
+            before.id + 1000,
+            &set_all("new@example.com", "+33333333", "New"),
+            &event(Action::ProfileUpdated),
+        )
+        .is_err()
+    );
+    assert_eq!(audit_rows(&pool), events);
+
+    update(&set_all("new@example.com", "+33333333", "New")).unwrap();
+    let mut expected = events;
+    expected.push(("profile.updated".to_owned(), Some("caller".to_owned())));
+    assert_eq!(audit_rows(&pool), expected);
 }

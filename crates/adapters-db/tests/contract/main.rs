@@ -1,5 +1,5 @@
-//! The contracts of `UserRepository`, `SessionRepository` and
-//! `LoginFailureRepository`, once, run against SQLite (a temporary file)
+//! The contracts of `UserRepository`, `SessionRepository`,
+//! `LoginFailureRepository` and `AuditRepository`, once, run against SQLite (a temporary file)
 //! and Postgres (a fresh database per test). One module per subject, each
 //! listing its tests in `contract!`; this file holds the databases and the
 //! fixtures the modules share.
@@ -16,8 +16,9 @@ use adapters_db::test_support::{TestPostgres, fresh_sqlite};
 use adapters_db::{DatabaseUrl, DbPool, DieselSessionRepository, DieselUserRepository, connect};
 use diesel::prelude::*;
 use domain::{
-    Attempt, AttemptLimit, DetailsUpdate, Email, FullName, NewSession, NewUser, PasswordHash,
-    Phone, Rotation, SessionRepository, User, UserRepository, Username,
+    Action, Attempt, AttemptLimit, DetailsUpdate, Email, FullName, NewEvent, NewSession, NewUser,
+    Origin, PasswordHash, Phone, Rotation, Scopes, SessionRepository, User, UserDetails,
+    UserRepository, Username,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -86,13 +87,18 @@ impl Sessions {
 
     /// An active user whose stored hash is `hash`, at credential version 0.
     fn user_with_hash(&self, name: &str, hash: &str) -> User {
-        self.users.create(&new_user(name, hash, true)).unwrap()
+        create(&self.users, &new_user(name, hash, true))
     }
 
     /// Whether the password change from credential `version` went through.
     fn change_password(&self, user_id: i64, version: i64, hash: &str) -> bool {
         self.users
-            .change_password(user_id, version, &PasswordHash::new(hash))
+            .change_password(
+                user_id,
+                version,
+                &PasswordHash::new(hash),
+                &event(Action::PasswordChanged),
+            )
             .unwrap()
     }
 
@@ -108,15 +114,35 @@ impl Sessions {
     /// Stores a session as `session` builds it; false if it was refused.
     fn start(&self, family: &str, user_id: i64, token: &str, expires_at: u64) -> bool {
         self.sessions
-            .create(&session(family, user_id, token, expires_at))
+            .create(
+                &session(family, user_id, token, expires_at),
+                &event(Action::LoginSucceeded),
+            )
             .unwrap()
     }
 
     /// Whether `current` rotates to `next`, as `rotation` builds it.
     fn rotates(&self, user_id: i64, family: &str, current: &str, next: &str, now: u64) -> bool {
         self.sessions
-            .rotate(&rotation(user_id, family, current, next, now))
+            .rotate(
+                &rotation(user_id, family, current, next, now),
+                &event(Action::TokenRefreshed),
+            )
             .unwrap()
+            .is_some()
+    }
+
+    /// Revokes `family` as `user_id`'s logout; whether it revoked anything.
+    fn revoke(&self, family: &str, user_id: i64) -> bool {
+        self.sessions
+            .revoke_family(family, user_id, &event(Action::SessionLogout))
+            .unwrap()
+    }
+
+    fn revoke_all(&self, user_id: i64) {
+        self.sessions
+            .revoke_all_for_user(user_id, &event(Action::SessionLogoutAll))
+            .unwrap();
     }
 }
 
@@ -145,19 +171,75 @@ macro_rules! contract {
     };
 }
 
+mod admin;
 mod attempts;
+mod audit;
 mod credentials;
 mod details;
 mod migrations;
 mod sessions;
 mod users;
 
+/// A new user as registration makes one: no details, granted `me`,
+/// created at `NOW`.
 fn new_user(name: &str, hash: &str, is_active: bool) -> NewUser {
     NewUser {
         username: Username::parse(name).unwrap(),
         password_hash: PasswordHash::new(hash),
         is_active,
+        is_superuser: false,
+        scopes: scopes("me"),
+        details: UserDetails::default(),
+        created_at: NOW,
     }
+}
+
+/// Stores `user` as registration does (`user.registered` about them).
+fn create(repo: &DieselUserRepository, user: &NewUser) -> User {
+    repo.create(
+        user,
+        &event_about(Action::UserRegistered, user.username.as_ref()),
+    )
+    .unwrap()
+}
+
+fn scopes(raw: &str) -> Scopes {
+    Scopes::parse(raw).unwrap()
+}
+
+/// An event of the system's at `NOW`, about no one: for the tests that
+/// only need some event to hand over.
+fn event(action: Action) -> NewEvent {
+    NewEvent {
+        at: NOW,
+        action,
+        actor: None,
+        subject: None,
+        origin: Origin::default(),
+    }
+}
+
+/// An event `subject` caused on their own account, at `NOW`.
+fn event_about(action: Action, subject: &str) -> NewEvent {
+    NewEvent::by(&name(subject), action, &Origin::default(), NOW)
+}
+
+/// The `(action, subject)` of every stored event, oldest first.
+fn audit_rows(pool: &DbPool) -> Vec<(String, Option<String>)> {
+    use schema::audit_events;
+    audit_events::table
+        .order(audit_events::id)
+        .select((audit_events::action, audit_events::subject))
+        .load(&mut pool.get().unwrap())
+        .unwrap()
+}
+
+/// The actions of every stored event, oldest first.
+fn audit_actions(pool: &DbPool) -> Vec<String> {
+    audit_rows(pool)
+        .into_iter()
+        .map(|(action, _)| action)
+        .collect()
 }
 
 /// Runs `run(i)` for each `i` in `0..threads`, each on a thread of its own
@@ -183,7 +265,7 @@ fn race<T: Send>(threads: usize, run: impl Fn(usize) -> T + Sync) -> Vec<T> {
 
 /// An active user with a placeholder hash.
 fn active_user(repo: &DieselUserRepository, name: &str) -> User {
-    repo.create(&new_user(name, "h", true)).unwrap()
+    create(repo, &new_user(name, "h", true))
 }
 
 fn name(raw: &str) -> Username {
@@ -212,7 +294,8 @@ fn set_all(email_raw: &str, phone_raw: &str, full_name: &str) -> DetailsUpdate {
 
 const NOW: u64 = 1_800_000_000;
 
-/// A session started 10 s before `NOW`, at credential version 0.
+/// A session started 10 s before `NOW`, at credential version 0, granted
+/// `me`.
 fn session(family: &str, user_id: i64, token: &str, expires_at: u64) -> NewSession {
     NewSession {
         family: family.to_owned(),
@@ -222,6 +305,7 @@ fn session(family: &str, user_id: i64, token: &str, expires_at: u64) -> NewSessi
         current_token_id: token.to_owned(),
         created_at: NOW - 10,
         expires_at,
+        scopes: scopes("me"),
     }
 }
 

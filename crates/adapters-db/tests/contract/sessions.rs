@@ -4,9 +4,12 @@
 use adapters_db::DbPool;
 use adapters_db::schema::{sessions, users};
 use diesel::prelude::*;
-use domain::{NewSession, SessionRepository};
+use domain::{Action, NewSession, Scopes, SessionRepository};
 
-use crate::{NOW, TestDb, live_families, race, rotation, session, session_count};
+use crate::{
+    NOW, TestDb, audit_actions, audit_rows, event, event_about, live_families, race, rotation,
+    scopes, session, session_count,
+};
 
 contract!(
     a_family_rotates_once_from_each_token,
@@ -19,6 +22,13 @@ contract!(
     deleting_a_user_deletes_their_sessions,
     a_family_of_another_user_neither_rotates_nor_is_revoked,
     expired_and_revoked_sessions_are_pruned_once_expired,
+    a_session_keeps_its_scopes_and_a_rotation_answers_them,
+    a_rotation_records_its_event_only_when_it_rotates,
+    a_session_records_its_event_only_when_stored,
+    the_scopes_of_a_family_are_only_its_owners,
+    a_revocation_records_its_event_only_when_it_revokes,
+    concurrent_revocations_of_one_family_record_one_event,
+    revoking_all_of_a_user_always_records_the_event,
 );
 
 fn families(pool: &DbPool) -> Vec<String> {
@@ -41,10 +51,13 @@ fn creating_a_session_deletes_only_that_users_expired_ones(db: &TestDb) {
         ("b-expired", other.id, NOW - 100),
     ] {
         s.sessions
-            .create(&NewSession {
-                created_at: NOW - 500,
-                ..session(family, user, &format!("jti-{family}"), expires_at)
-            })
+            .create(
+                &NewSession {
+                    created_at: NOW - 500,
+                    ..session(family, user, &format!("jti-{family}"), expires_at)
+                },
+                &event(Action::LoginSucceeded),
+            )
             .unwrap();
     }
     assert_eq!(session_count(&s.pool), 4);
@@ -91,10 +104,10 @@ fn a_revoked_family_does_not_rotate(db: &TestDb) {
     s.start("fam-1", user.id, "jti-1", NOW + 3600);
     s.start("fam-2", user.id, "jti-1b", NOW + 3600);
 
-    s.sessions.revoke_family("fam-1", user.id).unwrap();
+    assert!(s.revoke("fam-1", user.id));
     // Again, and an unknown family: nothing to do.
-    s.sessions.revoke_family("fam-1", user.id).unwrap();
-    s.sessions.revoke_family("no-such-family", user.id).unwrap();
+    assert!(!s.revoke("fam-1", user.id));
+    assert!(!s.revoke("no-such-family", user.id));
 
     assert!(!s.rotates(user.id, "fam-1", "jti-1", "jti-2", NOW));
     // Only that family.
@@ -120,13 +133,13 @@ fn revoking_all_of_a_user_spares_other_users(db: &TestDb) {
         s.start(family, owner, "jti-1", NOW + 3600);
     }
 
-    s.sessions.revoke_all_for_user(user.id).unwrap();
+    s.revoke_all(user.id);
 
     assert!(!s.rotates(user.id, "a-1", "jti-1", "jti-2", NOW));
     assert!(!s.rotates(user.id, "a-2", "jti-1", "jti-2", NOW));
     assert!(s.rotates(other.id, "b-1", "jti-1", "jti-2", NOW));
     // A user without sessions: nothing to do.
-    s.sessions.revoke_all_for_user(other.id + 1000).unwrap();
+    s.revoke_all(other.id + 1000);
 }
 
 fn concurrent_rotations_of_one_token_have_exactly_one_winner(db: &TestDb) {
@@ -144,13 +157,23 @@ fn concurrent_rotations_of_one_token_have_exactly_one_winner(db: &TestDb) {
             .map(|i| rotation(user.id, &family, "jti-0", &format!("next-{i}"), NOW))
             .collect();
 
-        let results = race(THREADS, |i| s.sessions.rotate(&rotations[i]).unwrap());
+        let results = race(THREADS, |i| {
+            s.sessions
+                .rotate(&rotations[i], &event(Action::TokenRefreshed))
+                .unwrap()
+                .is_some()
+        });
 
         assert_eq!(
             results.iter().filter(|won| **won).count(),
             1,
             "round {round}: {results:?}"
         );
+        let refreshed = audit_actions(&s.pool)
+            .iter()
+            .filter(|action| *action == "token.refreshed")
+            .count();
+        assert_eq!(refreshed, round + 1, "round {round}: one event per winner");
         let winner = results.iter().position(|won| *won).unwrap();
         let current: String = sessions::table
             .filter(sessions::family.eq(&family))
@@ -176,9 +199,10 @@ fn deleting_a_user_deletes_their_sessions(db: &TestDb) {
     assert_eq!(session_count(&s.pool), 1);
     assert!(s.rotates(kept.id, "kept-1", "jti-1", "jti-2", NOW));
     // And a session for a user that does not exist is not stored.
-    let orphan = s
-        .sessions
-        .create(&session("orphan", gone.id, "jti-1", NOW + 3600));
+    let orphan = s.sessions.create(
+        &session("orphan", gone.id, "jti-1", NOW + 3600),
+        &event(Action::LoginSucceeded),
+    );
     assert!(!orphan.unwrap());
     assert_eq!(session_count(&s.pool), 1);
 }
@@ -191,7 +215,7 @@ fn a_family_of_another_user_neither_rotates_nor_is_revoked(db: &TestDb) {
 
     // A token naming bob that carries alice's family and current jti.
     assert!(!s.rotates(bob.id, "alice-1", "jti-1", "jti-2", NOW));
-    s.sessions.revoke_family("alice-1", bob.id).unwrap();
+    assert!(!s.revoke("alice-1", bob.id));
 
     assert_eq!(live_families(&s.pool), ["alice-1"]);
     assert!(s.rotates(alice.id, "alice-1", "jti-1", "jti-2", NOW));
@@ -210,17 +234,18 @@ fn expired_and_revoked_sessions_are_pruned_once_expired(db: &TestDb) {
         // Started long ago, before any of them expired.
         assert!(
             s.sessions
-                .create(&NewSession {
-                    created_at: NOW - 500,
-                    ..session(family, user.id, &format!("jti-{family}"), expires_at)
-                })
+                .create(
+                    &NewSession {
+                        created_at: NOW - 500,
+                        ..session(family, user.id, &format!("jti-{family}"), expires_at)
+                    },
+                    &event(Action::LoginSucceeded)
+                )
                 .unwrap()
         );
     }
-    s.sessions
-        .revoke_family("revoked-expired", user.id)
-        .unwrap();
-    s.sessions.revoke_family("revoked-live", user.id).unwrap();
+    assert!(s.revoke("revoked-expired", user.id));
+    assert!(s.revoke("revoked-live", user.id));
 
     assert_eq!(s.sessions.prune(NOW).unwrap(), 3);
     // A revoked family stays while its refresh tokens could be presented.
@@ -228,4 +253,201 @@ fn expired_and_revoked_sessions_are_pruned_once_expired(db: &TestDb) {
     assert_eq!(s.sessions.prune(NOW).unwrap(), 0);
     assert_eq!(s.sessions.prune(NOW + 3600).unwrap(), 2);
     assert!(families(&s.pool).is_empty());
+}
+
+fn a_session_keeps_its_scopes_and_a_rotation_answers_them(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    let granted = scopes("items:read me admin");
+    for (family, granted) in [("wide", granted.clone()), ("none", Scopes::empty())] {
+        assert!(
+            s.sessions
+                .create(
+                    &NewSession {
+                        scopes: granted,
+                        ..session(family, user.id, "jti-1", NOW + 3600)
+                    },
+                    &event(Action::LoginSucceeded),
+                )
+                .unwrap()
+        );
+    }
+
+    let rotated = s
+        .sessions
+        .rotate(
+            &rotation(user.id, "wide", "jti-1", "jti-2", NOW),
+            &event(Action::TokenRefreshed),
+        )
+        .unwrap();
+
+    assert_eq!(rotated, Some(granted.clone()));
+    // Stored in the canonical text form.
+    let stored: String = sessions::table
+        .filter(sessions::family.eq("wide"))
+        .select(sessions::scopes)
+        .first(&mut s.pool.get().unwrap())
+        .unwrap();
+    assert_eq!(stored, "admin items:read me");
+    // A session granted nothing is a session still.
+    assert_eq!(
+        s.sessions
+            .rotate(
+                &rotation(user.id, "none", "jti-1", "jti-2", NOW),
+                &event(Action::TokenRefreshed),
+            )
+            .unwrap(),
+        Some(Scopes::empty())
+    );
+    assert_eq!(s.sessions.scopes("wide", user.id).unwrap(), Some(granted));
+}
+
+fn a_rotation_records_its_event_only_when_it_rotates(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    s.start("fam-1", user.id, "jti-1", NOW + 3600);
+    s.start("fam-2", user.id, "jti-a", NOW + 3600);
+    assert!(s.revoke("fam-2", user.id));
+    let before = audit_rows(&s.pool);
+
+    let refresh = |current: &str, next: &str, family: &str, now: u64| {
+        s.sessions
+            .rotate(
+                &rotation(user.id, family, current, next, now),
+                &event_about(Action::TokenRefreshed, "agent47"),
+            )
+            .unwrap()
+    };
+    assert!(refresh("jti-1", "jti-2", "fam-1", NOW).is_some());
+    // Spent, unknown, revoked, expired, someone else's: refused, unrecorded.
+    assert_eq!(refresh("jti-1", "jti-x", "fam-1", NOW), None);
+    assert_eq!(refresh("jti-2", "jti-x", "fam-9", NOW), None);
+    assert_eq!(refresh("jti-a", "jti-b", "fam-2", NOW), None);
+    assert_eq!(refresh("jti-2", "jti-x", "fam-1", NOW + 3600 * 2), None);
+    assert_eq!(
+        s.sessions
+            .rotate(
+                &rotation(user.id + 1, "fam-1", "jti-2", "jti-x", NOW),
+                &event(Action::TokenRefreshed),
+            )
+            .unwrap(),
+        None
+    );
+
+    let mut expected = before;
+    expected.push(("token.refreshed".to_owned(), Some("agent47".to_owned())));
+    assert_eq!(audit_rows(&s.pool), expected);
+}
+
+fn a_session_records_its_event_only_when_stored(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    assert!(s.change_password(user.id, 0, "new-hash"));
+    let before = audit_actions(&s.pool);
+
+    // Verified the old password: refused. For no user at all: refused.
+    assert!(!s.start("late", user.id, "jti-1", NOW + 3600));
+    assert!(!s.start("orphan", user.id + 1000, "jti-1", NOW + 3600));
+    assert_eq!(audit_actions(&s.pool), before);
+
+    assert!(
+        s.sessions
+            .create(
+                &NewSession {
+                    credential_version: 1,
+                    ..session("fresh", user.id, "jti-1", NOW + 3600)
+                },
+                &event(Action::LoginSucceeded),
+            )
+            .unwrap()
+    );
+    assert_eq!(
+        audit_actions(&s.pool),
+        ["user.registered", "password.changed", "login.succeeded"]
+    );
+}
+
+fn the_scopes_of_a_family_are_only_its_owners(db: &TestDb) {
+    let s = db.sessions(2);
+    let alice = s.user("alice");
+    let bob = s.user("bob");
+    assert!(
+        s.sessions
+            .create(
+                &NewSession {
+                    scopes: scopes("items:write me"),
+                    ..session("alice-1", alice.id, "jti-1", NOW + 3600)
+                },
+                &event(Action::LoginSucceeded),
+            )
+            .unwrap()
+    );
+
+    assert_eq!(
+        s.sessions.scopes("alice-1", alice.id).unwrap(),
+        Some(scopes("items:write me"))
+    );
+    assert_eq!(s.sessions.scopes("alice-1", bob.id).unwrap(), None);
+    assert_eq!(s.sessions.scopes("no-such-family", alice.id).unwrap(), None);
+    // Revoked, the family still says what it was granted.
+    assert!(s.revoke("alice-1", alice.id));
+    assert_eq!(
+        s.sessions.scopes("alice-1", alice.id).unwrap(),
+        Some(scopes("items:write me"))
+    );
+}
+
+fn a_revocation_records_its_event_only_when_it_revokes(db: &TestDb) {
+    let s = db.sessions(2);
+    let alice = s.user("alice");
+    let bob = s.user("bob");
+    s.start("alice-1", alice.id, "jti-1", NOW + 3600);
+    let before = audit_actions(&s.pool);
+
+    assert!(!s.revoke("alice-1", bob.id));
+    assert!(!s.revoke("no-such-family", alice.id));
+    assert_eq!(audit_actions(&s.pool), before);
+    assert!(s.revoke("alice-1", alice.id));
+    assert!(!s.revoke("alice-1", alice.id));
+
+    let mut expected = before;
+    expected.push("session.logout".to_owned());
+    assert_eq!(audit_actions(&s.pool), expected);
+}
+
+fn concurrent_revocations_of_one_family_record_one_event(db: &TestDb) {
+    const THREADS: usize = 8;
+    let s = db.sessions(THREADS as u32);
+    let user = s.user("agent47");
+    s.start("fam-1", user.id, "jti-1", NOW + 3600);
+
+    let results = race(THREADS, |_| s.revoke("fam-1", user.id));
+
+    assert_eq!(results.iter().filter(|revoked| **revoked).count(), 1);
+    let logouts = audit_actions(&s.pool)
+        .into_iter()
+        .filter(|action| action == "session.logout")
+        .count();
+    assert_eq!(logouts, 1);
+}
+
+fn revoking_all_of_a_user_always_records_the_event(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    s.start("a-1", user.id, "jti-1", NOW + 3600);
+
+    s.revoke_all(user.id);
+    // Nothing left to revoke: the logout is recorded all the same.
+    s.revoke_all(user.id);
+
+    assert!(live_families(&s.pool).is_empty());
+    assert_eq!(
+        audit_actions(&s.pool),
+        [
+            "user.registered",
+            "login.succeeded",
+            "session.logout_all",
+            "session.logout_all"
+        ]
+    );
 }

@@ -5,9 +5,15 @@ use std::time::Duration;
 use adapters_db::schema::{user_details, users};
 use adapters_db::{DbPool, DieselUserRepository, build_pool, connect, ping};
 use diesel::prelude::*;
-use domain::{CreateUserError, User, UserDetails, UserRepository};
+use domain::{
+    Action, CreateUserError, FullName, NewEvent, NewUser, Origin, Scopes, User, UserDetails,
+    UserRepository,
+};
 
-use crate::{TestDb, active_user, name, new_user, race};
+use crate::{
+    NOW, TestDb, active_user, audit_actions, audit_rows, email, event, name, new_user, phone, race,
+    scopes,
+};
 
 contract!(
     a_created_user_is_found_with_empty_details,
@@ -19,6 +25,10 @@ contract!(
     deleting_a_user_deletes_the_details,
     an_exhausted_pool_is_unavailable,
     ping_answers,
+    a_created_user_keeps_its_grants_flags_and_time,
+    a_user_is_created_with_their_details_and_the_event,
+    a_taken_email_or_phone_refuses_the_creation_and_records_nothing,
+    concurrent_bootstraps_of_one_superuser_create_one_and_record_one_event,
 );
 
 fn count_rows(pool: &DbPool) -> (i64, i64) {
@@ -32,8 +42,18 @@ fn a_created_user_is_found_with_empty_details(db: &TestDb) {
     let (repo, _) = db.repo(2);
     let hash = "$2b$04$abcdefghijklmnopqrstuu5Ih1k1Eo6cc7cvBnD0hXgGmvX4P6vba";
 
-    let created = repo.create(&new_user("agent47", hash, true)).unwrap();
-    let inactive = repo.create(&new_user("sleeper", "other", false)).unwrap();
+    let created = repo
+        .create(
+            &new_user("agent47", hash, true),
+            &event(Action::UserRegistered),
+        )
+        .unwrap();
+    let inactive = repo
+        .create(
+            &new_user("sleeper", "other", false),
+            &event(Action::UserRegistered),
+        )
+        .unwrap();
 
     assert_eq!(created.username.as_ref(), "agent47");
     assert_eq!(created.password_hash.as_ref(), hash);
@@ -59,8 +79,18 @@ fn an_unknown_username_is_not_found(db: &TestDb) {
 fn usernames_are_case_sensitive(db: &TestDb) {
     let (repo, pool) = db.repo(2);
 
-    let upper = repo.create(&new_user("Agent", "upper-hash", true)).unwrap();
-    let lower = repo.create(&new_user("agent", "lower-hash", true)).unwrap();
+    let upper = repo
+        .create(
+            &new_user("Agent", "upper-hash", true),
+            &event(Action::UserRegistered),
+        )
+        .unwrap();
+    let lower = repo
+        .create(
+            &new_user("agent", "lower-hash", true),
+            &event(Action::UserRegistered),
+        )
+        .unwrap();
 
     assert_ne!(upper.id, lower.id);
     let found_upper = repo.find_by_username(&name("Agent")).unwrap().unwrap();
@@ -73,9 +103,17 @@ fn usernames_are_case_sensitive(db: &TestDb) {
 
 fn a_taken_username_is_refused_and_adds_no_details_row(db: &TestDb) {
     let (repo, pool) = db.repo(2);
-    let first = repo.create(&new_user("agent47", "first", true)).unwrap();
+    let first = repo
+        .create(
+            &new_user("agent47", "first", true),
+            &event(Action::UserRegistered),
+        )
+        .unwrap();
 
-    let second = repo.create(&new_user("agent47", "second", false));
+    let second = repo.create(
+        &new_user("agent47", "second", false),
+        &event(Action::UserRegistered),
+    );
 
     assert!(
         matches!(second, Err(CreateUserError::UsernameTaken)),
@@ -84,6 +122,7 @@ fn a_taken_username_is_refused_and_adds_no_details_row(db: &TestDb) {
     assert_eq!(count_rows(&pool), (1, 1));
     let found = repo.find_by_username(&name("agent47")).unwrap().unwrap();
     assert_eq!(found, first);
+    assert_eq!(audit_actions(&pool), ["user.registered"]);
 }
 
 fn concurrent_creations_of_one_name_have_exactly_one_winner(db: &TestDb) {
@@ -91,7 +130,10 @@ fn concurrent_creations_of_one_name_have_exactly_one_winner(db: &TestDb) {
     let (repo, pool) = db.repo(THREADS as u32);
 
     let results = race(THREADS, |i| {
-        repo.create(&new_user("racer", &format!("hash-{i}"), true))
+        repo.create(
+            &new_user("racer", &format!("hash-{i}"), true),
+            &event(Action::UserRegistered),
+        )
     });
 
     let winners = results.iter().filter(|r| r.is_ok()).count();
@@ -155,7 +197,10 @@ fn an_exhausted_pool_is_unavailable(db: &TestDb) {
     let _held = pool.get().unwrap();
 
     let found = repo.find_by_username(&name("agent47"));
-    let created = repo.create(&new_user("agent47", "h", true));
+    let created = repo.create(
+        &new_user("agent47", "h", true),
+        &event(Action::UserRegistered),
+    );
     let pinged = ping(&pool);
 
     assert!(
@@ -177,4 +222,167 @@ fn an_exhausted_pool_is_unavailable(db: &TestDb) {
 
 fn ping_answers(db: &TestDb) {
     ping(&db.pool(1)).unwrap();
+}
+
+fn a_created_user_keeps_its_grants_flags_and_time(db: &TestDb) {
+    let (repo, pool) = db.repo(2);
+    let grants = scopes("me items:read admin");
+
+    let created = repo
+        .create(
+            &NewUser {
+                is_superuser: true,
+                scopes: grants.clone(),
+                created_at: NOW + 5,
+                ..new_user("root", "h", true)
+            },
+            &event(Action::AdminUserCreated),
+        )
+        .unwrap();
+    let plain = repo
+        .create(
+            &NewUser {
+                scopes: Scopes::empty(),
+                ..new_user("nobody", "h", true)
+            },
+            &event(Action::UserRegistered),
+        )
+        .unwrap();
+
+    assert!(created.is_superuser);
+    assert_eq!(created.scopes, grants);
+    assert_eq!(created.created_at, NOW + 5);
+    assert_eq!(repo.find_by_username(&name("root")).unwrap(), Some(created));
+    assert!(!plain.is_superuser);
+    assert_eq!(plain.scopes, Scopes::empty());
+    assert_eq!(repo.find_by_username(&name("nobody")).unwrap(), Some(plain));
+    // Stored as the canonical text form.
+    let stored: Vec<String> = users::table
+        .order(users::id)
+        .select(users::scopes)
+        .load(&mut pool.get().unwrap())
+        .unwrap();
+    assert_eq!(stored, ["admin items:read me", ""]);
+}
+
+fn a_user_is_created_with_their_details_and_the_event(db: &TestDb) {
+    let (repo, pool) = db.repo(2);
+    let details = UserDetails {
+        email: Some(email("Agent@Example.com")),
+        phone: Some(phone("+44123456789")),
+        full_name: Some(FullName::parse("Agent 47").unwrap()),
+    };
+    let origin = Origin::new(Some("10.0.0.1".into()), Some("curl/8"), Some("req-1"));
+
+    let created = repo
+        .create(
+            &NewUser {
+                details: details.clone(),
+                ..new_user("agent47", "h", true)
+            },
+            &NewEvent {
+                actor: Some(name("root")),
+                ..NewEvent::by(&name("agent47"), Action::AdminUserCreated, &origin, NOW)
+            },
+        )
+        .unwrap();
+
+    assert_eq!(created.details, details);
+    assert_eq!(
+        repo.find_by_username(&name("agent47")).unwrap(),
+        Some(created)
+    );
+    assert_eq!(
+        audit_rows(&pool),
+        [("admin.user_created".to_owned(), Some("agent47".to_owned()))]
+    );
+}
+
+fn a_taken_email_or_phone_refuses_the_creation_and_records_nothing(db: &TestDb) {
+    let (repo, pool) = db.repo(2);
+    let with = |email_raw: Option<&str>, phone_raw: Option<&str>| UserDetails {
+        email: email_raw.map(email),
+        phone: phone_raw.map(phone),
+        full_name: None,
+    };
+    repo.create(
+        &NewUser {
+            details: with(Some("owner@example.com"), Some("+11111111")),
+            ..new_user("owner", "h", true)
+        },
+        &event(Action::UserRegistered),
+    )
+    .unwrap();
+
+    let email_taken = repo.create(
+        &NewUser {
+            // Compared lower-cased: `Email` lower-cases on the way in.
+            details: with(Some("OWNER@example.com"), Some("+22222222")),
+            ..new_user("second", "h", true)
+        },
+        &event(Action::UserRegistered),
+    );
+    let phone_taken = repo.create(
+        &NewUser {
+            details: with(Some("third@example.com"), Some("+11111111")),
+            ..new_user("third", "h", true)
+        },
+        &event(Action::UserRegistered),
+    );
+
+    assert!(
+        matches!(email_taken, Err(CreateUserError::EmailTaken)),
+        "{email_taken:?}"
+    );
+    assert!(
+        matches!(phone_taken, Err(CreateUserError::PhoneTaken)),
+        "{phone_taken:?}"
+    );
+    assert_eq!(count_rows(&pool), (1, 1));
+    assert_eq!(repo.find_by_username(&name("second")).unwrap(), None);
+    assert_eq!(audit_actions(&pool), ["user.registered"]);
+    // Neither blocks the name it tried: without the clash it is created.
+    repo.create(
+        &NewUser {
+            details: with(Some("second@example.com"), None),
+            ..new_user("second", "h", true)
+        },
+        &event(Action::UserRegistered),
+    )
+    .unwrap();
+}
+
+fn concurrent_bootstraps_of_one_superuser_create_one_and_record_one_event(db: &TestDb) {
+    // Instances starting together each create DB__FIRST_SUPERUSER.
+    const THREADS: usize = 8;
+    let (repo, pool) = db.repo(THREADS as u32);
+    let superuser = NewUser {
+        is_superuser: true,
+        scopes: scopes("admin me"),
+        ..new_user("root", "h", true)
+    };
+    let bootstrap = NewEvent {
+        at: NOW,
+        action: Action::AdminUserCreated,
+        actor: None,
+        subject: Some(name("root")),
+        origin: Origin::default(),
+    };
+
+    let results = race(THREADS, |_| repo.create(&superuser, &bootstrap));
+
+    let winners = results.iter().filter(|r| r.is_ok()).count();
+    let taken = results
+        .iter()
+        .filter(|r| matches!(r, Err(CreateUserError::UsernameTaken)))
+        .count();
+    assert_eq!((winners, taken), (1, THREADS - 1), "{results:?}");
+    assert_eq!(count_rows(&pool), (1, 1));
+    assert_eq!(
+        audit_rows(&pool),
+        [("admin.user_created".to_owned(), Some("root".to_owned()))]
+    );
+    let winner = results.into_iter().find_map(Result::ok).unwrap();
+    assert!(winner.is_superuser);
+    assert_eq!(repo.find_by_username(&name("root")).unwrap(), Some(winner));
 }
