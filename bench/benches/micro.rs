@@ -9,7 +9,7 @@ use actix_web::{body::MessageBody, http::StatusCode};
 use adapters_crypto::{JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey};
 use adapters_http::Envelope;
 use criterion::{Criterion, criterion_group, criterion_main};
-use domain::{Clock, SystemClock, TokenKind, TokenRequest, TokenService, Username};
+use domain::{Clock, Scopes, SystemClock, TokenKind, TokenRequest, TokenService, Username};
 
 /// `verified_cache_entries`: 0 sends every decode through jsonwebtoken.
 fn token_service(verified_cache_entries: usize) -> JwtTokenService {
@@ -28,7 +28,8 @@ fn access_request() -> TokenRequest {
     TokenRequest {
         kind: TokenKind::Access,
         subject: Username::parse("agent47").expect("a valid username"),
-        family: None,
+        family: Some("0123456789abcdef0123456789abcdef".to_owned()),
+        scopes: Scopes::legacy(),
         now: SystemClock.now(),
     }
 }

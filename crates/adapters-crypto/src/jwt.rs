@@ -1,7 +1,7 @@
 use std::{fmt, str::FromStr};
 
 use domain::{
-    Claims, InfraError, IssuedToken, TokenError, TokenKind, TokenRequest, TokenService,
+    Claims, InfraError, IssuedToken, Scopes, TokenError, TokenKind, TokenRequest, TokenService,
     UnixSeconds, text::is_storable,
 };
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -175,8 +175,26 @@ struct WireClaims {
     #[serde(rename = "type")]
     kind: WireKind,
     iss: String,
+    /// A refresh token's session family.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     fam: Option<String>,
+    /// An access token's session (docs/api.md §9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
+    /// An access token's scopes, space-separated (RFC 9068 §2.2.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+}
+
+impl WireClaims {
+    /// The session family: `fam` of a refresh token, `sid` of an access
+    /// token.
+    fn family(&self, kind: TokenKind) -> Option<&String> {
+        match kind {
+            TokenKind::Access => self.sid.as_ref(),
+            TokenKind::Refresh => self.fam.as_ref(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,22 +266,32 @@ impl JwtTokenService {
         let wire = jsonwebtoken::decode::<WireClaims>(token, &keys.decoding, &keys.validation)
             .map_err(|_| TokenError::Invalid)?
             .claims;
-        // A NUL never reaches the database (docs/api.md §8): `sub`, `jti` and
-        // `fam` are looked up there. (`type` is an enum: a NUL cannot parse.)
-        let claims = [Some(&wire.sub), Some(&wire.jti), wire.fam.as_ref()];
+        // A NUL never reaches the database (docs/api.md §8): `sub`, `jti`,
+        // `fam` and `sid` are looked up there. (`type` is an enum: a NUL
+        // cannot parse; a scope name admits no NUL.)
+        let family = wire.family(kind);
+        let claims = [Some(&wire.sub), Some(&wire.jti), family];
         if !claims.into_iter().flatten().all(|claim| is_storable(claim)) {
             return Err(TokenError::Invalid);
         }
-        if wire.kind != WireKind::from(kind) || (kind == TokenKind::Refresh && wire.fam.is_none()) {
+        if wire.kind != WireKind::from(kind) || (kind == TokenKind::Refresh && family.is_none()) {
             return Err(TokenError::Invalid);
         }
+        let scopes = match (kind, &wire.scope) {
+            (TokenKind::Access, Some(scope)) => {
+                Some(Scopes::parse(scope).map_err(|_| TokenError::Invalid)?)
+            }
+            _ => None,
+        };
+        let family = family.cloned();
         Ok(Claims {
             subject: wire.sub,
             kind,
             issued_at: wire.iat,
             expires_at: wire.exp,
             id: wire.jti,
-            family: wire.fam,
+            family,
+            scopes,
         })
     }
 
@@ -288,13 +316,21 @@ fn unexpired(claims: Claims, now: UnixSeconds) -> Result<Claims, TokenError> {
 impl TokenService for JwtTokenService {
     fn issue(&self, request: &TokenRequest) -> Result<IssuedToken, InfraError> {
         let keys = self.keys(request.kind);
-        let family = match request.kind {
-            TokenKind::Access => None,
-            TokenKind::Refresh => Some(
-                request
-                    .family
-                    .clone()
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
+        let (fam, sid, scope) = match request.kind {
+            TokenKind::Access => (
+                None,
+                request.family.clone(),
+                Some(request.scopes.to_string()),
+            ),
+            TokenKind::Refresh => (
+                Some(
+                    request
+                        .family
+                        .clone()
+                        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
+                ),
+                None,
+                None,
             ),
         };
         let wire = WireClaims {
@@ -304,7 +340,9 @@ impl TokenService for JwtTokenService {
             jti: uuid::Uuid::new_v4().simple().to_string(),
             kind: request.kind.into(),
             iss: self.issuer.clone(),
-            fam: family,
+            fam,
+            sid,
+            scope,
         };
         let header = Header::new(self.algorithm.to_jsonwebtoken());
         let token =
@@ -312,12 +350,13 @@ impl TokenService for JwtTokenService {
         Ok(IssuedToken {
             token,
             claims: Claims {
+                family: wire.family(request.kind).cloned(),
+                scopes: (request.kind == TokenKind::Access).then(|| request.scopes.clone()),
                 subject: wire.sub,
                 kind: request.kind,
                 issued_at: wire.iat,
                 expires_at: wire.exp,
                 id: wire.jti,
-                family: wire.fam,
             },
         })
     }

@@ -31,6 +31,7 @@ fn issue(service: &JwtTokenService, kind: TokenKind, family: Option<&str>) -> Is
             kind,
             subject: Username::parse("agent47").unwrap(),
             family: family.map(Into::into),
+            scopes: Scopes::parse("me items:read").unwrap(),
             now: NOW,
         })
         .unwrap()
@@ -98,6 +99,55 @@ fn tokens_carry_the_claims_of_the_contract() {
     assert_eq!(refresh["type"], "refresh");
     assert_eq!(refresh["fam"], "fam-1");
     assert_eq!(refresh["exp"], NOW + 604_800);
+    // The session's scopes are the session's: not in the refresh token.
+    assert!(refresh.get("scope").is_none());
+    assert!(refresh.get("sid").is_none());
+}
+
+#[test]
+fn an_access_token_carries_its_scopes_and_session() {
+    // docs/api.md §9: `scope` (one space-separated string, RFC 9068) and
+    // `sid`, the session family.
+    let service = service();
+    let issued = issue(&service, TokenKind::Access, Some("fam-1"));
+    let wire = payload(&issued.token);
+    assert_eq!(wire["scope"], "items:read me");
+    assert_eq!(wire["sid"], "fam-1");
+    assert!(wire.get("fam").is_none());
+    let claims = service
+        .decode(&issued.token, TokenKind::Access, NOW)
+        .unwrap();
+    assert_eq!(claims, issued.claims);
+    assert_eq!(claims.family.as_deref(), Some("fam-1"));
+    assert_eq!(claims.granted().to_string(), "items:read me");
+}
+
+#[test]
+fn an_access_token_without_a_scope_claim_counts_as_me() {
+    // Tokens issued before scopes existed.
+    let token = forge(Algorithm::HS256, ACCESS_KEY, &access_claims());
+    let claims = service().decode(&token, TokenKind::Access, NOW).unwrap();
+    assert_eq!(claims.scopes, None);
+    assert_eq!(claims.granted().to_string(), "me");
+}
+
+#[test]
+fn a_signed_token_with_a_malformed_scope_or_session_is_refused() {
+    let service = service();
+    for (claim, value) in [
+        ("scope", json!("me ADMIN")),
+        ("scope", json!(7)),
+        ("sid", json!("s\u{0}")),
+    ] {
+        let mut claims = access_claims();
+        claims[claim] = value;
+        let token = forge(Algorithm::HS256, ACCESS_KEY, &claims);
+        assert_eq!(
+            service.decode(&token, TokenKind::Access, NOW),
+            Err(TokenError::Invalid),
+            "{claims}"
+        );
+    }
 }
 
 #[test]
