@@ -2,10 +2,18 @@
 //! invariants.
 #![no_main]
 
-use domain::{Email, FullName, Password, Phone, Username};
+use domain::{Email, FullName, Password, Phone, Scopes, Username};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &str| {
+    if let Ok(scopes) = Scopes::parse(raw) {
+        // The text form reads back as the same set, in canonical order.
+        let text = scopes.to_string();
+        assert_eq!(Scopes::parse(&text), Ok(scopes));
+        assert!(text.bytes().all(|b| b.is_ascii_lowercase()
+            || b.is_ascii_digit()
+            || b"_.:- ".contains(&b)));
+    }
     if let Ok(username) = Username::parse(raw) {
         let name = username.as_ref();
         assert!((3..=64).contains(&name.len()));

@@ -1,10 +1,52 @@
-//! Who sent a request, as the failed-login limit counts clients (docs/api.md §8).
+//! Who sent a request, as the failed-login limit counts clients (docs/api.md §8)
+//! and as the audit trail records them (§9).
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
-use actix_web::{HttpRequest, http::header::X_FORWARDED_FOR};
+use actix_web::{
+    FromRequest, HttpMessage, HttpRequest,
+    dev::Payload,
+    http::header::{USER_AGENT, X_FORWARDED_FOR},
+    web,
+};
+use domain::Origin;
 
-use crate::HttpSettings;
+use crate::{HttpSettings, error::ApiError, request_log::RequestId};
+
+/// The [`origin`] of a request, as a handler argument.
+#[derive(Debug, Clone)]
+pub struct RequestOrigin(pub Origin);
+
+impl FromRequest for RequestOrigin {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(
+            request
+                .app_data::<web::Data<HttpSettings>>()
+                .map(|settings| Self(origin(request, settings)))
+                .ok_or_else(|| {
+                    ApiError::Internal("the HttpSettings are not in the app data".into())
+                }),
+        )
+    }
+}
+
+/// Where a request came from, for the audit trail: the client address (as
+/// [`client_address()`] counts it), the `User-Agent` and the request id of
+/// the log line ([`crate::request_log::log_requests`]). The domain bounds
+/// each and drops what it could not store.
+#[must_use]
+pub fn origin(request: &HttpRequest, settings: &HttpSettings) -> Origin {
+    let user_agent = request
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|value| std::str::from_utf8(value.as_bytes()).ok());
+    let extensions = request.extensions();
+    let request_id = extensions.get::<RequestId>().map(|id| id.0.as_str());
+    Origin::new(client_address(request, settings), user_agent, request_id)
+}
 
 /// The client's address, as the key the failed-login limit counts.
 ///
@@ -199,6 +241,24 @@ mod tests {
             client_address(&request, &settings(true, 3)).as_deref(),
             Some("192.0.2.1")
         );
+    }
+
+    #[test]
+    fn an_origin_has_the_address_the_user_agent_and_the_request_id() {
+        let request = TestRequest::default()
+            .peer_addr(PEER.parse::<SocketAddr>().unwrap())
+            .insert_header((USER_AGENT, "curl/8.5"))
+            .to_http_request();
+        request.extensions_mut().insert(RequestId("r-1".into()));
+        let origin = origin(&request, &settings(false, 1));
+        assert_eq!(origin.client_address.as_deref(), Some("192.0.2.1"));
+        assert_eq!(origin.user_agent.as_deref(), Some("curl/8.5"));
+        assert_eq!(origin.request_id.as_deref(), Some("r-1"));
+        let bare = super::origin(
+            &TestRequest::default().to_http_request(),
+            &settings(false, 1),
+        );
+        assert_eq!(bare, Origin::default());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use actix_web::{
     http::{StatusCode, header},
 };
 use domain::{
-    AuthenticateError, ChangePasswordError, InfraError, LoginError, RefreshError, RegisterError,
-    UpdateDetailsError,
+    AdminError, AuthenticateError, ChangePasswordError, InfraError, LoginError, RefreshError,
+    RegisterError, Scopes, UpdateDetailsError,
 };
 
 use crate::envelope::{Envelope, FieldError};
@@ -24,6 +24,11 @@ pub const TOO_MANY_REQUESTS: &str = "Too many requests, try again later.";
 pub const EMAIL_TAKEN: &str = "Email already in use.";
 pub const PHONE_TAKEN: &str = "Phone already in use.";
 pub const INCORRECT_PASSWORD: &str = "Incorrect password.";
+pub const NOT_ENOUGH_PERMISSIONS: &str = "Not enough permissions.";
+pub const OWN_ACCOUNT: &str = "Not allowed on your own account.";
+pub const USER_NOT_FOUND: &str = "User not found.";
+pub const INVALID_SCOPE: &str = "Invalid scope.";
+pub const ADMIN_NEEDS_SUPERUSER: &str = "Only superusers may hold the admin scope.";
 pub const UNAVAILABLE: &str = "Service unavailable, try again later.";
 pub const INTERNAL: &str = "Internal server error.";
 
@@ -46,6 +51,20 @@ pub enum ApiError {
     PhoneTaken,
     /// The current password given to a password change is wrong.
     IncorrectPassword,
+    /// A valid token without every scope the route needs: 403 with the
+    /// RFC 6750 §3.1 challenge naming them.
+    InsufficientScope {
+        needed: Scopes,
+    },
+    /// The caller may not do this (an admin route, and the caller is not
+    /// an active superuser holding `admin` now).
+    Forbidden,
+    /// A superuser deactivating, demoting or deleting their own account.
+    OwnAccount,
+    /// The admin API names a user that does not exist.
+    UserNotFound,
+    /// A scope outside the catalogue, or wider than the caller may ask.
+    InvalidScope,
     /// 422 with one entry per offending field.
     Validation(Vec<FieldError>),
     /// A framework-level refusal (404, 405, 413, 415, …) with its message.
@@ -109,6 +128,10 @@ impl ApiError {
             Self::EmailTaken => EMAIL_TAKEN,
             Self::PhoneTaken => PHONE_TAKEN,
             Self::IncorrectPassword => INCORRECT_PASSWORD,
+            Self::InsufficientScope { .. } | Self::Forbidden => NOT_ENOUGH_PERMISSIONS,
+            Self::OwnAccount => OWN_ACCOUNT,
+            Self::UserNotFound => USER_NOT_FOUND,
+            Self::InvalidScope => INVALID_SCOPE,
             Self::Validation(_) => VALIDATION_FAILED,
             Self::Refused { message, .. } => message,
             Self::Unavailable(_) => UNAVAILABLE,
@@ -125,9 +148,15 @@ impl ResponseError for ApiError {
             | Self::IncorrectLogin
             | Self::InvalidRefreshToken
             | Self::IncorrectPassword => StatusCode::UNAUTHORIZED,
-            Self::InactiveUser | Self::AlreadyRegistered | Self::EmailTaken | Self::PhoneTaken => {
-                StatusCode::BAD_REQUEST
+            Self::InactiveUser
+            | Self::AlreadyRegistered
+            | Self::EmailTaken
+            | Self::PhoneTaken
+            | Self::InvalidScope => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope { .. } | Self::Forbidden | Self::OwnAccount => {
+                StatusCode::FORBIDDEN
             }
+            Self::UserNotFound => StatusCode::NOT_FOUND,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Refused { status, .. } => *status,
@@ -155,6 +184,13 @@ impl ApiError {
             }
             // Overload and outages are short-lived: ask clients to come back.
             Self::Unavailable(_) => envelope = envelope.header(header::RETRY_AFTER, "1"),
+            // RFC 6750 §3.1: the challenge says which scopes would do.
+            Self::InsufficientScope { needed } => {
+                envelope = envelope.header(
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer error=\"insufficient_scope\", scope=\"{needed}\""),
+                );
+            }
             _ => {}
         }
         // A 401 always challenges for a bearer token; so does the 400 for an
@@ -193,6 +229,7 @@ impl From<LoginError> for ApiError {
             LoginError::TooManyAttempts { retry_after_secs } => {
                 Self::TooManyRequests { retry_after_secs }
             }
+            LoginError::InvalidScope => Self::InvalidScope,
             LoginError::Infra(infra) => infra.into(),
         }
     }
@@ -202,6 +239,7 @@ impl From<AuthenticateError> for ApiError {
     fn from(error: AuthenticateError) -> Self {
         match error {
             AuthenticateError::InvalidToken => Self::InvalidToken,
+            AuthenticateError::InsufficientScope { needed } => Self::InsufficientScope { needed },
             AuthenticateError::InactiveUser => Self::InactiveUser,
             AuthenticateError::Infra(infra) => infra.into(),
         }
@@ -212,6 +250,7 @@ impl From<RefreshError> for ApiError {
     fn from(error: RefreshError) -> Self {
         match error {
             RefreshError::InvalidToken => Self::InvalidRefreshToken,
+            RefreshError::InvalidScope => Self::InvalidScope,
             RefreshError::Infra(infra) => infra.into(),
         }
     }
@@ -235,6 +274,92 @@ impl From<ChangePasswordError> for ApiError {
                 Self::TooManyRequests { retry_after_secs }
             }
             ChangePasswordError::Infra(infra) => infra.into(),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(error: AdminError) -> Self {
+        match error {
+            AdminError::Forbidden => Self::Forbidden,
+            AdminError::OwnAccount => Self::OwnAccount,
+            AdminError::NotFound => Self::UserNotFound,
+            AdminError::UsernameTaken => Self::AlreadyRegistered,
+            AdminError::EmailTaken => Self::EmailTaken,
+            AdminError::PhoneTaken => Self::PhoneTaken,
+            AdminError::InvalidScope => Self::InvalidScope,
+            AdminError::AdminScopeNeedsSuperuser => {
+                Self::validation("scopes", ADMIN_NEEDS_SUPERUSER)
+            }
+            AdminError::Infra(infra) => infra.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::body::to_bytes;
+
+    use super::*;
+
+    async fn answer(error: ApiError) -> (StatusCode, header::HeaderMap, serde_json::Value) {
+        let response = error.error_response();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = to_bytes(response.into_body()).await.unwrap();
+        (status, headers, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[actix_web::test]
+    async fn an_insufficient_scope_is_403_with_the_rfc_6750_challenge_sent_and_mirrored() {
+        let needed = Scopes::parse("me admin").unwrap();
+        let (status, headers, json) = answer(ApiError::InsufficientScope { needed }).await;
+        let challenge = r#"Bearer error="insufficient_scope", scope="admin me""#;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(headers.get(header::WWW_AUTHENTICATE).unwrap(), challenge);
+        assert_eq!(json["message"], NOT_ENOUGH_PERMISSIONS);
+        assert_eq!(json["response"], "403_FORBIDDEN");
+        assert_eq!(
+            json["headers"],
+            serde_json::json!({"WWW-Authenticate": challenge})
+        );
+    }
+
+    #[actix_web::test]
+    async fn admin_errors_map_to_their_statuses_and_never_to_a_5xx() {
+        for (error, status, message) in [
+            (AdminError::Forbidden, 403, NOT_ENOUGH_PERMISSIONS),
+            (AdminError::OwnAccount, 403, OWN_ACCOUNT),
+            (AdminError::NotFound, 404, USER_NOT_FOUND),
+            (AdminError::UsernameTaken, 400, ALREADY_REGISTERED),
+            (AdminError::EmailTaken, 400, EMAIL_TAKEN),
+            (AdminError::PhoneTaken, 400, PHONE_TAKEN),
+            (AdminError::InvalidScope, 400, INVALID_SCOPE),
+            (AdminError::AdminScopeNeedsSuperuser, 422, VALIDATION_FAILED),
+        ] {
+            let (code, headers, json) = answer(error.into()).await;
+            assert_eq!(code.as_u16(), status, "{json}");
+            assert_eq!(json["message"], message);
+            if status == 403 {
+                assert!(headers.get(header::WWW_AUTHENTICATE).is_none());
+            }
+        }
+        let (_, _, json) = answer(AdminError::AdminScopeNeedsSuperuser.into()).await;
+        assert_eq!(
+            json["details"],
+            serde_json::json!([{"field": "scopes", "message": ADMIN_NEEDS_SUPERUSER}])
+        );
+    }
+
+    #[actix_web::test]
+    async fn an_invalid_scope_at_login_or_refresh_is_400() {
+        for error in [
+            ApiError::from(LoginError::InvalidScope),
+            ApiError::from(RefreshError::InvalidScope),
+        ] {
+            let (status, _, json) = answer(error).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_eq!(json["message"], INVALID_SCOPE);
         }
     }
 }

@@ -1,11 +1,12 @@
 //! Request extraction that answers in the envelope: bodies in JSON or form
 //! encoding with per-field 422 details, and the bearer token.
 
-use std::{future::Future, pin::Pin};
+use std::{borrow::Cow, future::Future, marker::PhantomData, pin::Pin, sync::OnceLock};
 
 use actix_web::{
     FromRequest, HttpMessage, HttpRequest, dev::Payload, http::StatusCode, http::header, web,
 };
+use domain::{AuthService, Claims, Scope, Scopes};
 use serde::de::DeserializeOwned;
 
 use crate::{envelope::FieldError, error::ApiError};
@@ -314,25 +315,77 @@ impl<T: DeserializeOwned + 'static, const FORM_TOO: bool> FromRequest for Body<T
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` header. The scheme is
-/// case-insensitive, as in FastAPI's `OAuth2PasswordBearer`.
-#[derive(Debug)]
-pub struct BearerToken(pub String);
+/// The scope a route needs, named by a zero-sized marker type
+/// ([`Me`], [`Admin`]): `Authorized<Me>` in a handler's arguments is the
+/// one place that says what the route requires.
+pub trait RequiredScope: 'static {
+    /// The scopes the token must carry, built once.
+    fn needed() -> &'static Scopes;
+}
 
-impl FromRequest for BearerToken {
+/// Acting on one's own account: every `/api/auth/users/me*` route and
+/// `/logout/all` (docs/api.md §9).
+#[derive(Debug)]
+pub enum Me {}
+
+/// The admin API (`/api/admin/*`).
+#[derive(Debug)]
+pub enum Admin {}
+
+macro_rules! required_scope {
+    ($marker:ty, $scope:expr) => {
+        impl RequiredScope for $marker {
+            fn needed() -> &'static Scopes {
+                static NEEDED: OnceLock<Scopes> = OnceLock::new();
+                NEEDED.get_or_init(|| Scopes::from_iter([$scope]))
+            }
+        }
+    };
+}
+
+required_scope!(Me, Scope::me());
+required_scope!(Admin, Scope::admin());
+
+/// The claims of a bearer access token that carries the scope `S` needs.
+///
+/// Checked on the async worker: the token check is pure CPU (an HMAC, and
+/// usually a cache hit) and needs no store, so it costs less than a hop to
+/// a lane. The handler then reads the user on its lane, if it needs one.
+/// 401 `Not authenticated.` without a bearer header, 401 `Could not
+/// validate credentials.` for a bad token, 403 `Not enough permissions.`
+/// with the RFC 6750 challenge for a token without the scope.
+#[derive(Debug)]
+pub struct Authorized<S> {
+    pub claims: Claims,
+    scope: PhantomData<fn() -> S>,
+}
+
+impl<S: RequiredScope> Authorized<S> {
+    fn from_http(request: &HttpRequest) -> Result<Self, ApiError> {
+        let token = bearer_token(request).ok_or(ApiError::NotAuthenticated)?;
+        let service = request
+            .app_data::<web::Data<AuthService>>()
+            .ok_or_else(|| ApiError::Internal("the AuthService is not in the app data".into()))?;
+        let claims = service.authorize(token, S::needed())?;
+        Ok(Self {
+            claims,
+            scope: PhantomData,
+        })
+    }
+}
+
+impl<S: RequiredScope> FromRequest for Authorized<S> {
     type Error = ApiError;
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(
-            bearer_token(request)
-                .map(Self)
-                .ok_or(ApiError::NotAuthenticated),
-        )
+        std::future::ready(Self::from_http(request))
     }
 }
 
-pub(crate) fn bearer_token(request: &HttpRequest) -> Option<String> {
+/// The token of an `Authorization: Bearer <token>` header. The scheme is
+/// case-insensitive, as in FastAPI's `OAuth2PasswordBearer`.
+pub(crate) fn bearer_token(request: &HttpRequest) -> Option<&str> {
     let value = request
         .headers()
         .get(header::AUTHORIZATION)?
@@ -340,7 +393,43 @@ pub(crate) fn bearer_token(request: &HttpRequest) -> Option<String> {
         .ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// A query parameter whose value is not strictly percent-encoded UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Malformed;
+
+/// The value of the query parameter `name` in `query` (the last one, if it
+/// is given more than once, as FastAPI reads it), decoded strictly: `+`
+/// is a space, every `%` starts two hex digits, and the text is UTF-8.
+/// Other parameters are not looked at, so they may be anything.
+pub(crate) fn query_param<'a>(
+    query: &'a str,
+    name: &str,
+) -> Option<Result<Cow<'a, str>, Malformed>> {
+    let raw = query
+        .split('&')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode_component(key).ok()? == name).then_some(value)
+        })
+        .next_back()?;
+    Some(decode_component(raw))
+}
+
+fn decode_component(raw: &str) -> Result<Cow<'_, str>, Malformed> {
+    if !is_strict_form(raw.as_bytes()) {
+        return Err(Malformed);
+    }
+    if !raw.contains(['+', '%']) {
+        return Ok(Cow::Borrowed(raw));
+    }
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|decoded| Cow::Owned(decoded.into_owned()))
+        .map_err(|_| Malformed)
 }
 
 #[cfg(test)]
@@ -514,6 +603,7 @@ mod tests {
                     .insert_header((header::AUTHORIZATION, value))
                     .to_http_request(),
             )
+            .map(str::to_owned)
         };
         assert_eq!(with("Bearer abc").as_deref(), Some("abc"));
         assert_eq!(with("bearer abc").as_deref(), Some("abc"));
@@ -524,5 +614,24 @@ mod tests {
             bearer_token(&TestRequest::default().to_http_request()),
             None
         );
+    }
+
+    #[test]
+    fn a_query_parameter_is_decoded_strictly_and_the_last_one_wins() {
+        assert_eq!(query_param("a=1&b=x+y%2B", "b"), Some(Ok("x y+".into())));
+        assert_eq!(
+            query_param("limit=1&limit=2", "limit"),
+            Some(Ok("2".into()))
+        );
+        assert_eq!(
+            query_param("scope=me%20admin", "scope"),
+            Some(Ok("me admin".into()))
+        );
+        assert_eq!(query_param("flag", "flag"), Some(Ok("".into())));
+        assert_eq!(query_param("", "q"), None);
+        assert_eq!(query_param("other=%zz&q=ok", "q"), Some(Ok("ok".into())));
+        for bad in ["q=%FF", "q=%4", "q=%ED%A0%80", "q=100%"] {
+            assert_eq!(query_param(bad, "q"), Some(Err(Malformed)), "{bad}");
+        }
     }
 }

@@ -13,8 +13,9 @@
 //!
 //! A full queue answers 503 with `Retry-After` at once (the service is
 //! behind: clients should come back, not wait); a panicking call answers
-//! 500 and its thread goes on. `verify` is pure CPU (one HMAC) and runs on
-//! the async worker itself.
+//! 500 and its thread goes on. `verify` and the token and scope check of
+//! every bearer route (`extract::Authorized`) are pure CPU (one HMAC, or a
+//! cache hit) and run on the async worker itself.
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
@@ -44,9 +45,25 @@ pub enum UseCase {
     Refresh,
     Logout,
     LogoutAll,
+    /// The caller's own audit trail.
+    OwnEvents,
     Readiness,
     /// The periodic deletion of expired sessions and old failed logins.
     Prune,
+    // The admin API (docs/api.md §9): each checks the acting superuser in
+    // the store first, on the same lane.
+    AdminListUsers,
+    AdminGetUser,
+    /// Hashes the new user's password.
+    AdminCreateUser,
+    /// A change that sets no password.
+    AdminUpdateUser,
+    /// A change that sets a password: it hashes it.
+    AdminSetPassword,
+    AdminDeleteUser,
+    AdminLogoutUser,
+    AdminUnlockUser,
+    AdminEvents,
 }
 
 /// The two lanes.
@@ -63,7 +80,11 @@ impl UseCase {
     #[must_use]
     pub fn lane(self) -> Lane {
         match self {
-            Self::Register | Self::Login | Self::ChangePassword => Lane::Hashing,
+            Self::Register
+            | Self::Login
+            | Self::ChangePassword
+            | Self::AdminCreateUser
+            | Self::AdminSetPassword => Lane::Hashing,
             Self::AdmitLogin
             | Self::AdmitPasswordChange
             | Self::AbandonAttempt
@@ -72,8 +93,16 @@ impl UseCase {
             | Self::Refresh
             | Self::Logout
             | Self::LogoutAll
+            | Self::OwnEvents
             | Self::Readiness
-            | Self::Prune => Lane::Database,
+            | Self::Prune
+            | Self::AdminListUsers
+            | Self::AdminGetUser
+            | Self::AdminUpdateUser
+            | Self::AdminDeleteUser
+            | Self::AdminLogoutUser
+            | Self::AdminUnlockUser
+            | Self::AdminEvents => Lane::Database,
         }
     }
 }
@@ -284,7 +313,13 @@ mod tests {
                 Ok::<_, ApiError>(thread::current().name().unwrap_or_default().to_owned())
             })
         };
-        for use_case in [UseCase::Register, UseCase::Login, UseCase::ChangePassword] {
+        for use_case in [
+            UseCase::Register,
+            UseCase::Login,
+            UseCase::ChangePassword,
+            UseCase::AdminCreateUser,
+            UseCase::AdminSetPassword,
+        ] {
             assert_eq!(thread_of(use_case).await.unwrap(), "zentra-hash-0");
         }
         for use_case in [
@@ -296,8 +331,16 @@ mod tests {
             UseCase::Refresh,
             UseCase::Logout,
             UseCase::LogoutAll,
+            UseCase::OwnEvents,
             UseCase::Readiness,
             UseCase::Prune,
+            UseCase::AdminListUsers,
+            UseCase::AdminGetUser,
+            UseCase::AdminUpdateUser,
+            UseCase::AdminDeleteUser,
+            UseCase::AdminLogoutUser,
+            UseCase::AdminUnlockUser,
+            UseCase::AdminEvents,
         ] {
             assert_eq!(thread_of(use_case).await.unwrap(), "zentra-db-0");
         }

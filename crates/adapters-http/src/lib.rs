@@ -30,11 +30,12 @@ use actix_web::{
     middleware::{ErrorHandlerResponse, ErrorHandlers},
     web,
 };
-use domain::{AuthService, InfraError};
+use domain::{AdminService, AuthService, InfraError};
 
-pub use client_address::client_address;
+pub use client_address::{RequestOrigin, client_address, origin};
 pub use envelope::{Envelope, FieldError};
 pub use error::ApiError;
+pub use extract::{Admin, Authorized, Me, RequiredScope};
 pub use lanes::{Lane, Lanes, UseCase, WorkerPool};
 pub use metrics::{Metrics, MetricsToken, PoolStatus, PoolUsage};
 
@@ -72,21 +73,24 @@ impl Default for HttpSettings {
 }
 
 /// Mounts every route, the state they need and the envelope 404. The
-/// routes' use cases run on `lanes`.
+/// routes' use cases run on `lanes`; the admin API's on `admin`. The
+/// OpenAPI document offers the scopes `service` knows.
 pub fn configure(
     service: Arc<AuthService>,
+    admin: Arc<AdminService>,
     probe: Arc<dyn ReadinessProbe>,
     lanes: Arc<Lanes>,
     settings: HttpSettings,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
+        routes::mount(config, service.scopes().known());
         config
             .app_data(web::Data::from(service))
+            .app_data(web::Data::from(admin))
             .app_data(web::Data::from(probe))
             .app_data(web::Data::from(lanes))
             .app_data(web::PayloadConfig::new(settings.body_limit_bytes))
             .app_data(web::Data::new(settings));
-        routes::mount(config);
         config.default_service(web::to(routes::not_found));
     }
 }

@@ -292,7 +292,7 @@ impl Metrics {
         };
         match bearer_token(request) {
             None => Err(ApiError::NotAuthenticated),
-            Some(presented) if token.matches(&presented) => Ok(()),
+            Some(presented) if token.matches(presented) => Ok(()),
             Some(_) => Err(ApiError::InvalidToken),
         }
     }

@@ -39,8 +39,69 @@ pub(crate) fn other_error_example() -> serde_json::Value {
     error_example(crate::routes::not_found_error())
 }
 
+/// The example of the `default` response of a route that documents its
+/// own 404: the database is down.
+pub(crate) fn unavailable_example() -> serde_json::Value {
+    error_example(ApiError::Unavailable("database down".into()))
+}
+
+/// The 403 of a token without the scope `name` (docs/api.md §9).
+pub(crate) fn insufficient_scope_example(name: &str) -> serde_json::Value {
+    let needed = domain::Scopes::parse(name).expect("a scope name");
+    error_example(ApiError::InsufficientScope { needed })
+}
+
+/// The admin API's two 403s: the token lacks `admin`; the caller is not an
+/// active superuser holding `admin` now.
+pub(crate) fn forbidden_examples() -> [serde_json::Value; 2] {
+    [
+        insufficient_scope_example(domain::Scope::ADMIN),
+        error_example(ApiError::Forbidden),
+    ]
+}
+
+/// The token route the docs page logs in with.
+const TOKEN_URL: &str = "/api/auth/token";
+
+/// What each built-in scope lets a token do, as the docs page's Authorize
+/// dialog offers them.
+const BUILTIN_SCOPES: [(&str, &str); 3] = [
+    (
+        domain::Scope::ME,
+        "Act on your own account: /api/auth/users/me*, /api/auth/logout/all.",
+    ),
+    (
+        domain::Scope::ADMIN,
+        "The admin API (/api/admin/*), for active superusers; granted only when asked for.",
+    ),
+    (
+        domain::Scope::INTROSPECT,
+        "Ask about other tokens (resource servers).",
+    ),
+];
+
+/// The OAuth2 password flow offering `scopes`: the built-ins with their
+/// descriptions, and any other (the operator's `AUTH__SCOPES`) as theirs.
+fn password_flow<'a>(scopes: impl IntoIterator<Item = &'a str>) -> SecurityScheme {
+    let described = scopes.into_iter().map(|name| {
+        let description = BUILTIN_SCOPES
+            .iter()
+            .find(|(builtin, _)| *builtin == name)
+            .map_or(
+                "A scope of this deployment's own APIs (AUTH__SCOPES).",
+                |(_, d)| *d,
+            );
+        (name.to_owned(), description.to_owned())
+    });
+    SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
+        TOKEN_URL,
+        Scopes::from_iter(described),
+    ))]))
+}
+
 /// The security schemes: a bearer token, and the OAuth2 password flow the
-/// docs page uses to log in.
+/// docs page uses to log in, with the built-in scopes ([`document`] adds
+/// the deployment's own).
 struct Security;
 
 impl Modify for Security {
@@ -57,12 +118,25 @@ impl Modify for Security {
         );
         components.add_security_scheme(
             "password",
-            SecurityScheme::OAuth2(OAuth2::new([Flow::Password(Password::new(
-                "/api/auth/token",
-                Scopes::new(),
-            ))])),
+            password_flow(BUILTIN_SCOPES.iter().map(|(name, _)| *name)),
         );
     }
+}
+
+/// The document this deployment serves: [`ApiDoc`] with the password
+/// flow offering every scope the service knows (`known`: the built-ins and
+/// `AUTH__SCOPES`, runtime configuration that the derive cannot see).
+#[must_use]
+pub fn document(known: &domain::Scopes) -> openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme(
+            "password",
+            password_flow(known.iter().map(domain::Scope::as_str)),
+        );
+    document
 }
 
 #[derive(OpenApi)]
@@ -85,9 +159,19 @@ impl Modify for Security {
         crate::routes::me::current_user,
         crate::routes::me::update_details,
         crate::routes::me::change_password,
+        crate::routes::me::own_events,
+        crate::routes::admin::list_users,
+        crate::routes::admin::create_user,
+        crate::routes::admin::get_user,
+        crate::routes::admin::update_user,
+        crate::routes::admin::delete_user,
+        crate::routes::admin::logout_user,
+        crate::routes::admin::unlock_user,
+        crate::routes::admin::events,
     ),
     modifiers(&Security),
     tags((name = "auth", description = "Authentication (prefix /api/auth)"),
+         (name = "admin", description = "Administration, for superusers with the scope `admin` (prefix /api/admin)"),
          (name = "service", description = "Liveness and readiness")),
 )]
 pub struct ApiDoc;
@@ -95,9 +179,9 @@ pub struct ApiDoc;
 /// `/api/openapi.json` and the Swagger UI under `/api/docs/`, for GET and
 /// HEAD alike (utoipa-swagger-ui's own actix service routes GET only). The
 /// document is serialised once, here.
-pub(crate) fn mount_docs(config: &mut web::ServiceConfig) {
+pub(crate) fn mount_docs(config: &mut web::ServiceConfig, known_scopes: &domain::Scopes) {
     let document = web::Bytes::from(
-        ApiDoc::openapi()
+        document(known_scopes)
             .to_json()
             .expect("the OpenAPI document serialises"),
     );
@@ -226,5 +310,102 @@ mod tests {
             }
         }
         assert!(checked > 30, "only {checked} examples");
+    }
+
+    /// Every route `routes::mount` serves, with its methods and the scope
+    /// it needs (`None`: no bearer token).
+    const ROUTES: &[(&str, &str, Option<&str>)] = &[
+        ("/", "get", None),
+        ("/api/health", "get", None),
+        ("/api/auth/register", "post", None),
+        ("/api/auth/token", "post", None),
+        ("/api/auth/token/verify/{token}", "post", None),
+        ("/api/auth/token/refresh", "post", None),
+        ("/api/auth/logout", "post", None),
+        ("/api/auth/logout/all", "post", Some("me")),
+        ("/api/auth/users/me", "get", Some("me")),
+        ("/api/auth/users/me", "patch", Some("me")),
+        ("/api/auth/users/me/password", "post", Some("me")),
+        ("/api/auth/users/me/events", "get", Some("me")),
+        ("/api/admin/users", "get", Some("admin")),
+        ("/api/admin/users", "post", Some("admin")),
+        ("/api/admin/users/{username}", "get", Some("admin")),
+        ("/api/admin/users/{username}", "patch", Some("admin")),
+        ("/api/admin/users/{username}", "delete", Some("admin")),
+        ("/api/admin/users/{username}/logout", "post", Some("admin")),
+        ("/api/admin/users/{username}/unlock", "post", Some("admin")),
+        ("/api/admin/events", "get", Some("admin")),
+    ];
+
+    #[test]
+    fn every_route_is_documented_with_the_scope_it_needs_and_its_403() {
+        let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let mut documented = 0;
+        for (path, method, scope) in ROUTES {
+            let operation = &document["paths"][path][method];
+            assert!(operation.is_object(), "{method} {path} is not documented");
+            documented += 1;
+            let Some(scope) = scope else {
+                assert!(operation["security"].is_null(), "{method} {path}");
+                continue;
+            };
+            assert_eq!(
+                operation["security"],
+                serde_json::json!([{"bearer": []}, {"password": [scope]}]),
+                "{method} {path}"
+            );
+            let forbidden = &operation["responses"]["403"]["content"]["application/json"];
+            let challenge = format!(r#"Bearer error="insufficient_scope", scope="{scope}""#);
+            let shows_the_challenge = forbidden
+                .get("example")
+                .into_iter()
+                .chain(
+                    forbidden["examples"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|named| named.values().map(|example| &example["value"])),
+                )
+                .any(|example| example["headers"]["WWW-Authenticate"] == challenge.as_str());
+            assert!(
+                shows_the_challenge,
+                "{method} {path}: no 403 with {challenge}"
+            );
+        }
+        let operations: usize = document["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|operations| operations.as_object().unwrap().len())
+            .sum();
+        assert_eq!(
+            operations, documented,
+            "a documented route missing from ROUTES"
+        );
+    }
+
+    #[test]
+    fn the_password_flow_offers_every_scope_the_service_knows() {
+        let known = domain::Scopes::parse("admin introspect items:read me").unwrap();
+        let document = serde_json::to_value(super::document(&known)).unwrap();
+        let scopes =
+            &document["components"]["securitySchemes"]["password"]["flows"]["password"]["scopes"];
+        let names: Vec<&String> = scopes.as_object().unwrap().keys().collect();
+        assert_eq!(names, ["admin", "introspect", "items:read", "me"]);
+        assert!(
+            scopes["items:read"]
+                .as_str()
+                .unwrap()
+                .contains("AUTH__SCOPES")
+        );
+        assert!(
+            scopes["me"]
+                .as_str()
+                .unwrap()
+                .contains("/api/auth/users/me")
+        );
+        let builtin = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let builtin = &builtin["components"]["securitySchemes"]["password"]["flows"]["password"];
+        assert_eq!(builtin["tokenUrl"], "/api/auth/token");
+        assert_eq!(builtin["scopes"].as_object().unwrap().len(), 3);
     }
 }

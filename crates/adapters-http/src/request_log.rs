@@ -23,6 +23,12 @@ use crate::{
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The request's id, in its extensions from the start of
+/// [`log_requests`] on: handlers read it for the audit trail
+/// ([`crate::client_address::origin`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
 /// The route pattern of a request that its handler routed itself, where
 /// actix knows no resource pattern (see `routes::auth::verify`).
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +66,14 @@ pub async fn log_requests<B: MessageBody>(
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let method = request.method().clone();
     let started = Instant::now();
+    // Moved in, not copied: read back from the response's request below.
+    request.extensions_mut().insert(RequestId(request_id));
     let mut response = next.call(request).await?;
+    let request_id = response
+        .request()
+        .extensions_mut()
+        .remove::<RequestId>()
+        .map_or_else(String::new, |id| id.0);
     // Whole microseconds, so the field reads 0.068, not 0.06779900000000001.
     let elapsed = started.elapsed();
     let micros = u32::try_from(elapsed.as_micros()).unwrap_or(u32::MAX);

@@ -7,20 +7,23 @@ use actix_web::{
     web,
 };
 use domain::{
-    AuthService, LoginRequest, Password, PasswordError, RegisterRequest, TokenPair, Username,
+    AuthService, LoginRequest, Origin, Password, PasswordError, RegisterRequest, Scopes, TokenPair,
+    Username,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{LanesData, Service};
+use super::{LanesData, Service, wire::ScopeText};
 use crate::{
-    Envelope, FieldError, HttpSettings, UseCase,
-    client_address::client_address,
+    Envelope, FieldError, UseCase,
+    client_address::RequestOrigin,
     envelope::{NoData, Wire},
     error::ApiError,
-    extract::{BearerToken, Encodings, JsonBody, JsonOrFormBody, RawBody, parse_body},
-    openapi::{error_example, other_error_example},
+    extract::{
+        Authorized, Encodings, JsonBody, JsonOrFormBody, Me, RawBody, parse_body, query_param,
+    },
+    openapi::{error_example, insufficient_scope_example, other_error_example},
     request_log::RoutedAs,
 };
 
@@ -44,7 +47,7 @@ fn active_by_default() -> bool {
 
 impl RegisterBody {
     /// Checks both fields, reporting every one that breaks the policy.
-    pub(crate) fn into_request(self) -> Result<RegisterRequest, ApiError> {
+    pub(crate) fn into_request(self, origin: Origin) -> Result<RegisterRequest, ApiError> {
         let username = Username::parse(self.username);
         let password = Password::parse(self.password);
         match (username, password) {
@@ -52,6 +55,7 @@ impl RegisterBody {
                 username,
                 password,
                 is_active: self.is_active,
+                origin,
             }),
             (username, password) => Err(ApiError::Validation(
                 [
@@ -71,9 +75,9 @@ impl RegisterBody {
 }
 
 /// The OAuth2 password grant, as a form or as JSON. Other OAuth2 fields
-/// (`scope`, `client_id`, …) are accepted and ignored.
+/// (`client_id`, …) are accepted and ignored.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[schema(example = json!({"username": "agent47", "password": "correct horse"}))]
+#[schema(example = json!({"username": "agent47", "password": "correct horse", "scope": "me"}))]
 pub(crate) struct LoginBody {
     username: String,
     #[schema(value_type = String)]
@@ -82,6 +86,11 @@ pub(crate) struct LoginBody {
     #[serde(default)]
     #[schema(pattern = "^(password)?$")]
     grant_type: Option<String>,
+    /// The scopes asked for, space-separated: granted are those the user
+    /// holds. Absent or empty: every grant but `admin` (which is granted
+    /// only when asked for). A name outside the catalogue: 400.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -92,6 +101,11 @@ pub(crate) struct RefreshBody {
     #[serde(default)]
     #[schema(pattern = "^(refresh_token)?$")]
     grant_type: Option<String>,
+    /// Narrows the new access token to these scopes (space-separated),
+    /// never wider than the session's (400 otherwise). The query
+    /// parameter wins.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -102,6 +116,17 @@ pub(crate) struct LogoutBody {
 #[derive(Deserialize)]
 struct RefreshQuery {
     refresh_token: Option<String>,
+    scope: Option<String>,
+}
+
+/// A `scope` that names no scope (`scope=` as OAuth2 forms send it when
+/// nothing is asked for) is no `scope` at all, not a request for none.
+fn asked_scope(scope: Option<String>) -> Option<String> {
+    scope.filter(|raw| names_a_scope(raw))
+}
+
+fn names_a_scope(raw: &str) -> bool {
+    raw.split([' ', ',']).any(|name| !name.is_empty())
 }
 
 /// The `data` of a registration.
@@ -120,12 +145,17 @@ fn registered(username: &str) -> Envelope {
 #[derive(Serialize, ToSchema)]
 #[schema(as = TokenPair, example = json!({
     "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", "expires_in": 900,
-    "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", "token_type": "bearer"}))]
+    "refresh_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", "scope": "me",
+    "token_type": "bearer"}))]
 pub(crate) struct TokenPairBody<'a> {
     access_token: &'a str,
     /// The access token's lifetime in seconds.
     expires_in: u64,
     refresh_token: &'a str,
+    /// The scopes granted to the access token, space-separated (RFC 6749
+    /// §5.1); empty when none.
+    #[schema(value_type = String)]
+    scope: ScopeText<'a>,
     #[schema(pattern = "^bearer$")]
     token_type: &'static str,
 }
@@ -139,6 +169,7 @@ fn token_response(status: StatusCode, pair: &TokenPair) -> HttpResponse {
             access_token: pair.access_token.expose_secret(),
             expires_in: pair.expires_in,
             refresh_token: pair.refresh_token.expose_secret(),
+            scope: ScopeText(&pair.scope),
             token_type: "bearer",
         })
 }
@@ -171,9 +202,10 @@ fn check_grant_type(sent: Option<&str>, expected: &str) -> Result<(), ApiError> 
 pub(crate) async fn register(
     service: Service,
     lanes: LanesData,
+    RequestOrigin(origin): RequestOrigin,
     body: JsonBody<RegisterBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = body.0.into_request()?;
+    let request = body.0.into_request(origin)?;
     let service = service.into_inner();
     let user = lanes
         .run(UseCase::Register, move || service.register(request))
@@ -189,6 +221,8 @@ pub(crate) async fn register(
     )),
     responses(
         (status = 202, description = "The token pair (bare, not in the envelope)", body = TokenPairBody),
+        (status = 400, description = "Invalid scope.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::InvalidScope))),
         (status = 401, description = "Incorrect username or password.", body = Wire<NoData>,
             example = json!(error_example(ApiError::IncorrectLogin))),
         (status = 422, description = "Validation failed.", body = Wire<NoData>,
@@ -201,20 +235,21 @@ pub(crate) async fn register(
 pub(crate) async fn login(
     service: Service,
     lanes: LanesData,
-    settings: web::Data<HttpSettings>,
-    request: HttpRequest,
+    RequestOrigin(origin): RequestOrigin,
     body: JsonOrFormBody<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginBody {
         username,
         password,
         grant_type,
+        scope,
     } = body.0;
     check_grant_type(grant_type.as_deref(), "password")?;
     let login = LoginRequest {
         username,
         password,
-        client_address: client_address(&request, &settings),
+        scope: asked_scope(scope),
+        origin,
     };
     let pair = super::password_attempt(
         &lanes,
@@ -240,14 +275,25 @@ pub(crate) const VERIFY_ROUTE: &str = "/api/auth/token/verify/{token}";
 /// with a capturing regex, which cost more than verifying it. So this
 /// handler answers 404 for anything but one non-empty segment and 405 for
 /// other methods, as the resource did.
+///
+/// With `?scope=a%20b` the token must also carry every scope listed
+/// (docs/api.md §9); without a query nothing more is looked at.
 #[utoipa::path(post, path = "/api/auth/token/verify/{token}", tag = "auth",
-    summary = "Verify an access token",
-    params(("token" = String, Path, description = "The access token")),
+    summary = "Verify an access token (and, with `scope`, that it carries those scopes)",
+    params(
+        ("token" = String, Path, description = "The access token"),
+        ("scope" = Option<String>, Query,
+            description = "Scopes the token must carry, space-separated (each known to the service)"),
+    ),
     responses(
         (status = 200, description = "Token is valid.", body = Wire<NoData>,
             example = json!(token_is_valid().to_value())),
+        (status = 400, description = "Invalid scope.", body = Wire<NoData>,
+            example = json!(error_example(ApiError::InvalidScope))),
         (status = 401, description = "Could not validate credentials.", body = Wire<NoData>,
             example = json!(error_example(ApiError::InvalidToken))),
+        (status = 403, description = "Not enough permissions. (the token lacks a scope asked for)", body = Wire<NoData>,
+            example = json!(insufficient_scope_example("me"))),
         (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
             example = json!(other_error_example())),
     ))]
@@ -263,7 +309,28 @@ pub(crate) async fn verify(
     if request.method() != Method::POST {
         return Err(ApiError::method_not_allowed("POST"));
     }
-    service.verify(token).map_err(|_| ApiError::InvalidToken)?;
+    // `query_string()` is a slice of the URI: free when there is none, and
+    // then nothing more than the token is looked at.
+    let query = request.query_string();
+    let asked = if query.is_empty() {
+        None
+    } else {
+        query_param(query, "scope")
+            .transpose()
+            .map_err(|_| ApiError::InvalidScope)?
+    };
+    match asked.filter(|raw| names_a_scope(raw)) {
+        None => {
+            service.verify(token).map_err(|_| ApiError::InvalidToken)?;
+        }
+        Some(raw) => {
+            let needed: Scopes = service
+                .scopes()
+                .parse(&raw)
+                .map_err(|_| ApiError::InvalidScope)?;
+            service.authorize(token, &needed)?;
+        }
+    }
     Ok(token_is_valid().into_response())
 }
 
@@ -277,14 +344,22 @@ fn token_is_valid() -> Envelope {
     summary = "Rotate a refresh token for a new token pair",
     description = "The refresh token comes as the `refresh_token` query parameter (which wins), \
         a JSON body or an OAuth2 form. Each refresh token works once; presenting a rotated one \
-        revokes its whole session family.",
-    params(("refresh_token" = Option<String>, Query, description = "The refresh token")),
+        revokes its whole session family. The new access token carries the session's scopes \
+        that the user still holds, or the narrower `scope` asked for (query or body, the query \
+        wins).",
+    params(
+        ("refresh_token" = Option<String>, Query, description = "The refresh token"),
+        ("scope" = Option<String>, Query,
+            description = "Narrower scopes for the new access token, space-separated"),
+    ),
     request_body(content(
         (RefreshBody = "application/json"),
         (RefreshBody = "application/x-www-form-urlencoded"),
     )),
     responses(
         (status = 201, description = "The new token pair (bare)", body = TokenPairBody),
+        (status = 400, description = "Invalid scope. (unknown, or wider than the session's)", body = Wire<NoData>,
+            example = json!(error_example(ApiError::InvalidScope))),
         (status = 401, description = "Invalid refresh token.", body = Wire<NoData>,
             example = json!(error_example(ApiError::InvalidRefreshToken))),
         (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
@@ -294,12 +369,17 @@ pub(crate) async fn refresh(
     service: Service,
     lanes: LanesData,
     request: HttpRequest,
+    RequestOrigin(origin): RequestOrigin,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
-    let token = refresh_token(&request, &body.0)?.ok_or(ApiError::InvalidRefreshToken)?;
+    let asked = refresh_request(&request, &body.0)?;
+    let token = asked.token.ok_or(ApiError::InvalidRefreshToken)?;
+    let scope = asked.scope;
     let service = service.into_inner();
     let pair = lanes
-        .run(UseCase::Refresh, move || service.refresh(&token))
+        .run(UseCase::Refresh, move || {
+            service.refresh(&token, scope.as_deref(), &origin)
+        })
         .await?;
     Ok(token_response(StatusCode::CREATED, &pair))
 }
@@ -322,12 +402,13 @@ pub(crate) async fn refresh(
 pub(crate) async fn logout(
     service: Service,
     lanes: LanesData,
+    RequestOrigin(origin): RequestOrigin,
     body: JsonOrFormBody<LogoutBody>,
 ) -> Result<HttpResponse, ApiError> {
     let service = service.into_inner();
     lanes
         .run(UseCase::Logout, move || {
-            service.logout(&body.0.refresh_token)
+            service.logout(&body.0.refresh_token, &origin)
         })
         .await?;
     Ok(logged_out().into_response())
@@ -339,7 +420,7 @@ fn logged_out() -> Envelope {
 
 #[utoipa::path(post, path = "/api/auth/logout/all", tag = "auth",
     summary = "End every session of the user",
-    security(("bearer" = []), ("password" = [])),
+    security(("bearer" = []), ("password" = ["me"])),
     responses(
         (status = 200, description = "Logged out of all sessions.", body = Wire<NoData>,
             example = json!(logged_out_everywhere().to_value())),
@@ -350,20 +431,23 @@ fn logged_out() -> Envelope {
                 ("Not authenticated." = (value = json!(error_example(ApiError::NotAuthenticated)))),
                 ("Could not validate credentials." = (value = json!(error_example(ApiError::InvalidToken)))),
             )),
+        (status = 403, description = "Not enough permissions. (the token lacks the scope `me`)", body = Wire<NoData>,
+            example = json!(insufficient_scope_example("me"))),
         (status = "default", description = "Any other error (404, 405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
             example = json!(other_error_example())),
     ))]
 pub(crate) async fn logout_all(
     service: Service,
     lanes: LanesData,
-    token: BearerToken,
+    RequestOrigin(origin): RequestOrigin,
+    auth: Authorized<Me>,
 ) -> Result<HttpResponse, ApiError> {
     super::as_current_user(
         &lanes,
         UseCase::LogoutAll,
         service,
-        token,
-        |service, user| service.logout_all(user),
+        auth.claims,
+        move |service, user| service.logout_all(user, &origin),
     )
     .await?;
     Ok(logged_out_everywhere().into_response())
@@ -375,10 +459,16 @@ fn logged_out_everywhere() -> Envelope {
         .bearer()
 }
 
-/// The refresh token from the query (which wins, as in the original), else
-/// from a JSON or form body. A body that is sent must be well-formed even
-/// when the query wins.
-fn refresh_token(request: &HttpRequest, body: &[u8]) -> Result<Option<String>, ApiError> {
+/// What a refresh asks for: the token and the narrower scope, if any.
+struct RefreshAsked {
+    token: Option<String>,
+    scope: Option<String>,
+}
+
+/// The refresh token and the scope from the query (which wins, as in the
+/// original), else from a JSON or form body; each on its own. A body that
+/// is sent must be well-formed even when the query wins.
+fn refresh_request(request: &HttpRequest, body: &[u8]) -> Result<RefreshAsked, ApiError> {
     let from_body = if body.is_empty() {
         RefreshBody::default()
     } else {
@@ -388,10 +478,13 @@ fn refresh_token(request: &HttpRequest, body: &[u8]) -> Result<Option<String>, A
     };
     let from_query = web::Query::<RefreshQuery>::from_query(request.query_string())
         .ok()
-        .and_then(|query| query.into_inner().refresh_token);
-    let token = match from_query {
-        Some(query) => Some(query),
-        None => from_body.refresh_token,
-    };
-    Ok(token.filter(|token| !token.is_empty()))
+        .map(web::Query::into_inner);
+    let (query_token, query_scope) =
+        from_query.map_or((None, None), |query| (query.refresh_token, query.scope));
+    let token = query_token.or(from_body.refresh_token);
+    let scope = asked_scope(query_scope).or_else(|| asked_scope(from_body.scope));
+    Ok(RefreshAsked {
+        token: token.filter(|token| !token.is_empty()),
+        scope,
+    })
 }

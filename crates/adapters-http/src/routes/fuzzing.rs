@@ -13,7 +13,7 @@ pub fn parse_every_body(content_type: &str, body: &[u8]) {
         .to_http_request();
     let form = Encodings::JsonOrForm;
     if let Ok(register) = parse_body::<super::auth::RegisterBody>(&request, body, form) {
-        let _ = register.into_request();
+        let _ = register.into_request(domain::Origin::default());
     }
     let _ = parse_body::<super::auth::LoginBody>(&request, body, form);
     let _ = parse_body::<super::auth::RefreshBody>(&request, body, form);
@@ -22,4 +22,16 @@ pub fn parse_every_body(content_type: &str, body: &[u8]) {
         let _ = details.into_update();
     }
     let _ = parse_body::<super::me::PasswordBody>(&request, body, form);
+    let catalogue = domain::ScopeCatalogue::new(&domain::Scopes::empty(), domain::Scopes::legacy())
+        .expect("the built-in catalogue");
+    let json = Encodings::Json;
+    if let Ok(create) = parse_body::<super::admin::CreateUserBody>(&request, body, json) {
+        let _ = create.into_request(&catalogue);
+    }
+    if let Ok(update) = parse_body::<super::admin::UpdateUserBody>(&request, body, json) {
+        let _ = update.into_request(&catalogue);
+    }
+    if let Ok(query) = std::str::from_utf8(body) {
+        let _ = super::events::parse_query(query, super::events::Filters::UserAndAction);
+    }
 }

@@ -1,10 +1,13 @@
 //! Route table. Every resource answers 405 with `Allow` for other methods.
 
+pub(crate) mod admin;
 pub(crate) mod auth;
+pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod me;
 #[cfg(test)]
 mod tests;
+pub(crate) mod wire;
 
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
@@ -12,22 +15,23 @@ pub mod fuzzing;
 use actix_web::{HttpResponse, Route, guard, web};
 use std::sync::Arc;
 
-use domain::{Admitted, AuthService, User};
+use domain::{AdminService, Admitted, AuthService, Claims, User};
 
-use crate::{Lanes, UseCase, error::ApiError, extract::BearerToken};
+use crate::{Lanes, UseCase, error::ApiError};
 
 /// The state the handlers take.
 pub(crate) type Service = web::Data<AuthService>;
+pub(crate) type AdminData = web::Data<AdminService>;
 pub(crate) type LanesData = web::Data<Lanes>;
 
-/// Runs `work` for the active user a bearer token names, on the lane of
-/// `use_case`: the shape of every bearer-authenticated route but
-/// `users/me`.
+/// Runs `work` for the active user an authorized token names (see
+/// [`crate::extract::Authorized`]), on the lane of `use_case`: the shape of
+/// every `me`-scoped route but `users/me` itself.
 pub(crate) async fn as_current_user<T, E>(
     lanes: &Lanes,
     use_case: UseCase,
     service: Service,
-    token: BearerToken,
+    claims: Claims,
     work: impl FnOnce(&AuthService, &User) -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError>
 where
@@ -37,7 +41,7 @@ where
     let service = service.into_inner();
     lanes
         .run(use_case, move || -> Result<T, ApiError> {
-            let user = service.current_user(&token.0)?;
+            let user = service.current_user(&claims)?;
             work(&service, &user).map_err(Into::into)
         })
         .await
@@ -82,8 +86,8 @@ where
     result
 }
 
-pub(crate) fn mount(config: &mut web::ServiceConfig) {
-    crate::openapi::mount_docs(config);
+pub(crate) fn mount(config: &mut web::ServiceConfig, known_scopes: &domain::Scopes) {
+    crate::openapi::mount_docs(config, known_scopes);
     config
         .service(
             web::resource("/api/docs")
@@ -118,6 +122,11 @@ pub(crate) fn mount(config: &mut web::ServiceConfig) {
                         .default_service(not_allowed("POST")),
                 )
                 .service(
+                    web::resource("/users/me/events")
+                        .route(get_or_head().to(me::own_events))
+                        .default_service(not_allowed(GET)),
+                )
+                .service(
                     web::resource("/logout")
                         .route(web::post().to(auth::logout))
                         .default_service(not_allowed("POST")),
@@ -143,7 +152,8 @@ pub(crate) fn mount(config: &mut web::ServiceConfig) {
                         .default_service(not_allowed("POST")),
                 )
                 .service(web::scope("/token/verify").default_service(web::to(auth::verify))),
-        );
+        )
+        .service(admin::scope());
 }
 
 /// The `Allow` of a resource that only reads.

@@ -5,7 +5,7 @@ use super::*;
 #[actix_web::test]
 async fn registering_answers_201_with_the_username() {
     let mut repository = repository_with(vec![]);
-    repository.expect_create().returning(|new| {
+    repository.expect_create().returning(|new, _| {
         Ok(User {
             username: new.username.clone(),
             ..stored_user("agent47", true)
@@ -31,7 +31,7 @@ async fn registering_a_taken_name_is_400_even_when_the_race_is_lost_in_the_store
     let mut repository = repository_with(vec![]);
     repository
         .expect_create()
-        .returning(|_| Err(CreateUserError::UsernameTaken));
+        .returning(|_, _| Err(CreateUserError::UsernameTaken));
     let app = app(repository).await;
 
     let (status, _, json) = send(

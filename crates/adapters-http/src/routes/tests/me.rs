@@ -14,7 +14,8 @@ async fn the_current_user_is_returned_with_a_bearer_header() {
         json,
         json!({"status": "success", "code": 200, "response": "200_OK",
                "data": {"username": "agent47", "email": "agent47@example.com", "phone": null,
-                        "full_name": "Agent 47", "is_active": true},
+                        "full_name": "Agent 47", "is_active": true, "is_superuser": false,
+                        "scopes": ["me"]},
                "headers": {"WWW-Authenticate": "Bearer"}})
     );
 }
@@ -80,13 +81,13 @@ async fn details_are_updated_and_the_new_profile_returned() {
     let mut repository = only_agent47();
     repository
         .expect_update_details()
-        .withf(|id, update| {
+        .withf(|id, update, _| {
             *id == 1
                 && update.email == Some(Some(domain::Email::parse("new@example.com").unwrap()))
                 && update.phone.is_none()
                 && update.full_name == Some(None)
         })
-        .returning(|_, _| {
+        .returning(|_, _, _| {
             let mut user = stored_user("agent47", true);
             user.details.email = Some(Email::parse("new@example.com").unwrap());
             user.details.full_name = None;
@@ -141,7 +142,7 @@ async fn a_taken_email_or_phone_is_400() {
         let error = Mutex::new(Some(error));
         repository
             .expect_update_details()
-            .returning(move |_, _| Err(error.lock().unwrap().take().unwrap()));
+            .returning(move |_, _, _| Err(error.lock().unwrap().take().unwrap()));
         let app = app(repository).await;
         let (status, _, json) = send(
             &app,
@@ -158,10 +159,10 @@ async fn a_look_alike_email_is_stored_in_its_normal_form_and_collides() {
     let mut repository = only_agent47();
     repository
         .expect_update_details()
-        .withf(|_, update| {
+        .withf(|_, update, _| {
             update.email == Some(Some(domain::Email::parse("alice@example.com").unwrap()))
         })
-        .returning(|_, _| Err(domain::UpdateDetailsError::EmailTaken));
+        .returning(|_, _, _| Err(domain::UpdateDetailsError::EmailTaken));
     let app = app(repository).await;
     let (status, _, json) =
         send(&app, patch_me(json!({"email": "\u{FF41}lice@example.com"}))).await;
@@ -175,8 +176,8 @@ async fn a_full_name_keeps_the_joiners_a_script_needs() {
     let mut repository = only_agent47();
     repository
         .expect_update_details()
-        .withf(move |_, update| update.full_name == Some(Some(FullName::parse(name).unwrap())))
-        .returning(move |_, _| {
+        .withf(move |_, update, _| update.full_name == Some(Some(FullName::parse(name).unwrap())))
+        .returning(move |_, _, _| {
             let mut user = stored_user("agent47", true);
             user.details.full_name = Some(FullName::parse(name).unwrap());
             Ok(user)
@@ -200,7 +201,7 @@ async fn a_password_change_needs_the_current_password_and_a_valid_new_one() {
     repository
         .expect_change_password()
         .times(1)
-        .returning(|_, _, _| Ok(true));
+        .returning(|_, _, _, _| Ok(true));
     let app = app(repository).await;
 
     let (status, headers, json) =

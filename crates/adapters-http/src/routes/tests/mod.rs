@@ -13,19 +13,24 @@ use actix_web::{
 };
 use adapters_crypto::{BcryptHasher, JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey};
 use domain::{
-    AuthPolicy, AuthService, CreateUserError, InfraError, LoginLimits, PasswordHasher, Places,
-    Ports, Reservation, SystemClock, TokenKind, TokenRequest, TokenService, User, UserDetails,
-    Username,
-    ports::{MockLoginFailureRepository, MockSessionRepository, MockUserRepository},
+    AdminService, AuthPolicy, AuthService, CreateUserError, InfraError, LoginLimits,
+    PasswordHasher, Places, Ports, Reservation, ScopeCatalogue, Scopes, SystemClock, TokenKind,
+    TokenRequest, TokenService, User, UserDetails, Username,
+    ports::{
+        MockAuditRepository, MockLoginFailureRepository, MockSessionRepository, MockUserRepository,
+    },
 };
 use serde_json::{Value, json};
 
 use crate::{HttpSettings, Lanes, ReadinessProbe, WorkerPool, configure, error_envelopes};
 
+mod admin;
 mod auth;
+mod events;
 mod health;
 mod me;
 mod protocol;
+mod scopes;
 mod token;
 
 fn bearer(token: &str) -> (header::HeaderName, String) {
@@ -51,6 +56,19 @@ fn hasher() -> BcryptHasher {
     BcryptHasher::new(4).unwrap()
 }
 
+/// The scopes this service knows: the built-ins and one of the
+/// operator's; new users get `me`.
+fn catalogue() -> ScopeCatalogue {
+    ScopeCatalogue::new(&scopes("items:read"), scopes("me")).unwrap()
+}
+
+fn scopes(raw: &str) -> Scopes {
+    Scopes::parse(raw).unwrap()
+}
+
+/// 2026-12-02T07:10:00Z.
+const CREATED_AT: u64 = 1_796_195_400;
+
 fn stored_user(name: &str, is_active: bool) -> User {
     let password = domain::Password::parse(PASSWORD).unwrap();
     User {
@@ -59,6 +77,9 @@ fn stored_user(name: &str, is_active: bool) -> User {
         password_hash: hasher().hash(&password).unwrap(),
         credential_version: 0,
         is_active,
+        is_superuser: false,
+        scopes: scopes("me"),
+        created_at: CREATED_AT,
         details: UserDetails {
             email: Some(domain::Email::parse("agent47@example.com").unwrap()),
             phone: None,
@@ -89,14 +110,45 @@ fn only_agent47() -> MockUserRepository {
     repository_with(vec![stored_user("agent47", true)])
 }
 
-/// Sessions that accept every operation.
+/// A superuser granted `admin` and `me`, id 7.
+fn superuser(name: &str) -> User {
+    User {
+        id: 7,
+        is_superuser: true,
+        scopes: scopes("admin me"),
+        ..stored_user(name, true)
+    }
+}
+
+/// The scopes of every session of [`sessions`].
+const SESSION_SCOPES: &str = "items:read me";
+
+/// Sessions that accept every operation; each was granted
+/// [`SESSION_SCOPES`].
 fn sessions() -> MockSessionRepository {
     let mut sessions = MockSessionRepository::new();
-    sessions.expect_create().returning(|_| Ok(true));
-    sessions.expect_rotate().returning(|_| Ok(true));
-    sessions.expect_revoke_family().returning(|_, _| Ok(()));
-    sessions.expect_revoke_all_for_user().returning(|_| Ok(()));
+    sessions.expect_create().returning(|_, _| Ok(true));
     sessions
+        .expect_rotate()
+        .returning(|_, _| Ok(Some(scopes(SESSION_SCOPES))));
+    sessions
+        .expect_scopes()
+        .returning(|_, _| Ok(Some(scopes(SESSION_SCOPES))));
+    sessions
+        .expect_revoke_family()
+        .returning(|_, _, _| Ok(true));
+    sessions
+        .expect_revoke_all_for_user()
+        .returning(|_, _| Ok(()));
+    sessions
+}
+
+/// An audit trail that stores everything and lists nothing.
+fn audit() -> MockAuditRepository {
+    let mut audit = MockAuditRepository::new();
+    audit.expect_record().returning(|_| Ok(()));
+    audit.expect_list().returning(|_| Ok(Vec::new()));
+    audit
 }
 
 /// A failed-login store with room for every attempt.
@@ -138,6 +190,7 @@ struct TestApp {
     users: MockUserRepository,
     sessions: MockSessionRepository,
     failures: MockLoginFailureRepository,
+    audit: MockAuditRepository,
     probe: Result<(), &'static str>,
     http: HttpSettings,
 }
@@ -148,6 +201,7 @@ impl TestApp {
             users,
             sessions: sessions(),
             failures: no_failures(),
+            audit: audit(),
             probe: Ok(()),
             http: HttpSettings {
                 body_limit_bytes: BODY_LIMIT,
@@ -164,6 +218,12 @@ impl TestApp {
         }
     }
 
+    /// The audit trail is `audit` (instead of one that stores everything
+    /// and lists nothing).
+    fn with_audit(self, audit: MockAuditRepository) -> Self {
+        Self { audit, ..self }
+    }
+
     async fn start(
         self,
     ) -> impl Service<
@@ -171,15 +231,18 @@ impl TestApp {
         Response = ServiceResponse<impl MessageBody>,
         Error = actix_web::Error,
     > {
+        let ports = Ports {
+            users: Arc::new(self.users),
+            sessions: Arc::new(self.sessions),
+            login_failures: Arc::new(self.failures),
+            hasher: Arc::new(hasher()),
+            tokens: Arc::new(tokens()),
+            audit: Arc::new(self.audit),
+            clock: Arc::new(SystemClock),
+        };
+        let admin = AdminService::new(ports.clone(), catalogue());
         let service = AuthService::new(
-            Ports {
-                users: Arc::new(self.users),
-                sessions: Arc::new(self.sessions),
-                login_failures: Arc::new(self.failures),
-                hasher: Arc::new(hasher()),
-                tokens: Arc::new(tokens()),
-                clock: Arc::new(SystemClock),
-            },
+            ports,
             AuthPolicy {
                 dummy_hash: hasher()
                     .hash(&domain::Password::parse("dummy password").unwrap())
@@ -189,6 +252,8 @@ impl TestApp {
                     max_failures_per_address: 10,
                     window_secs: 900,
                 },
+                scopes: catalogue(),
+                audit_retention_secs: 90 * 86_400,
             },
         );
         test::init_service(
@@ -200,8 +265,12 @@ impl TestApp {
                     crate::limits::refuse_oversized,
                 ))
                 .wrap(error_envelopes())
+                .wrap(actix_web::middleware::from_fn(
+                    crate::request_log::log_requests,
+                ))
                 .configure(configure(
                     Arc::new(service),
+                    Arc::new(admin),
                     Arc::new(Probe(Mutex::new(self.probe))),
                     Arc::new(Lanes::new(
                         WorkerPool::new("db", 2, 64),
@@ -262,16 +331,27 @@ fn assert_error(json: &Value, code: u16, response: &str, message: &str) {
     assert_eq!(json["message"], message, "{json}");
 }
 
+/// An access token for `name` granting `me`.
 fn access_token_for(name: &str) -> String {
-    issue(TokenKind::Access, name)
+    access_token_with(name, "me")
+}
+
+/// An access token for `name` granting `granted` (space-separated).
+fn access_token_with(name: &str, granted: &str) -> String {
+    issue_with(TokenKind::Access, name, scopes(granted))
 }
 
 fn issue(kind: TokenKind, name: &str) -> String {
+    issue_with(kind, name, scopes("me"))
+}
+
+fn issue_with(kind: TokenKind, name: &str, granted: Scopes) -> String {
     tokens()
         .issue(&TokenRequest {
             kind,
             subject: Username::parse(name).unwrap(),
             family: None,
+            scopes: granted,
             now: domain::Clock::now(&SystemClock),
         })
         .unwrap()

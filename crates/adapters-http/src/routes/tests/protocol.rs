@@ -43,6 +43,7 @@ async fn head_answers_on_every_get_route_with_the_get_headers() {
         "/",
         "/api/health",
         "/api/auth/users/me",
+        "/api/auth/users/me/events",
         "/api/openapi.json",
         "/api/docs",
         "/api/docs/",
