@@ -29,6 +29,17 @@ pub enum Command {
         /// Create the user deactivated.
         #[arg(long)]
         inactive: bool,
+        /// Create a superuser, granted `me admin` (and the default scopes).
+        #[arg(long)]
+        superuser: bool,
+    },
+    /// Add scopes to a user's grants (`admin` only to a superuser).
+    Grant {
+        /// The user.
+        username: String,
+        /// The scopes to add (me, admin, introspect or one of AUTH__SCOPES).
+        #[arg(required = true)]
+        scopes: Vec<String>,
     },
 }
 

@@ -17,9 +17,10 @@ use adapters_crypto::{JwtAlgorithm, JwtSettings, SecretKey};
 use adapters_db::DatabaseUrl;
 use adapters_http::MetricsToken;
 use base64::Engine;
-use domain::LoginLimits;
+use domain::{LoginLimits, Password, ScopeCatalogue, Scopes, Username};
 use serde::Deserialize;
 
+pub use self::value::SecretText;
 use self::value::{Value, check_range, from_text};
 use crate::telemetry::LogFormat;
 
@@ -157,6 +158,13 @@ variables! {
         /// logins older than the window (0-86400; 0: never, besides the
         /// user's own at each login).
         prune_interval_secs: u64 = "300", range 0..=86_400;
+        /// A superuser (granted me admin) each start creates if no user of
+        /// this name exists; an existing user is never changed. Set both or
+        /// neither.
+        first_superuser: Option<Username> = "";
+        /// Its password (the registration policy: 8+ characters, at most
+        /// 72 bytes).
+        first_superuser_password: Option<SecretText> = "";
     }
 }
 
@@ -190,6 +198,14 @@ variables! {
         login_max_failures_per_address: u32 = "100", range 1..=1_000_000;
         /// The failed-login window, in minutes.
         login_window_mins: u32 = "15", range 1..=525_600;
+        /// The operator's own scopes for its other APIs, space- or
+        /// comma-separated (each [a-z][a-z0-9_.:-]{0,63}); me, admin and
+        /// introspect are always known.
+        scopes: Scopes = "";
+        /// The grants of a newly registered user (never admin).
+        default_scopes: Scopes = "me";
+        /// Days audit events are kept (1-36500).
+        audit_retention_days: u32 = "90", range 1..=36_500;
     }
 }
 
@@ -282,6 +298,12 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub bcrypt_cost: u32,
     pub login_limits: LoginLimits,
+    /// The scopes known and the default grants.
+    pub scopes: ScopeCatalogue,
+    /// How long audit events are kept, in seconds.
+    pub audit_retention_secs: u64,
+    /// `DB__FIRST_SUPERUSER` and its password, when both are set.
+    pub first_superuser: Option<(Username, Password)>,
     pub server: ServerSettings,
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
@@ -395,6 +417,9 @@ impl Settings {
         }
 
         let auth = &variables.auth;
+        let scopes = ScopeCatalogue::new(&auth.scopes, auth.default_scopes.clone())
+            .map_err(|error| ConfigError::at("auth.default_scopes", error.to_string()))?;
+        let first_superuser = first_superuser(&variables.db)?;
         Ok(Self {
             environment,
             database_url: variables.db.url.clone(),
@@ -414,6 +439,9 @@ impl Settings {
                 max_failures_per_address: auth.login_max_failures_per_address,
                 window_secs: u64::from(auth.login_window_mins) * 60,
             },
+            scopes,
+            audit_retention_secs: u64::from(auth.audit_retention_days) * 86_400,
+            first_superuser,
             server: variables.server.clone(),
             cors_origins: variables.backend_cors_origins.clone(),
             log_format: variables.log.format,
@@ -437,6 +465,28 @@ impl Settings {
             out.push_str(&format!("warning: {warning}\n"));
         }
         out
+    }
+}
+
+/// The first superuser: both variables or neither, the password under the
+/// registration policy.
+fn first_superuser(db: &DbSettings) -> Result<Option<(Username, Password)>, ConfigError> {
+    match (&db.first_superuser, &db.first_superuser_password) {
+        (None, None) => Ok(None),
+        (Some(username), Some(password)) => Password::parse(password.secret())
+            .map(|password| Some((username.clone(), password)))
+            .map_err(|error| ConfigError::at("db.first_superuser_password", error.to_string())),
+        (Some(_), None) => Err(ConfigError::at(
+            "db.first_superuser_password",
+            format!("is required with {}", name_of("db.first_superuser")),
+        )),
+        (None, Some(_)) => Err(ConfigError::at(
+            "db.first_superuser",
+            format!(
+                "is required with {}",
+                name_of("db.first_superuser_password")
+            ),
+        )),
     }
 }
 

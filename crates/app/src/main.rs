@@ -7,7 +7,10 @@ use app::{
     telemetry,
 };
 use clap::Parser;
-use domain::{Password, RegisterError, RegisterRequest, Username};
+use domain::{
+    Actor, AdminError, CreateUserRequest, Origin, Password, RegisterError, RegisterRequest,
+    UserDetails, Username,
+};
 
 /// mimalloc instead of glibc's malloc: every request allocates (headers,
 /// the body, the log line), and under load glibc's free list was about a
@@ -37,7 +40,12 @@ fn main() -> ExitCode {
             print!("{}", settings.describe());
             Ok(())
         }
-        Command::CreateUser { username, inactive } => create_user(&settings, username, !inactive),
+        Command::CreateUser {
+            username,
+            inactive,
+            superuser,
+        } => create_user(&settings, username, !inactive, superuser),
+        Command::Grant { username, scopes } => grant(&settings, &username, &scopes),
         Command::NewKey => unreachable!("handled before the configuration is read"),
     };
     match result {
@@ -81,22 +89,80 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn create_user(settings: &Settings, username: String, is_active: bool) -> anyhow::Result<()> {
+fn create_user(
+    settings: &Settings,
+    username: String,
+    is_active: bool,
+    superuser: bool,
+) -> anyhow::Result<()> {
     let mut password = String::new();
     std::io::stdin().lock().read_line(&mut password)?;
     let password = password.trim_end_matches(['\n', '\r']);
-    let request = RegisterRequest {
-        username: Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?,
-        password: Password::parse(password).map_err(|e| anyhow::anyhow!("password: {e}"))?,
-        is_active,
-    };
-    let (service, _pool) = wire(settings)?;
-    match service.register(request) {
-        Ok(user) => {
-            println!("created user {}", user.username);
-            Ok(())
+    let username = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
+    let password = Password::parse(password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let wired = wire(settings)?;
+    let created = if superuser {
+        let request = CreateUserRequest {
+            username,
+            password,
+            is_active,
+            is_superuser: true,
+            scopes: None,
+            details: UserDetails::default(),
+        };
+        wired
+            .admin
+            .create_user(&Actor::system(), request)
+            .map_err(admin_error)?
+    } else {
+        let request = RegisterRequest {
+            username,
+            password,
+            is_active,
+            origin: Origin::default(),
+        };
+        match wired.service.register(request) {
+            Ok(user) => user,
+            Err(RegisterError::UsernameTaken) => anyhow::bail!("User already registered."),
+            Err(error) => return Err(error.into()),
         }
-        Err(RegisterError::UsernameTaken) => anyhow::bail!("User already registered."),
-        Err(error) => Err(error.into()),
+    };
+    println!(
+        "created {} {} (scopes: {})",
+        if created.is_superuser {
+            "superuser"
+        } else {
+            "user"
+        },
+        created.username,
+        created.scopes
+    );
+    Ok(())
+}
+
+fn grant(settings: &Settings, username: &str, scopes: &[String]) -> anyhow::Result<()> {
+    let username = Username::parse(username).map_err(|e| anyhow::anyhow!("username: {e}"))?;
+    let scopes = settings.scopes.parse(&scopes.join(" ")).map_err(|_| {
+        anyhow::anyhow!(
+            "unknown scope: the known ones are {}",
+            settings.scopes.known()
+        )
+    })?;
+    let wired = wire(settings)?;
+    let user = wired
+        .admin
+        .grant(&Actor::system(), &username, &scopes)
+        .map_err(admin_error)?;
+    println!("{} now holds: {}", user.username, user.scopes);
+    Ok(())
+}
+
+/// An administrator's refusal as one line for the operator.
+fn admin_error(error: AdminError) -> anyhow::Error {
+    match error {
+        AdminError::Infra(infra) => infra.into(),
+        AdminError::UsernameTaken => anyhow::anyhow!("User already registered."),
+        AdminError::NotFound => anyhow::anyhow!("User not found."),
+        other => anyhow::anyhow!("{other}"),
     }
 }

@@ -11,7 +11,8 @@ use actix_web::{
 };
 use adapters_crypto::{BcryptHasher, JwtTokenService};
 use adapters_db::{
-    DbPool, DieselLoginFailureRepository, DieselSessionRepository, DieselUserRepository,
+    DbPool, DieselAuditRepository, DieselLoginFailureRepository, DieselSessionRepository,
+    DieselUserRepository,
 };
 use adapters_http::{
     HttpSettings, Lanes, Metrics, PoolStatus, PoolUsage, ReadinessProbe, WorkerPool, configure,
@@ -22,7 +23,7 @@ use adapters_http::{
     request_log::log_requests,
 };
 use anyhow::Context;
-use domain::{AuthPolicy, AuthService, Clock, InfraError, Ports, SystemClock};
+use domain::{AdminService, AuthPolicy, AuthService, Clock, InfraError, Ports, SystemClock};
 
 use crate::{config::Settings, upkeep};
 
@@ -68,12 +69,19 @@ fn hashing_threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
+/// The use cases, wired to the adapters, and the pool under them.
+pub struct Wired {
+    pub service: Arc<AuthService>,
+    pub admin: Arc<AdminService>,
+    pub pool: DbPool,
+}
+
 /// Opens the database (running pending migrations) and wires the adapters
 /// into the use cases. Blocking: connects and migrates.
 ///
 /// # Errors
 /// When the database cannot be reached or migrated.
-pub fn wire(settings: &Settings) -> anyhow::Result<(Arc<AuthService>, DbPool)> {
+pub fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     wire_with_clock(settings, Arc::new(SystemClock))
 }
 
@@ -81,10 +89,7 @@ pub fn wire(settings: &Settings) -> anyhow::Result<(Arc<AuthService>, DbPool)> {
 ///
 /// # Errors
 /// As [`wire`].
-pub fn wire_with_clock(
-    settings: &Settings,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<(Arc<AuthService>, DbPool)> {
+pub fn wire_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Wired> {
     let url = &settings.database_url;
     // A connection for every lane thread (`DB__POOL_SIZE` database threads,
     // and the hashing threads, whose use cases query too): no thread ever
@@ -101,13 +106,41 @@ pub fn wire_with_clock(
         login_failures: Arc::new(DieselLoginFailureRepository::new(pool.clone())),
         hasher: Arc::new(hasher),
         tokens: Arc::new(JwtTokenService::new(&settings.jwt)),
+        audit: Arc::new(DieselAuditRepository::new(pool.clone())),
         clock,
     };
     let policy = AuthPolicy {
         dummy_hash,
         login_limits: settings.login_limits,
+        scopes: settings.scopes.clone(),
+        audit_retention_secs: settings.audit_retention_secs,
     };
-    Ok((Arc::new(AuthService::new(ports, policy)), pool))
+    let admin = Arc::new(AdminService::new(ports.clone(), settings.scopes.clone()));
+    Ok(Wired {
+        service: Arc::new(AuthService::new(ports, policy)),
+        admin,
+        pool,
+    })
+}
+
+/// Creates `DB__FIRST_SUPERUSER` unless a user of that name exists (never
+/// changing one that does). Blocking.
+///
+/// # Errors
+/// When the database or the hasher fails.
+pub fn ensure_first_superuser(settings: &Settings, admin: &AdminService) -> anyhow::Result<()> {
+    let Some((username, password)) = &settings.first_superuser else {
+        return Ok(());
+    };
+    if admin
+        .ensure_superuser(username, password)
+        .with_context(|| format!("cannot create the first superuser {username}"))?
+    {
+        tracing::info!(%username, "created the first superuser (DB__FIRST_SUPERUSER)");
+    } else {
+        tracing::info!(%username, "the first superuser exists: left as it is");
+    }
+    Ok(())
 }
 
 impl Application {
@@ -119,8 +152,18 @@ impl Application {
     /// cannot be bound.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let wiring = settings.clone();
-        // Connecting and migrating block: keep them off the runtime.
-        let (service, pool) = web::block(move || wire(&wiring)).await??;
+        // Connecting, migrating and the first superuser's hash block: keep
+        // them off the runtime.
+        let Wired {
+            service,
+            admin,
+            pool,
+        } = web::block(move || -> anyhow::Result<Wired> {
+            let wired = wire(&wiring)?;
+            ensure_first_superuser(&wiring, &wired.admin)?;
+            Ok(wired)
+        })
+        .await??;
         // The database lane gets the connections the hashing lane does not
         // (an in-memory SQLite database has one connection for both).
         let hashing = hashing_threads();
@@ -178,6 +221,7 @@ impl Application {
                 .configure(metrics::configure(metrics.clone()))
                 .configure(configure(
                     service.clone(),
+                    admin.clone(),
                     probe.clone(),
                     lanes.clone(),
                     http,

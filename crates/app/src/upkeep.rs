@@ -34,6 +34,7 @@ pub fn prune_periodically(
                 Ok(pruned) => tracing::debug!(
                     sessions = pruned.sessions,
                     login_failures = pruned.login_failures,
+                    audit_events = pruned.audit_events,
                     "pruned"
                 ),
                 Err(error) => tracing::warn!(%error, "pruning expired rows failed"),

@@ -164,7 +164,10 @@ fn create_user_reads_the_password_from_stdin_and_refuses_duplicates_and_weak_pas
     let args = ["create-user", "--username", "operator"];
     let created = zentra_in(dir.path(), &args, &env, "correct horse\n");
     assert!(created.status.success(), "{created:?}");
-    assert_eq!(stdout(&created).trim(), "created user operator");
+    assert_eq!(
+        stdout(&created).trim(),
+        "created user operator (scopes: me)"
+    );
 
     let again = zentra_in(dir.path(), &args, &env, "correct horse\n");
     assert!(!again.status.success());
@@ -181,8 +184,60 @@ fn create_user_reads_the_password_from_stdin_and_refuses_duplicates_and_weak_pas
 }
 
 #[test]
+fn operators_create_superusers_and_grant_scopes() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("DB__URL", "sqlite:///z.db"),
+        ("AUTH__ROUNDS", "4"),
+        ("AUTH__SCOPES", "items:read"),
+    ];
+    let root = zentra_in(
+        dir.path(),
+        &["create-user", "--username", "root", "--superuser"],
+        &env,
+        "correct horse\n",
+    );
+    assert!(root.status.success(), "{root:?}");
+    assert_eq!(
+        stdout(&root).trim(),
+        "created superuser root (scopes: admin me)"
+    );
+    let user = zentra_in(
+        dir.path(),
+        &["create-user", "--username", "agent47"],
+        &env,
+        "correct horse\n",
+    );
+    assert!(user.status.success(), "{user:?}");
+
+    let granted = zentra_in(dir.path(), &["grant", "agent47", "items:read"], &env, "");
+    assert!(granted.status.success(), "{granted:?}");
+    assert_eq!(stdout(&granted).trim(), "agent47 now holds: items:read me");
+    // admin only to a superuser; unknown scopes and users are refused.
+    for (args, said) in [
+        (["grant", "agent47", "admin"], "admin scope"),
+        (["grant", "agent47", "items:nope"], "unknown scope"),
+        (["grant", "nobody", "me"], "User not found."),
+    ] {
+        let refused = zentra_in(dir.path(), &args, &env, "");
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains(said),
+            "{args:?}: {refused:?}"
+        );
+    }
+}
+
+#[test]
 fn every_command_has_help() {
-    for command in ["serve", "migrate", "new-key", "check-config", "create-user"] {
+    for command in [
+        "serve",
+        "migrate",
+        "new-key",
+        "check-config",
+        "create-user",
+        "grant",
+    ] {
         let output = Command::new(env!("CARGO_BIN_EXE_zentra"))
             .args([command, "--help"])
             .output()

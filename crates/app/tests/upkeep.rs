@@ -17,7 +17,7 @@ use adapters_db::{
 use adapters_http::{Lanes, WorkerPool};
 use app::{config::Settings, startup::wire_with_clock, upkeep::prune_periodically};
 use diesel::prelude::*;
-use domain::{Clock, LoginRequest, Password, RegisterRequest, Username};
+use domain::{Clock, LoginRequest, Origin, Password, RegisterRequest, Username};
 
 /// A clock the test moves on by hand.
 struct TestClock(AtomicU64);
@@ -56,7 +56,11 @@ fn login(username: &str, password: &str) -> LoginRequest {
     LoginRequest {
         username: username.to_owned(),
         password: password.to_owned().into(),
-        client_address: Some("192.0.2.7".to_owned()),
+        scope: None,
+        origin: Origin {
+            client_address: Some("192.0.2.7".to_owned()),
+            ..Origin::default()
+        },
     }
 }
 
@@ -74,12 +78,14 @@ async fn the_task_prunes_what_the_clock_says_has_expired() {
     )
     .unwrap();
     let clock = Arc::new(TestClock(AtomicU64::new(START)));
-    let (service, pool) = wire_with_clock(&settings, clock.clone()).unwrap();
+    let wired = wire_with_clock(&settings, clock.clone()).unwrap();
+    let (service, pool) = (wired.service, wired.pool);
     service
         .register(RegisterRequest {
             username: Username::parse("agent47").unwrap(),
             password: Password::parse("correct horse battery").unwrap(),
             is_active: true,
+            origin: Origin::default(),
         })
         .unwrap();
     let attempt = service

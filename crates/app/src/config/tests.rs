@@ -45,6 +45,76 @@ fn an_empty_environment_gives_the_documented_defaults() {
         }
     );
     assert!(s.cors_origins.is_empty());
+    assert_eq!(s.scopes.known().to_string(), "admin introspect me");
+    assert_eq!(s.scopes.defaults().to_string(), "me");
+    assert_eq!(s.audit_retention_secs, 90 * 86_400);
+    assert!(s.first_superuser.is_none());
+}
+
+#[test]
+fn the_operators_scopes_and_default_grants_are_read_and_checked() {
+    let s = settings(&[
+        ("AUTH__SCOPES", "items:read, items:write"),
+        ("AUTH__DEFAULT_SCOPES", "me items:read"),
+        ("AUTH__AUDIT_RETENTION_DAYS", "7"),
+    ])
+    .unwrap();
+    assert_eq!(
+        s.scopes.known().to_string(),
+        "admin introspect items:read items:write me"
+    );
+    assert_eq!(s.scopes.defaults().to_string(), "items:read me");
+    assert_eq!(s.audit_retention_secs, 7 * 86_400);
+    assert_eq!(error_variable(&[("AUTH__SCOPES", "Items")]), "AUTH__SCOPES");
+    for defaults in ["me items:read", "me admin"] {
+        assert_eq!(
+            error_variable(&[("AUTH__DEFAULT_SCOPES", defaults)]),
+            "AUTH__DEFAULT_SCOPES",
+            "{defaults}"
+        );
+    }
+    assert_eq!(
+        error_variable(&[("AUTH__AUDIT_RETENTION_DAYS", "0")]),
+        "AUTH__AUDIT_RETENTION_DAYS"
+    );
+}
+
+#[test]
+fn the_first_superuser_needs_both_variables_and_a_policy_password() {
+    let s = settings(&[
+        ("DB__FIRST_SUPERUSER", "root@example.com"),
+        ("DB__FIRST_SUPERUSER_PASSWORD", "correct horse"),
+    ])
+    .unwrap();
+    let (username, _password) = s.first_superuser.clone().unwrap();
+    assert_eq!(username.as_ref(), "root@example.com");
+    assert!(!s.describe().contains("correct horse"));
+    assert!(
+        s.describe()
+            .contains("DB__FIRST_SUPERUSER_PASSWORD = ********")
+    );
+    assert_eq!(
+        error_variable(&[("DB__FIRST_SUPERUSER", "root")]),
+        "DB__FIRST_SUPERUSER_PASSWORD"
+    );
+    assert_eq!(
+        error_variable(&[("DB__FIRST_SUPERUSER_PASSWORD", "correct horse")]),
+        "DB__FIRST_SUPERUSER"
+    );
+    assert_eq!(
+        error_variable(&[
+            ("DB__FIRST_SUPERUSER", "root"),
+            ("DB__FIRST_SUPERUSER_PASSWORD", "short")
+        ]),
+        "DB__FIRST_SUPERUSER_PASSWORD"
+    );
+    assert_eq!(
+        error_variable(&[
+            ("DB__FIRST_SUPERUSER", "no spaces"),
+            ("DB__FIRST_SUPERUSER_PASSWORD", "correct horse")
+        ]),
+        "DB__FIRST_SUPERUSER"
+    );
 }
 
 #[test]

@@ -6,6 +6,8 @@ use std::{fmt, ops::RangeInclusive};
 use adapters_crypto::{JwtAlgorithm, SecretKey};
 use adapters_db::DatabaseUrl;
 use adapters_http::MetricsToken;
+use domain::{Scopes, Username};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
 use super::{ConfigError, Environment};
@@ -88,8 +90,65 @@ macro_rules! secrets {
     )*};
 }
 
-// A signing key; the metrics scrape token.
-secrets!(SecretKey, MetricsToken);
+// A signing key; the metrics scrape token; the first superuser's password.
+secrets!(SecretKey, MetricsToken, SecretText);
+
+/// A secret that is text (a password): `Debug` never shows it.
+#[derive(Debug, Clone)]
+pub struct SecretText(SecretString);
+
+impl SecretText {
+    fn new(raw: &str) -> Self {
+        Self(raw.into())
+    }
+
+    fn byte_len(&self) -> usize {
+        self.0.expose_secret().len()
+    }
+
+    /// The text, to parse it as a password.
+    #[must_use]
+    pub fn secret(&self) -> SecretString {
+        self.0.clone()
+    }
+}
+
+/// For configuration tests; nothing in the service compares them.
+impl PartialEq for SecretText {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.expose_secret() == other.0.expose_secret()
+    }
+}
+
+impl Eq for SecretText {}
+
+/// Scope names, space- or comma-separated.
+impl Value for Scopes {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Self::parse(raw).map_err(|error| error.to_string())
+    }
+
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// A username; empty counts as unset.
+impl Value for Option<Username> {
+    fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        Username::parse(raw)
+            .map(Some)
+            .map_err(|error| error.to_string())
+    }
+
+    fn show(&self) -> String {
+        self.as_ref()
+            .map_or_else(|| "(not set)".to_owned(), ToString::to_string)
+    }
+}
 
 impl Value for String {
     fn parse(raw: &str) -> Result<Self, String> {
