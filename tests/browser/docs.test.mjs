@@ -1,7 +1,9 @@
 // Headless Chromium uses the Swagger UI at /api/docs the way a person
 // would: every route is listed; register, log in, authorize with the access
-// token and read users/me, all through the page. A screenshot of the last
-// step is saved to artifacts/docs.png.
+// token and read users/me, all through the page; then, on a second page,
+// authorize through the OAuth2 password flow with a ticked scope (docs/api.md
+// §9) and read users/me again. Screenshots of the last steps are saved to
+// artifacts/docs.png and artifacts/oauth2.png.
 //
 // Needs the zentra binary (ZENTRA_BIN, default ../../target/debug/zentra)
 // and Chromium (CHROMIUM, default /usr/bin/chromium).
@@ -25,10 +27,19 @@ const ROUTES = [
   'POST /api/auth/token/verify/{token}', 'POST /api/auth/token/refresh',
   'GET /api/auth/users/me', 'PATCH /api/auth/users/me', 'POST /api/auth/users/me/password',
   'POST /api/auth/logout', 'POST /api/auth/logout/all',
+  'GET /api/auth/users/me/events', 'GET /api/admin/users', 'POST /api/admin/users',
+  'GET /api/admin/users/{username}', 'PATCH /api/admin/users/{username}',
+  'DELETE /api/admin/users/{username}', 'POST /api/admin/users/{username}/logout',
+  'POST /api/admin/users/{username}/unlock', 'GET /api/admin/events',
 ];
 
-/** Starts zentra on a fresh SQLite file and a free port. */
-async function startZentra() {
+/** The scopes every deployment knows, and the operator's own one the
+ * OAuth2 test starts the service with (AUTH__SCOPES). */
+const SCOPES = ['admin', 'introspect', 'me', 'items:read'];
+
+/** Starts zentra on a fresh SQLite file and a free port, with `extra`
+ * settings. */
+async function startZentra(extra = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'zentra-browser-'));
   const child = spawn(zentraBin, ['serve'], {
     cwd: dir,
@@ -37,6 +48,7 @@ async function startZentra() {
       SERVER__PORT: '0',
       AUTH__ROUNDS: '4',
       RUST_LOG: 'warn',
+      ...extra,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -71,23 +83,34 @@ async function execute(page, operationId, body) {
   return { status: Number(status.trim()), body: JSON.parse(text) };
 }
 
-test('the docs page lists every route and drives the whole flow', async () => {
-  const zentra = await startZentra();
-  const browser = await chromium.launch({
+function launchChromium() {
+  return chromium.launch({
     executablePath: chromiumBin,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+}
+
+/** A new page on the docs of `base`, once its operations are shown; `outside`
+ * collects every request it sends elsewhere. */
+async function openDocs(browser, base) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } });
+  const outside = [];
+  page.on('request', (request) => {
+    if (!request.url().startsWith(base) && !request.url().startsWith('data:')) {
+      outside.push(request.url());
+    }
+  });
+  await page.goto(`${base}/api/docs`);
+  await page.locator('.opblock').first().waitFor({ timeout: 30_000 });
+  return { page, outside };
+}
+
+test('the docs page lists every route and drives the whole flow', async () => {
+  const zentra = await startZentra();
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } });
-    const outside = [];
-    page.on('request', (request) => {
-      if (!request.url().startsWith(zentra.base) && !request.url().startsWith('data:')) {
-        outside.push(request.url());
-      }
-    });
-    await page.goto(`${zentra.base}/api/docs`);
-    await page.locator('.opblock').first().waitFor({ timeout: 30_000 });
+    const { page, outside } = await openDocs(browser, zentra.base);
 
     const listed = await page.locator('.opblock-summary').evaluateAll((summaries) =>
       summaries.map((s) => `${s.querySelector('.opblock-summary-method').textContent.trim()} ${s.querySelector('.opblock-summary-path').getAttribute('data-path')}`));
@@ -116,6 +139,66 @@ test('the docs page lists every route and drives the whole flow', async () => {
 
     mkdirSync(join(here, 'artifacts'), { recursive: true });
     await page.locator('#operations-auth-current_user').screenshot({ path: join(here, 'artifacts', 'docs.png') });
+    assert.deepEqual(outside, [], 'the docs page fetched something from outside the service');
+  } finally {
+    await browser.close();
+    zentra.stop();
+  }
+});
+
+test('the docs page authorizes through the OAuth2 password flow with a scope', async () => {
+  const zentra = await startZentra({ AUTH__SCOPES: 'items:read' });
+  const browser = await launchChromium();
+  try {
+    const { page, outside } = await openDocs(browser, zentra.base);
+    const registered = await execute(page, 'register', { username: 'oauth-user', password: 'correct horse' });
+    assert.equal(registered.status, 201);
+
+    await page.locator('.auth-wrapper button.authorize').click();
+    const flow = page.locator('.auth-container').filter({ hasText: 'OAuth2' }).first();
+    await flow.waitFor({ timeout: 15_000 });
+    assert.match(await flow.innerText(), /Flow:\s*password/);
+    assert.match(await flow.innerText(), /\/api\/auth\/token/);
+
+    // Every scope the service knows is offered, none ticked yet.
+    const offered = await flow.locator('.scopes .checkbox input[type=checkbox]').evaluateAll((boxes) =>
+      boxes.map((box) => ({ name: box.dataset.value, checked: box.checked })));
+    assert.deepEqual(offered.map((s) => s.name).sort(), [...SCOPES].sort(),
+      `offered: ${JSON.stringify(offered)}`);
+    assert.ok(offered.every((s) => !s.checked), JSON.stringify(offered));
+
+    await flow.locator('input[data-name=username]').fill('oauth-user');
+    await flow.locator('input[data-name=password]').fill('correct horse');
+    // The checkbox itself is hidden behind its label, as a person sees it.
+    await flow.locator('.scopes .checkbox')
+      .filter({ has: page.locator('input[data-value="me"]') }).locator('label').click();
+    assert.equal(await flow.locator('.scopes input[data-value="me"]').isChecked(), true);
+    assert.equal(await flow.locator('.scopes input[data-value="admin"]').isChecked(), false);
+
+    const [tokenResponse] = await Promise.all([
+      page.waitForResponse((response) => response.url().startsWith(`${zentra.base}/api/auth/token`)
+        && response.request().method() === 'POST', { timeout: 15_000 }),
+      flow.locator('button.authorize').click(),
+    ]);
+    const sent = new URLSearchParams(tokenResponse.request().postData() ?? '');
+    assert.equal(sent.get('grant_type'), 'password');
+    assert.equal(sent.get('username'), 'oauth-user');
+    assert.equal(sent.get('scope'), 'me');
+    assert.equal(tokenResponse.status(), 202);
+    const token = await tokenResponse.json();
+    assert.equal(token.token_type, 'bearer');
+    assert.equal(token.scope, 'me');
+    await flow.getByText('Authorized', { exact: true }).waitFor({ timeout: 15_000 });
+    await page.locator('.modal-ux button.btn-done').first().click();
+
+    const me = await execute(page, 'current_user');
+    assert.equal(me.status, 200, JSON.stringify(me.body));
+    assert.equal(me.body.data.username, 'oauth-user');
+    assert.deepEqual(me.body.data.scopes, ['me']);
+    assert.equal(me.body.data.is_superuser, false);
+
+    mkdirSync(join(here, 'artifacts'), { recursive: true });
+    await page.locator('#operations-auth-current_user').screenshot({ path: join(here, 'artifacts', 'oauth2.png') });
     assert.deepEqual(outside, [], 'the docs page fetched something from outside the service');
   } finally {
     await browser.close();

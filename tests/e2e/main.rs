@@ -2,6 +2,8 @@
 //! Every test runs on SQLite and on Postgres (when `ZENTRA_TEST_POSTGRES_URL`
 //! names a server; `.ci/run` makes that mandatory).
 
+mod admin;
+mod audit;
 mod conformance;
 mod docs;
 mod errors;
@@ -10,6 +12,7 @@ mod hardening;
 mod lifecycle;
 mod metrics;
 mod operations;
+mod scopes;
 mod security;
 mod seed_flow;
 mod sessions;

@@ -41,7 +41,8 @@ fn register_login_read_verify_refresh(backend: Backend) {
         me.body,
         json!({"status": "success", "code": 200, "response": "200_OK",
                "data": {"username": "agent47", "email": null, "phone": null,
-                        "full_name": null, "is_active": true},
+                        "full_name": null, "is_active": true,
+                        "is_superuser": false, "scopes": ["me"]},
                "headers": {"WWW-Authenticate": "Bearer"}})
     );
 

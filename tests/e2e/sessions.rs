@@ -137,7 +137,8 @@ fn details_can_be_set_cleared_and_are_unique(backend: Backend) {
     assert_eq!(
         set.body["data"],
         json!({"username": "agent47", "email": "agent47@example.com", "phone": "+44123456789",
-               "full_name": "Agent 47", "is_active": true})
+               "full_name": "Agent 47", "is_active": true,
+               "is_superuser": false, "scopes": ["me"]})
     );
     assert_eq!(
         app.get("/api/auth/users/me", Some(&access)).body["data"],

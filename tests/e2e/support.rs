@@ -570,3 +570,89 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+// --- scopes, administrators and the audit trail (docs/api.md §9) -------------
+
+impl TestApp {
+    /// Any request: `bearer` as `Authorization`, `headers` as given, and a
+    /// JSON `body` if any.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut request = agent().request(method, &self.url(path));
+        if let Some(token) = bearer {
+            request = request.set("Authorization", &format!("Bearer {token}"));
+        }
+        let request = headers
+            .iter()
+            .fold(request, |request, (name, value)| request.set(name, value));
+        let result = match body {
+            Some(body) => request
+                .set("Content-Type", "application/json")
+                .send_string(&body.to_string()),
+            None => request.call(),
+        };
+        Reply::checked(&self.base, method, path, result)
+    }
+
+    pub fn get_bearer(&self, path: &str, token: &str) -> Reply {
+        self.get(path, Some(token))
+    }
+
+    pub fn delete_bearer(&self, path: &str, token: &str) -> Reply {
+        self.send("DELETE", path, Some(token), &[], None)
+    }
+
+    /// The OAuth2 password form with a `scope`.
+    pub fn login_with_scope(&self, username: &str, password: &str, scope: &str) -> Reply {
+        self.post_form(
+            "/api/auth/token",
+            &[
+                ("username", username),
+                ("password", password),
+                ("scope", scope),
+            ],
+        )
+    }
+
+    /// An access token of `username` carrying `scope`, checked to be what
+    /// was granted.
+    pub fn token_with_scope(&self, username: &str, password: &str, scope: &str) -> String {
+        let tokens = self.login_with_scope(username, password, scope);
+        assert_eq!(tokens.status, 202, "{}", tokens.body);
+        assert_eq!(tokens.str("scope"), scope, "{}", tokens.body);
+        tokens.str("access_token")
+    }
+}
+
+impl Reply {
+    /// Asserts the 403 of a token without the scope `needed` (RFC 6750
+    /// §3.1): on the HTTP response and in the envelope alike.
+    pub fn assert_insufficient_scope(&self, needed: &str) {
+        self.assert_error(403, "403_FORBIDDEN", "Not enough permissions.");
+        let expected = format!("Bearer error=\"insufficient_scope\", scope=\"{needed}\"");
+        assert_eq!(
+            self.header("WWW-Authenticate"),
+            Some(expected.as_str()),
+            "{:?}",
+            self.headers
+        );
+        assert_eq!(
+            self.body["headers"]["WWW-Authenticate"], expected,
+            "{}",
+            self.body
+        );
+    }
+}
+
+/// The claims of a JWT, read without checking it.
+pub fn claims(token: &str) -> Value {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let middle = token.split('.').nth(1).expect("a JWT has three parts");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(middle).expect("base64url")).expect("JSON")
+}
