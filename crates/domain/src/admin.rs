@@ -100,10 +100,17 @@ impl AdminService {
     /// this call: a user demoted, deactivated or stripped of `admin` since
     /// the token was issued is refused at once.
     ///
+    /// The token's own `admin` scope is checked here too, not only by the
+    /// route: a token granted less (a login that did not ask for `admin`)
+    /// never reaches the admin API, whoever holds it.
+    ///
     /// # Errors
-    /// [`AdminError::Forbidden`] unless the user exists, is active, is a
-    /// superuser and holds `admin`.
+    /// [`AdminError::Forbidden`] unless the token carries `admin` and its
+    /// user exists, is active, is a superuser and holds `admin`.
     pub fn acting_superuser(&self, claims: &Claims, origin: Origin) -> Result<Actor, AdminError> {
+        if !claims.granted().contains_name(Scope::ADMIN) {
+            return Err(AdminError::Forbidden);
+        }
         let user = match Username::parse(claims.subject.as_str()) {
             Ok(username) => self.ports.users.find_by_username(&username)?,
             Err(_) => None,

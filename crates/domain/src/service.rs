@@ -12,9 +12,9 @@ use crate::{
     Clock, CreateUserError, DetailsUpdate, Event, EventQuery, HashStrength, InfraError,
     InvalidScope, LoginError, LoginFailureRepository, LoginLimits, NewEvent, NewSession, NewUser,
     Origin, Password, PasswordHash, PasswordHasher, Places, RefreshError, RegisterError,
-    Reservation, Rotation, ScopeCatalogue, Scopes, SessionRepository, ThrottleKey, TokenKind,
-    TokenPair, TokenRequest, TokenService, UnixSeconds, UpdateDetailsError, User, UserDetails,
-    UserRepository, Username, scope, text,
+    Reservation, Rotation, Scope, ScopeCatalogue, Scopes, SessionRepository, ThrottleKey,
+    TokenKind, TokenPair, TokenRequest, TokenService, UnixSeconds, UpdateDetailsError, User,
+    UserDetails, UserRepository, Username, scope, text,
 };
 
 /// Input of [`AuthService::register`], already parsed at the boundary.
@@ -419,7 +419,13 @@ impl AuthService {
         let claims = self
             .verify(access_token)
             .map_err(|_| AuthenticateError::InvalidToken)?;
-        if needed.is_subset(&claims.granted()) {
+        let granted = match &claims.scopes {
+            Some(scopes) => needed.is_subset(scopes),
+            // No `scope` claim: `me` (see `Claims::granted`), without
+            // building the set on every request.
+            None => needed.iter().all(|scope| scope.as_str() == Scope::ME),
+        };
+        if granted {
             Ok(claims)
         } else {
             Err(AuthenticateError::InsufficientScope {

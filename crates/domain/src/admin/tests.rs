@@ -24,6 +24,11 @@ struct Mocks {
 
 impl Mocks {
     fn service(self) -> AdminService {
+        self.service_granting("me")
+    }
+
+    /// The service of a catalogue whose new users are granted `defaults`.
+    fn service_granting(self, defaults: &str) -> AdminService {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
         AdminService::new(
@@ -36,7 +41,7 @@ impl Mocks {
                 audit: Arc::new(self.audit),
                 clock: Arc::new(clock),
             },
-            ScopeCatalogue::new(&scopes("items:read"), scopes("me")).unwrap(),
+            ScopeCatalogue::new(&scopes("items:read"), scopes(defaults)).unwrap(),
         )
     }
 
@@ -454,4 +459,351 @@ fn the_first_superuser_is_created_once_and_an_existing_user_never_changed() {
             .ensure_superuser(&name("root"), &password)
             .unwrap()
     );
+}
+
+/// Where the acting superuser's request came from.
+fn console() -> Origin {
+    Origin::new(
+        Some("10.9.9.9".into()),
+        Some("admin-console"),
+        Some("req-9"),
+    )
+}
+
+fn create_request(username: &str, is_superuser: bool, grants: Option<&str>) -> CreateUserRequest {
+    CreateUserRequest {
+        username: name(username),
+        password: Password::parse("correct horse").unwrap(),
+        is_active: true,
+        is_superuser,
+        scopes: grants.map(scopes),
+        details: UserDetails::default(),
+    }
+}
+
+#[test]
+fn a_token_without_the_admin_scope_is_forbidden_even_to_a_superuser() {
+    // A login that did not ask for `admin`, and a token from before
+    // scopes (counted as `me`): refused before the store is read (no user
+    // expectation: a lookup would panic).
+    for granted in [Some(scopes("me")), None] {
+        let claims = Claims {
+            scopes: granted,
+            ..claims_of("root")
+        };
+        assert!(matches!(
+            Mocks::default()
+                .service()
+                .acting_superuser(&claims, Origin::default()),
+            Err(AdminError::Forbidden)
+        ));
+    }
+}
+
+#[test]
+fn a_subject_no_user_can_have_is_forbidden_without_a_lookup() {
+    assert!(matches!(
+        Mocks::default()
+            .service()
+            .acting_superuser(&claims_of("no spaces"), Origin::default()),
+        Err(AdminError::Forbidden)
+    ));
+}
+
+#[test]
+fn the_acting_superusers_origin_is_recorded_with_their_change() {
+    let mut ports = Mocks::default();
+    ports.exists(root());
+    ports.exists(someone(2, "bob", false, "me"));
+    ports
+        .sessions
+        .expect_revoke_all_for_user()
+        .withf(|id, event| {
+            *id == 2
+                && by_root(event, Action::AdminUserLoggedOut, "bob")
+                && event.origin == console()
+        })
+        .times(1)
+        .returning(|_, _| Ok(()));
+    let service = ports.service();
+    let actor = service
+        .acting_superuser(&claims_of("root"), console())
+        .unwrap();
+    service.logout_user(&actor, &name("bob")).unwrap();
+}
+
+#[test]
+fn a_superuser_may_still_change_their_own_password_details_and_other_grants() {
+    let requests = [
+        UpdateUserRequest {
+            password: Some(Password::parse("battery staple").unwrap()),
+            ..UpdateUserRequest::default()
+        },
+        UpdateUserRequest {
+            is_active: Some(true),
+            is_superuser: Some(true),
+            ..UpdateUserRequest::default()
+        },
+        UpdateUserRequest {
+            scopes: Some(scopes("admin items:read me")),
+            ..UpdateUserRequest::default()
+        },
+    ];
+    for request in requests {
+        let mut ports = Mocks::default();
+        ports.exists(root());
+        ports
+            .hasher
+            .expect_hash()
+            .returning(|_| Ok(PasswordHash::new("new-hash")));
+        ports
+            .users
+            .expect_update()
+            .withf(|id, _, event| *id == 1 && by_root(event, Action::AdminUserUpdated, "root"))
+            .times(1)
+            .returning(|_, _, _| Ok(root()));
+        ports
+            .service()
+            .update_user(&actor(), &name("root"), request)
+            .unwrap();
+    }
+}
+
+#[test]
+fn a_change_that_keeps_the_role_keeps_the_grants_and_the_sessions() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", true, "admin me"));
+    ports
+        .users
+        .expect_update()
+        .withf(|_, change, _| {
+            *change
+                == UserChange {
+                    is_active: Some(true),
+                    is_superuser: Some(true),
+                    ..UserChange::default()
+                }
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(someone(2, "bob", true, "admin me")));
+    let request = UpdateUserRequest {
+        is_active: Some(true),
+        is_superuser: Some(true),
+        ..UpdateUserRequest::default()
+    };
+    ports
+        .service()
+        .update_user(&actor(), &name("bob"), request)
+        .unwrap();
+}
+
+#[test]
+fn scopes_given_with_a_promotion_are_taken_as_given() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", false, "me"));
+    ports
+        .users
+        .expect_update()
+        .withf(|_, change, _| {
+            change.is_superuser == Some(true) && change.scopes == Some(scopes("items:read me"))
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(someone(2, "bob", true, "items:read me")));
+    let request = UpdateUserRequest {
+        is_superuser: Some(true),
+        scopes: Some(scopes("me items:read")),
+        ..UpdateUserRequest::default()
+    };
+    ports
+        .service()
+        .update_user(&actor(), &name("bob"), request)
+        .unwrap();
+}
+
+#[test]
+fn admin_cannot_stay_with_a_user_being_demoted() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", true, "admin me"));
+    ports.users.expect_update().times(0);
+    let request = UpdateUserRequest {
+        is_superuser: Some(false),
+        scopes: Some(scopes("admin me")),
+        ..UpdateUserRequest::default()
+    };
+    assert!(matches!(
+        ports.service().update_user(&actor(), &name("bob"), request),
+        Err(AdminError::AdminScopeNeedsSuperuser)
+    ));
+}
+
+#[test]
+fn creating_refuses_admin_for_a_plain_user_and_unknown_scopes_before_hashing() {
+    // No hasher or create expectation: a call would panic.
+    let service = Mocks::default().service();
+    assert!(matches!(
+        service.create_user(&actor(), create_request("carol", false, Some("admin me"))),
+        Err(AdminError::AdminScopeNeedsSuperuser)
+    ));
+    assert!(matches!(
+        service.create_user(&actor(), create_request("carol", true, Some("me nope"))),
+        Err(AdminError::InvalidScope)
+    ));
+}
+
+#[test]
+fn creating_hashes_the_password_and_keeps_the_scopes_asked_for() {
+    let mut ports = Mocks::default();
+    ports
+        .hasher
+        .expect_hash()
+        .withf(|password| password.expose() == "correct horse")
+        .times(1)
+        .returning(|_| Ok(PasswordHash::new("h")));
+    ports
+        .users
+        .expect_create()
+        .withf(|user, _| {
+            user.password_hash.as_ref() == "h" && user.scopes == scopes("items:read me")
+        })
+        .times(1)
+        .returning(|_, _| Ok(someone(3, "carol", false, "items:read me")));
+    ports
+        .service()
+        .create_user(
+            &actor(),
+            create_request("carol", false, Some("me items:read")),
+        )
+        .unwrap();
+}
+
+#[test]
+fn creating_a_taken_username_is_username_taken() {
+    let mut ports = Mocks::default();
+    ports
+        .hasher
+        .expect_hash()
+        .returning(|_| Ok(PasswordHash::new("h")));
+    ports
+        .users
+        .expect_create()
+        .returning(|_, _| Err(CreateUserError::UsernameTaken));
+    assert!(matches!(
+        ports
+            .service()
+            .create_user(&actor(), create_request("bob", false, None)),
+        Err(AdminError::UsernameTaken)
+    ));
+}
+
+#[test]
+fn granting_adds_to_the_users_grants() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", false, "me"));
+    ports
+        .users
+        .expect_update()
+        .withf(|id, change, event| {
+            *id == 2
+                && change.scopes == Some(scopes("items:read me"))
+                && change.is_superuser.is_none()
+                && by_root(event, Action::AdminUserUpdated, "bob")
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(someone(2, "bob", false, "items:read me")));
+    let granted = ports
+        .service()
+        .grant(&actor(), &name("bob"), &scopes("items:read"))
+        .unwrap();
+    assert_eq!(granted.scopes, scopes("items:read me"));
+}
+
+#[test]
+fn granting_admin_to_a_plain_user_is_refused() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", false, "me"));
+    ports.users.expect_update().times(0);
+    assert!(matches!(
+        ports
+            .service()
+            .grant(&actor(), &name("bob"), &scopes("admin")),
+        Err(AdminError::AdminScopeNeedsSuperuser)
+    ));
+}
+
+#[test]
+fn deleting_a_user_gone_meanwhile_is_not_found_and_clears_nothing() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", false, "me"));
+    ports.users.expect_delete().returning(|_, _| Ok(false));
+    ports.failures.expect_clear().times(0);
+    assert!(matches!(
+        ports.service().delete_user(&actor(), &name("bob")),
+        Err(AdminError::NotFound)
+    ));
+}
+
+#[test]
+fn the_first_superuser_also_gets_the_default_grants() {
+    let mut ports = Mocks::default();
+    ports
+        .users
+        .expect_find_by_username()
+        .returning(|_| Ok(None));
+    ports
+        .hasher
+        .expect_hash()
+        .returning(|_| Ok(PasswordHash::new("h")));
+    ports
+        .users
+        .expect_create()
+        .withf(|user, event| {
+            user.scopes == scopes("admin items:read me")
+                && event.subject.as_ref().map(AsRef::as_ref) == Some("root")
+        })
+        .times(1)
+        .returning(|_, _| Ok(root()));
+    let password = Password::parse("correct horse").unwrap();
+    assert!(
+        ports
+            .service_granting("me items:read")
+            .ensure_superuser(&name("root"), &password)
+            .unwrap()
+    );
+}
+
+#[test]
+fn the_admin_listings_pass_their_queries_through() {
+    let mut ports = Mocks::default();
+    let query = UserQuery {
+        page: 2,
+        per_page: 10,
+        username_contains: Some("bo".into()),
+    };
+    let expected = query.clone();
+    ports
+        .users
+        .expect_list()
+        .withf(move |q| *q == expected)
+        .times(1)
+        .returning(|_| {
+            Ok(UserPage {
+                users: vec![someone(2, "bob", false, "me")],
+                total: 11,
+            })
+        });
+    ports
+        .audit
+        .expect_list()
+        .times(1)
+        .returning(|_| Ok(Vec::new()));
+    let service = ports.service();
+    assert_eq!(service.list_users(&query).unwrap().total, 11);
+    let events = EventQuery {
+        subject: None,
+        current_account_only: false,
+        action: Some(Action::LoginFailed),
+        before: None,
+        limit: EventQuery::DEFAULT_LIMIT,
+    };
+    assert!(service.events(&events).unwrap().is_empty());
 }

@@ -93,3 +93,28 @@ fn a_store_failure_during_registration_is_passed_on() {
         Err(RegisterError::Infra(InfraError::Unavailable(_)))
     ));
 }
+
+#[test]
+fn registration_grants_the_default_scopes_and_records_the_registration() {
+    let mut ports = Mocks::default();
+    ports.user_missing("agent47");
+    ports.passwords_hash_to("hashed");
+    ports
+        .users
+        .expect_create()
+        .withf(|new, event| {
+            new.scopes == scopes("me")
+                && !new.is_superuser
+                && new.created_at == NOW
+                && *event == NewEvent::by(&new.username, Action::UserRegistered, &origin(), NOW)
+        })
+        .times(1)
+        .returning(|_, _| Ok(user("agent47", true)));
+
+    assert!(
+        ports
+            .service()
+            .register(register_request("agent47"))
+            .is_ok()
+    );
+}

@@ -168,3 +168,126 @@ fn an_unknown_scope_on_refresh_is_refused_and_nothing_rotates() {
         Err(RefreshError::InvalidScope)
     ));
 }
+
+#[test]
+fn a_blank_scope_at_login_is_no_scope() {
+    // `scope=` of a form (the docs page sends it when nothing is ticked).
+    for blank in ["", " ", ","] {
+        assert_eq!(
+            granted_at_login("admin items:read me", Some(blank)),
+            scopes("items:read me"),
+            "{blank:?}"
+        );
+    }
+}
+
+#[test]
+fn a_blank_scope_on_refresh_is_no_scope() {
+    let mut ports = Mocks::default();
+    ports.token_decodes(
+        "rt",
+        Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))),
+    );
+    ports.user_exists(user_granted("agent47", true, "items:read me"));
+    ports.tokens_are_issued();
+    // Not a narrowing to nothing: the session is not even read before
+    // the rotation.
+    ports.sessions.expect_scopes().times(0);
+    rotations_succeed(&mut ports, "items:read me");
+    let pair = ports.service().refresh("rt", Some(""), &origin()).unwrap();
+    assert_eq!(pair.scope, scopes("items:read me"));
+}
+
+#[test]
+fn a_refresh_issues_an_access_token_of_the_session_granting_what_it_answers() {
+    let mut ports = Mocks::default();
+    ports.token_decodes(
+        "rt",
+        Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))),
+    );
+    ports.user_exists(user_granted("agent47", true, "items:read me"));
+    ports
+        .tokens
+        .expect_issue()
+        .withf(|request| request.kind == TokenKind::Refresh)
+        .times(1)
+        .returning(|request| {
+            Ok(IssuedToken {
+                token: "next-rt".into(),
+                claims: Claims {
+                    id: "jti-next".into(),
+                    ..claims(TokenKind::Refresh, "agent47", request.family.as_deref())
+                },
+            })
+        });
+    ports
+        .tokens
+        .expect_issue()
+        .withf(|request| {
+            request.kind == TokenKind::Access
+                && request.family.as_deref() == Some("fam-1")
+                && request.scopes == scopes("me")
+        })
+        .times(1)
+        .returning(|_| {
+            Ok(IssuedToken {
+                token: "next-at".into(),
+                claims: access_claims("agent47", "me"),
+            })
+        });
+    ports
+        .sessions
+        .expect_scopes()
+        .returning(|_, _| Ok(Some(scopes("items:read me"))));
+    rotations_succeed(&mut ports, "items:read me");
+    let pair = ports
+        .service()
+        .refresh("rt", Some("me"), &origin())
+        .unwrap();
+    assert_eq!(pair.scope, scopes("me"));
+    assert_eq!(pair.access_token.expose_secret(), "next-at");
+    assert_eq!(pair.refresh_token.expose_secret(), "next-rt");
+}
+
+#[test]
+fn a_demoted_superuser_loses_admin_at_the_next_refresh() {
+    let mut ports = refreshing("admin me", "me");
+    rotations_succeed(&mut ports, "admin me");
+    let pair = ports.service().refresh("rt", None, &origin()).unwrap();
+    assert_eq!(pair.scope, scopes("me"));
+}
+
+#[test]
+fn narrowing_a_family_that_is_not_the_users_is_an_invalid_token() {
+    let mut ports = Mocks::default();
+    ports.token_decodes(
+        "rt",
+        Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))),
+    );
+    ports.user_exists(user("agent47", true));
+    ports
+        .sessions
+        .expect_scopes()
+        .withf(|family, owner| family == "fam-1" && *owner == 7)
+        .returning(|_, _| Ok(None));
+    ports.sessions.expect_rotate().times(0);
+    assert!(matches!(
+        ports.service().refresh("rt", Some("me"), &origin()),
+        Err(RefreshError::InvalidToken)
+    ));
+}
+
+#[test]
+fn a_replayed_token_asking_to_narrow_still_revokes_its_family() {
+    let mut ports = refreshing("items:read me", "items:read me");
+    ports
+        .sessions
+        .expect_rotate()
+        .times(1)
+        .returning(|_, _| Ok(None));
+    ports.family_is_revoked("fam-1", Action::TokenReuseDetected);
+    assert!(matches!(
+        ports.service().refresh("rt", Some("me"), &origin()),
+        Err(RefreshError::InvalidToken)
+    ));
+}
