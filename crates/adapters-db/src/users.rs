@@ -3,7 +3,7 @@
 use diesel::dsl::Nullable;
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use diesel::sql_types::Text;
+use diesel::sql_types::{Bool, Text};
 use domain::{
     CreateUserError, DetailsUpdate, InfraError, NewEvent, NewUser, PasswordHash,
     UpdateDetailsError, UpdateUserError, User, UserChange, UserPage, UserQuery, UserRepository,
@@ -265,16 +265,38 @@ impl UserRepository for DieselUserRepository {
         let event = NewEventRow::new(event)?;
         // A new password moves the credential on; nothing else does.
         let version_step = i64::from(change.password_hash.is_some());
+        // The compare-and-set of the grants as read, in the UPDATE's own
+        // WHERE: under Postgres READ COMMITTED a concurrent writer's
+        // commit is waited for and the condition checked again on the row
+        // it left; SQLite's writers take turns. `check_grants` false
+        // makes the condition true, so one statement serves both kinds of
+        // change. Stored scopes are always a `Scopes` written out
+        // (sorted, single spaces), so equal sets are equal texts.
+        let (check_grants, superuser_as_read, scopes_as_read) = match &change.grants_as_read {
+            Some(grants) => (true, grants.is_superuser, grants.scopes.to_string()),
+            None => (false, false, String::new()),
+        };
         let row = conn
             .write_transaction(|conn| {
-                let found = diesel::update(users::table.find(user_id))
-                    .set((
-                        &columns,
-                        users::credential_version.eq(users::credential_version + version_step),
-                    ))
-                    .execute(conn)?;
+                let found = diesel::update(
+                    users::table.find(user_id).filter(
+                        (!check_grants).into_sql::<Bool>().or(users::is_superuser
+                            .eq(superuser_as_read)
+                            .and(users::scopes.eq(&scopes_as_read))),
+                    ),
+                )
+                .set((
+                    &columns,
+                    users::credential_version.eq(users::credential_version + version_step),
+                ))
+                .execute(conn)?;
                 if found == 0 {
-                    return Ok(None);
+                    let exists = check_grants && find_by_id(conn, user_id)?.is_some();
+                    return Ok(Err(if exists {
+                        UpdateUserError::GrantsChanged
+                    } else {
+                        UpdateUserError::NotFound
+                    }));
                 }
                 // The UNIQUE constraints decide, as in `update_details`; a
                 // violation fails the transaction, and every change above
@@ -299,10 +321,10 @@ impl UserRepository for DieselUserRepository {
                     revoke_all_of(conn, user_id)?;
                 }
                 insert_event(conn, &event)?;
-                find_by_id(conn, user_id)
+                Ok(find_by_id(conn, user_id)?.ok_or(UpdateUserError::NotFound))
             })
-            .map_err(update_user_error)?;
-        Ok(row.ok_or(UpdateUserError::NotFound)?.into_user()?)
+            .map_err(update_user_error)??;
+        Ok(row.into_user()?)
     }
 
     /// The details and sessions go with the user's row (ON DELETE CASCADE,

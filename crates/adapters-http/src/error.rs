@@ -29,6 +29,7 @@ pub const OWN_ACCOUNT: &str = "Not allowed on your own account.";
 pub const USER_NOT_FOUND: &str = "User not found.";
 pub const INVALID_SCOPE: &str = "Invalid scope.";
 pub const ADMIN_NEEDS_SUPERUSER: &str = "Only superusers may hold the admin scope.";
+pub const CHANGED_CONCURRENTLY: &str = "The user was changed at the same time, try again.";
 pub const UNAVAILABLE: &str = "Service unavailable, try again later.";
 pub const INTERNAL: &str = "Internal server error.";
 
@@ -67,7 +68,9 @@ pub enum ApiError {
     InvalidScope,
     /// 422 with one entry per offending field.
     Validation(Vec<FieldError>),
-    /// A framework-level refusal (404, 405, 413, 415, …) with its message.
+    /// A refusal said by its status and message alone: the framework's
+    /// (404, 405, 413, 415, …), or 409 for an admin change that kept
+    /// meeting concurrent ones.
     Refused {
         status: StatusCode,
         message: &'static str,
@@ -291,6 +294,11 @@ impl From<AdminError> for ApiError {
             AdminError::AdminScopeNeedsSuperuser => {
                 Self::validation("scopes", ADMIN_NEEDS_SUPERUSER)
             }
+            AdminError::Conflict => Self::Refused {
+                status: StatusCode::CONFLICT,
+                message: CHANGED_CONCURRENTLY,
+                allow: None,
+            },
             AdminError::Infra(infra) => infra.into(),
         }
     }
@@ -336,6 +344,7 @@ mod tests {
             (AdminError::PhoneTaken, 400, PHONE_TAKEN),
             (AdminError::InvalidScope, 400, INVALID_SCOPE),
             (AdminError::AdminScopeNeedsSuperuser, 422, VALIDATION_FAILED),
+            (AdminError::Conflict, 409, CHANGED_CONCURRENTLY),
         ] {
             let (code, headers, json) = answer(error.into()).await;
             assert_eq!(code.as_u16(), status, "{json}");

@@ -4,9 +4,9 @@
 //! change's own transaction.
 
 use crate::{
-    Action, AdminError, Claims, DetailsUpdate, Event, EventQuery, InfraError, NewEvent, NewUser,
-    Origin, Password, Ports, Scope, ScopeCatalogue, Scopes, ThrottleKey, User, UserChange,
-    UserDetails, UserPage, UserQuery, Username, scope,
+    Action, AdminError, Claims, DetailsUpdate, Event, EventQuery, Grants, InfraError, NewEvent,
+    NewUser, Origin, Password, Ports, Scope, ScopeCatalogue, Scopes, ThrottleKey, UpdateUserError,
+    User, UserChange, UserDetails, UserPage, UserQuery, Username, scope,
 };
 
 /// Who is acting: a superuser, checked against the store on this call, or
@@ -186,38 +186,15 @@ impl AdminService {
     /// [`AdminError::OwnAccount`] when a superuser would deactivate,
     /// demote or withdraw `admin` from themself; [`AdminError::NotFound`];
     /// [`AdminError::InvalidScope`]; [`AdminError::AdminScopeNeedsSuperuser`];
-    /// [`AdminError::EmailTaken`] / [`AdminError::PhoneTaken`].
+    /// [`AdminError::EmailTaken`] / [`AdminError::PhoneTaken`];
+    /// [`AdminError::Conflict`] as [`Self::change_user`] says.
     pub fn update_user(
         &self,
         actor: &Actor,
         username: &Username,
         request: UpdateUserRequest,
     ) -> Result<User, AdminError> {
-        let target = self.get_user(username)?;
-        if actor.is(&target) && request.locks_out() {
-            return Err(AdminError::OwnAccount);
-        }
-        let is_superuser = request.is_superuser.unwrap_or(target.is_superuser);
-        let scopes = match request.scopes {
-            Some(scopes) => Some(self.checked_grants(scopes, is_superuser)?),
-            None if is_superuser == target.is_superuser => None,
-            None if is_superuser => Some(target.scopes.with(Scope::admin())),
-            None => Some(target.scopes.without(&Scope::admin())),
-        };
-        let password_hash = match &request.password {
-            Some(password) => Some(self.ports.hasher.hash(password)?),
-            None => None,
-        };
-        let change = UserChange {
-            is_active: request.is_active,
-            is_superuser: request.is_superuser,
-            scopes,
-            revoke_sessions: request.is_active == Some(false) || password_hash.is_some(),
-            password_hash,
-            details: request.details,
-        };
-        let event = actor.event(Action::AdminUserUpdated, username, self.ports.clock.now());
-        Ok(self.ports.users.update(target.id, &change, &event)?)
+        self.change_user(actor, username, |_| request.clone())
     }
 
     /// Adds `scopes` to a user's grants: `zentra grant`.
@@ -230,13 +207,70 @@ impl AdminService {
         username: &Username,
         scopes: &Scopes,
     ) -> Result<User, AdminError> {
-        let target = self.get_user(username)?;
-        let request = UpdateUserRequest {
+        self.change_user(actor, username, |target| UpdateUserRequest {
             scopes: Some(target.scopes.union(scopes)),
             ..UpdateUserRequest::default()
-        };
-        self.update_user(actor, username, request)
+        })
     }
+
+    /// Applies the change `edit` computes from the user as read. A change
+    /// to the grants is stored only while they are still the ones read
+    /// ([`UserChange::grants_as_read`]); when another change to them
+    /// commits first, the user is read again and the change computed
+    /// afresh, at most [`Self::CHANGE_ATTEMPTS`] times. A new password is
+    /// hashed once, after the first attempt's checks.
+    ///
+    /// # Errors
+    /// As [`Self::update_user`]; [`AdminError::Conflict`] when every
+    /// attempt found the grants changed.
+    fn change_user(
+        &self,
+        actor: &Actor,
+        username: &Username,
+        edit: impl Fn(&User) -> UpdateUserRequest,
+    ) -> Result<User, AdminError> {
+        let mut password_hash = None;
+        for _ in 0..Self::CHANGE_ATTEMPTS {
+            let target = self.get_user(username)?;
+            let request = edit(&target);
+            if actor.is(&target) && request.locks_out() {
+                return Err(AdminError::OwnAccount);
+            }
+            let is_superuser = request.is_superuser.unwrap_or(target.is_superuser);
+            let scopes = match request.scopes {
+                Some(scopes) => Some(self.checked_grants(scopes, is_superuser)?),
+                None if is_superuser == target.is_superuser => None,
+                None if is_superuser => Some(target.scopes.with(Scope::admin())),
+                None => Some(target.scopes.without(&Scope::admin())),
+            };
+            if let (None, Some(password)) = (&password_hash, &request.password) {
+                password_hash = Some(self.ports.hasher.hash(password)?);
+            }
+            let grants_as_read =
+                (request.is_superuser.is_some() || scopes.is_some()).then(|| Grants::of(&target));
+            let change = UserChange {
+                is_active: request.is_active,
+                is_superuser: request.is_superuser,
+                scopes,
+                grants_as_read,
+                revoke_sessions: request.is_active == Some(false) || password_hash.is_some(),
+                password_hash: password_hash.clone(),
+                details: request.details,
+            };
+            let event = actor.event(Action::AdminUserUpdated, username, self.ports.clock.now());
+            match self.ports.users.update(target.id, &change, &event) {
+                Err(UpdateUserError::GrantsChanged) => {}
+                stored => return Ok(stored?),
+            }
+        }
+        Err(AdminError::Conflict)
+    }
+
+    /// How often [`Self::change_user`] computes a change afresh before it
+    /// gives up: each miss means another administrator's change to the
+    /// same user's grants committed within the moment between a read and
+    /// a write.
+    const CHANGE_ATTEMPTS: usize = 8;
 
     /// Deletes a user with their details, sessions and failed-login count;
     /// the audit events about them stay.

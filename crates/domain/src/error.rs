@@ -137,6 +137,10 @@ pub enum UpdateUserError {
     EmailTaken,
     #[error("phone already in use")]
     PhoneTaken,
+    /// The user's grants are no longer [`crate::UserChange::grants_as_read`]:
+    /// nothing changed.
+    #[error("the user's grants changed since they were read")]
+    GrantsChanged,
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -164,6 +168,10 @@ pub enum AdminError {
     /// `admin` granted to a user who is not a superuser.
     #[error("only superusers may hold the admin scope")]
     AdminScopeNeedsSuperuser,
+    /// The user's grants kept changing under a change computed from them
+    /// (other administrators at work on the same user): nothing changed.
+    #[error("the user was changed concurrently")]
+    Conflict,
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -185,6 +193,7 @@ impl From<UpdateUserError> for AdminError {
             UpdateUserError::NotFound => Self::NotFound,
             UpdateUserError::EmailTaken => Self::EmailTaken,
             UpdateUserError::PhoneTaken => Self::PhoneTaken,
+            UpdateUserError::GrantsChanged => Self::Conflict,
             UpdateUserError::Infra(infra) => Self::Infra(infra),
         }
     }

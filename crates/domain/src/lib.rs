@@ -43,5 +43,7 @@ pub use service::{
 pub use session::{NewSession, Rotation};
 pub use throttle::{Attempt, AttemptLimit, LoginLimits, Places, Reservation, ThrottleKey};
 pub use token::{Claims, IssuedToken, TokenKind, TokenPair, TokenRequest, UnixSeconds};
-pub use user::{DetailsUpdate, NewUser, User, UserChange, UserDetails, UserPage, UserQuery};
+pub use user::{
+    DetailsUpdate, Grants, NewUser, User, UserChange, UserDetails, UserPage, UserQuery,
+};
 pub use username::{Username, UsernameError};

@@ -103,8 +103,16 @@ pub trait UserRepository: Send + Sync {
     /// version moves on), and, if `change.revoke_sessions`, the revocation
     /// of every session of the user. Any refusal changes nothing.
     ///
+    /// With `change.grants_as_read`, the change applies only while the
+    /// stored superuser flag and scopes are exactly those, decided in the
+    /// same statement as the write (of two concurrent changes computed
+    /// from the same grants, one applies and the other finds them
+    /// changed).
+    ///
     /// # Errors
     /// [`UpdateUserError::NotFound`] for an unknown `user_id`;
+    /// [`UpdateUserError::GrantsChanged`] when the stored grants are no
+    /// longer `change.grants_as_read`;
     /// [`UpdateUserError::EmailTaken`] / [`UpdateUserError::PhoneTaken`] as
     /// [`Self::update_details`]; [`UpdateUserError::Infra`] otherwise.
     fn update(

@@ -56,6 +56,25 @@ impl DetailsUpdate {
     }
 }
 
+/// A user's superuser flag and scopes: what an administrator's change to
+/// them is computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grants {
+    pub is_superuser: bool,
+    pub scopes: Scopes,
+}
+
+impl Grants {
+    /// The grants `user` holds.
+    #[must_use]
+    pub fn of(user: &User) -> Self {
+        Self {
+            is_superuser: user.is_superuser,
+            scopes: user.scopes.clone(),
+        }
+    }
+}
+
 /// An administrator's change to a user, as the repository applies it in
 /// one transaction: `None` keeps a field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +82,12 @@ pub struct UserChange {
     pub is_active: Option<bool>,
     pub is_superuser: Option<bool>,
     pub scopes: Option<Scopes>,
+    /// The grants the new `is_superuser` / `scopes` were computed from
+    /// (a demotion withdraws `admin` from the scopes as read, a grant adds
+    /// to them): the change applies only while the stored grants are
+    /// still these, a compare-and-set decided in the UPDATE itself, so a
+    /// concurrent grant change is never overwritten (a lost update).
+    pub grants_as_read: Option<Grants>,
     /// A new password's hash: the credential version moves on.
     pub password_hash: Option<PasswordHash>,
     pub details: DetailsUpdate,

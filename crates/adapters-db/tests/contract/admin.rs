@@ -8,8 +8,8 @@ use adapters_db::DbPool;
 use adapters_db::schema::{audit_events, sessions, user_details, users};
 use diesel::prelude::*;
 use domain::{
-    Action, DetailsUpdate, FullName, PasswordHash, SessionRepository, UpdateUserError, User,
-    UserChange, UserPage, UserQuery, UserRepository,
+    Action, DetailsUpdate, FullName, Grants, PasswordHash, SessionRepository, UpdateUserError,
+    User, UserChange, UserPage, UserQuery, UserRepository,
 };
 
 use crate::{
@@ -27,6 +27,8 @@ contract!(
     updating_an_unknown_user_is_not_found,
     an_empty_update_changes_and_records_nothing,
     no_session_outlives_a_concurrent_new_password,
+    a_grant_change_applies_only_while_the_grants_are_as_read,
+    no_grant_change_is_lost_to_a_concurrent_one,
     a_deletion_takes_the_details_and_sessions_and_keeps_the_events,
 );
 
@@ -308,6 +310,7 @@ fn a_refused_update_changes_nothing_and_records_nothing(db: &TestDb) {
         is_active: Some(false),
         is_superuser: Some(true),
         scopes: Some(scopes("admin me")),
+        grants_as_read: Some(Grants::of(&before)),
         password_hash: Some(PasswordHash::new("new-hash")),
         details,
         revoke_sessions: true,
@@ -447,6 +450,105 @@ fn no_session_outlives_a_concurrent_new_password(db: &TestDb) {
             .unwrap();
         assert_eq!(logins, stored_sessions, "round {round}");
     }
+}
+
+/// A change of `user`'s scopes to `to`, computed from their grants as
+/// `user` holds them.
+fn regrant(user: &User, to: &str) -> UserChange {
+    UserChange {
+        scopes: Some(scopes(to)),
+        grants_as_read: Some(Grants::of(user)),
+        ..UserChange::default()
+    }
+}
+
+fn a_grant_change_applies_only_while_the_grants_are_as_read(db: &TestDb) {
+    let s = db.sessions(2);
+    let user = s.user("agent47");
+    let granted = update(&s, &user, &regrant(&user, "items:read me")).unwrap();
+    assert_eq!(granted.scopes, scopes("items:read me"));
+    let events = audit_rows(&s.pool);
+
+    // Computed from the grants before that change: refused, nothing written.
+    for stale in [
+        regrant(&user, "me"),
+        UserChange {
+            is_superuser: Some(true),
+            is_active: Some(false),
+            revoke_sessions: true,
+            grants_as_read: Some(Grants::of(&user)),
+            ..UserChange::default()
+        },
+        UserChange {
+            grants_as_read: Some(Grants {
+                is_superuser: true,
+                scopes: granted.scopes.clone(),
+            }),
+            ..regrant(&user, "me")
+        },
+    ] {
+        let result = update(&s, &user, &stale);
+        assert!(
+            matches!(result, Err(UpdateUserError::GrantsChanged)),
+            "{stale:?}: {result:?}"
+        );
+    }
+    assert_eq!(stored(&s.users, "agent47"), granted);
+    assert_eq!(audit_rows(&s.pool), events);
+
+    // A user that is gone is not found, whatever the grants read.
+    let mut gone = granted.clone();
+    gone.id += 1000;
+    let result = update(&s, &gone, &regrant(&granted, "me"));
+    assert!(
+        matches!(result, Err(UpdateUserError::NotFound)),
+        "{result:?}"
+    );
+}
+
+fn no_grant_change_is_lost_to_a_concurrent_one(db: &TestDb) {
+    // Administrators each add one scope to the same user at once, each
+    // computing the new grants from the user as read and reading again
+    // when the compare-and-set misses (as `AdminService` does): every
+    // scope must be there at the end, and one event per change.
+    const ADMINS: usize = 6;
+    let s = Arc::new(db.sessions(ADMINS as u32 + 1));
+    let user = s.user("agent47");
+    let events = audit_rows(&s.pool).len();
+    let barrier = Arc::new(Barrier::new(ADMINS));
+    let admins: Vec<_> = (0..ADMINS)
+        .map(|i| {
+            let (s, barrier) = (Arc::clone(&s), Arc::clone(&barrier));
+            thread::spawn(move || {
+                barrier.wait();
+                let mut misses = 0;
+                loop {
+                    let read = stored(&s.users, "agent47");
+                    let wanted = read.scopes.union(&scopes(&format!("extra:{i}")));
+                    let change = UserChange {
+                        scopes: Some(wanted),
+                        grants_as_read: Some(Grants::of(&read)),
+                        ..UserChange::default()
+                    };
+                    match update(&s, &read, &change) {
+                        Err(UpdateUserError::GrantsChanged) => misses += 1,
+                        done => break (done.unwrap(), misses),
+                    }
+                }
+            })
+        })
+        .collect();
+    let misses: usize = admins.into_iter().map(|a| a.join().unwrap().1).sum();
+
+    let everyone = (0..ADMINS).fold(user.scopes.clone(), |all, i| {
+        all.union(&scopes(&format!("extra:{i}")))
+    });
+    assert_eq!(
+        stored(&s.users, "agent47").scopes,
+        everyone,
+        "{misses} compare-and-set misses"
+    );
+    assert_eq!(audit_rows(&s.pool).len(), events + ADMINS);
 }
 
 fn counts(pool: &DbPool) -> (i64, i64, i64, i64) {

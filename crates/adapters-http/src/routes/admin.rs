@@ -560,6 +560,8 @@ pub(crate) async fn get_user(
                 ("A field breaks the policy" = (value = json!(error_example(ApiError::validation("email", domain::EmailError.to_string()))))),
                 ("admin for a user who is not a superuser" = (value = json!(error_example(ApiError::validation("scopes", ADMIN_NEEDS_SUPERUSER))))),
             )),
+        (status = 409, description = "The user was changed at the same time, try again.", body = Wire<NoData>,
+            example = json!(error_example(domain::AdminError::Conflict.into()))),
         (status = "default", description = "Any other error (405, 413, 415, 431, 500, 503…)", body = Wire<NoData>,
             example = json!(unavailable_example())),
     ))]

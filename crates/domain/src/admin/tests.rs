@@ -581,6 +581,10 @@ fn a_change_that_keeps_the_role_keeps_the_grants_and_the_sessions() {
                 == UserChange {
                     is_active: Some(true),
                     is_superuser: Some(true),
+                    grants_as_read: Some(Grants {
+                        is_superuser: true,
+                        scopes: scopes("admin me"),
+                    }),
                     ..UserChange::default()
                 }
         })
@@ -806,4 +810,104 @@ fn the_admin_listings_pass_their_queries_through() {
         limit: EventQuery::DEFAULT_LIMIT,
     };
     assert!(service.events(&events).unwrap().is_empty());
+}
+
+#[test]
+fn a_change_that_touches_no_grant_does_not_depend_on_them() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", false, "me"));
+    ports
+        .users
+        .expect_update()
+        .withf(|_, change, _| change.grants_as_read.is_none() && change.is_active == Some(false))
+        .times(1)
+        .returning(|_, _, _| Ok(someone(2, "bob", false, "me")));
+    let request = UpdateUserRequest {
+        is_active: Some(false),
+        ..UpdateUserRequest::default()
+    };
+    ports
+        .service()
+        .update_user(&actor(), &name("bob"), request)
+        .unwrap();
+}
+
+/// Another administrator grants bob `items:read` between this demotion's
+/// read and its write: the demotion is computed again from the new grants,
+/// so `items:read` survives it, and the new password is hashed once.
+#[test]
+fn a_grant_change_that_lost_a_race_is_computed_again_from_the_grants_now() {
+    let mut ports = Mocks::default();
+    let mut reads = 0;
+    ports
+        .users
+        .expect_find_by_username()
+        .with(eq(name("bob")))
+        .times(2)
+        .returning(move |_| {
+            reads += 1;
+            let grants = if reads == 1 {
+                "admin me"
+            } else {
+                "admin items:read me"
+            };
+            Ok(Some(someone(2, "bob", true, grants)))
+        });
+    ports
+        .hasher
+        .expect_hash()
+        .times(1)
+        .returning(|_| Ok(PasswordHash::new("new-hash")));
+    let read = |grants: &str| {
+        Some(Grants {
+            is_superuser: true,
+            scopes: scopes(grants),
+        })
+    };
+    let first = read("admin me");
+    ports
+        .users
+        .expect_update()
+        .withf(move |_, change, _| change.grants_as_read == first)
+        .times(1)
+        .returning(|_, _, _| Err(UpdateUserError::GrantsChanged));
+    let second = read("admin items:read me");
+    ports
+        .users
+        .expect_update()
+        .withf(move |_, change, _| {
+            change.grants_as_read == second
+                && change.scopes == Some(scopes("items:read me"))
+                && change.is_superuser == Some(false)
+                && change.password_hash.as_ref().map(AsRef::as_ref) == Some("new-hash")
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(someone(2, "bob", false, "items:read me")));
+    let request = UpdateUserRequest {
+        is_superuser: Some(false),
+        password: Some(Password::parse("battery staple").unwrap()),
+        ..UpdateUserRequest::default()
+    };
+    let stored = ports
+        .service()
+        .update_user(&actor(), &name("bob"), request)
+        .unwrap();
+    assert_eq!(stored.scopes, scopes("items:read me"));
+}
+
+#[test]
+fn a_grant_that_keeps_losing_the_race_gives_up_as_a_conflict() {
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "bob", false, "me"));
+    ports
+        .users
+        .expect_update()
+        .withf(|_, change, _| change.scopes == Some(scopes("items:read me")))
+        .times(AdminService::CHANGE_ATTEMPTS)
+        .returning(|_, _, _| Err(UpdateUserError::GrantsChanged));
+    let error = ports
+        .service()
+        .grant(&actor(), &name("bob"), &scopes("items:read"))
+        .unwrap_err();
+    assert!(matches!(error, AdminError::Conflict), "{error:?}");
 }
