@@ -372,7 +372,9 @@ fn found(username: Option<Username>) -> Result<Username, ApiError> {
     summary = "List users, in id order",
     security(("bearer" = []), ("password" = ["admin"])),
     params(
-        ("page" = Option<u32>, Query, minimum = 1, description = "From 1 (default 1)"),
+        // Documented as int64: utoipa would call a u32 int32, whose
+        // maximum is half the pages this route takes.
+        ("page" = Option<i64>, Query, minimum = 1, maximum = 4_294_967_295_u32, description = "From 1 (default 1)"),
         ("per_page" = Option<u32>, Query, minimum = 1, maximum = 200, description = "Default 50"),
         ("q" = Option<String>, Query, max_length = 64,
             description = "Only usernames containing this (ignoring ASCII case)"),

@@ -121,12 +121,24 @@ async fn a_superuser_may_not_delete_deactivate_or_demote_their_own_account() {
 
 #[actix_web::test]
 async fn paging_values_out_of_range_are_422_naming_the_field() {
-    let app = app(root_and_agent47()).await;
+    let mut repository = root_and_agent47();
+    repository
+        .expect_list()
+        .withf(|query| query.page == u32::MAX)
+        .times(1)
+        .returning(|_| {
+            Ok(UserPage {
+                users: Vec::new(),
+                total: 2,
+            })
+        });
+    let app = app(repository).await;
     for (query, fields) in [
         ("per_page=0", vec!["per_page"]),
         ("per_page=201", vec!["per_page"]),
         ("per_page=ten", vec!["per_page"]),
         ("page=0", vec!["page"]),
+        ("page=4294967296", vec!["page"]),
         ("page=-1&per_page=0", vec!["page", "per_page"]),
         ("q=%FF", vec!["q"]),
         ("q=a%00b", vec!["q"]),
@@ -137,6 +149,11 @@ async fn paging_values_out_of_range_are_422_naming_the_field() {
         assert_error(&json, 422, "422_UNPROCESSABLE_ENTITY", "Validation failed.");
         assert_eq!(detail_fields(&json), fields, "{query}");
     }
+    // The largest page the document allows is taken (and is empty).
+    let request = TestRequest::get().uri("/api/admin/users?page=4294967295");
+    let (status, _, json) = send(&app, as_root(request)).await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    assert_eq!(json["data"]["page"], 4_294_967_295_u64);
     let long = "a".repeat(65);
     let request = TestRequest::get().uri(&format!("/api/admin/users?q={long}"));
     let (status, _, json) = send(&app, as_root(request)).await;
