@@ -1,13 +1,15 @@
 //! Zentra's database adapter: the domain's [`domain::UserRepository`],
 //! [`domain::SessionRepository`], [`domain::LoginFailureRepository`] and
-//! [`domain::AuditRepository`] on diesel, over SQLite or Postgres as
+//! [`domain::AuditRepository`] and [`domain::ApiKeyRepository`] on diesel, over SQLite or Postgres as
 //! `DB__URL` says.
 //!
 //! Start-up calls [`connect`] (pool + migrations); the app hands the pool to
 //! [`DieselUserRepository::new`], [`DieselSessionRepository::new`],
-//! [`DieselLoginFailureRepository::new`], [`DieselAuditRepository::new`]
+//! [`DieselLoginFailureRepository::new`], [`DieselAuditRepository::new`],
+//! [`DieselApiKeyRepository::new`]
 //! and to [`ping`] for the health route.
 
+pub mod api_keys;
 pub mod audit;
 pub mod connection;
 pub mod error;
@@ -24,6 +26,7 @@ pub mod users;
 
 use std::time::Duration;
 
+pub use api_keys::DieselApiKeyRepository;
 pub use audit::DieselAuditRepository;
 pub use connection::AnyConnection;
 pub use error::{ConnectError, SetupError};

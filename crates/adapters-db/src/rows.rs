@@ -4,11 +4,12 @@ use std::cell::RefCell;
 
 use diesel::{AsChangeset, Insertable, Queryable};
 use domain::{
-    DetailsUpdate, Email, Event, FullName, InfraError, NewEvent, NewUser, Origin, PasswordHash,
-    Phone, Scopes, UnixSeconds, User, UserChange, UserDetails, Username,
+    ApiKey, DetailsUpdate, Email, Event, FullName, InfraError, KeyName, NewApiKey, NewEvent,
+    NewUser, Origin, PasswordHash, Phone, Scopes, UnixSeconds, User, UserChange, UserDetails,
+    Username,
 };
 
-use crate::schema::{audit_events, login_failures, user_details, users};
+use crate::schema::{api_keys, audit_events, login_failures, user_details, users};
 
 /// A `users` row, as `RETURNING users.*` gives it back.
 #[derive(Debug, Queryable)]
@@ -263,6 +264,61 @@ impl UserWithDetailsRow {
             created_at: self.created_at,
         }
         .into_user(details)
+    }
+}
+
+/// An `api_keys` row (all but the digest it is found by).
+#[derive(Debug, Queryable)]
+pub(crate) struct ApiKeyRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+impl ApiKeyRow {
+    pub(crate) fn into_key(self) -> Result<ApiKey, InfraError> {
+        Ok(ApiKey {
+            id: self.id,
+            user_id: self.user_id,
+            name: KeyName::from_stored(self.name),
+            prefix: self.prefix,
+            scopes: stored_scopes(&self.scopes)?,
+            created_at: from_db_time(self.created_at)?,
+            expires_at: from_db_time(self.expires_at)?,
+            last_used_at: self.last_used_at.map(from_db_time).transpose()?,
+        })
+    }
+}
+
+/// A new `api_keys` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = api_keys)]
+pub(crate) struct NewApiKeyRow<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub prefix: &'a str,
+    pub digest: &'a str,
+    pub scopes: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl<'a> NewApiKeyRow<'a> {
+    pub(crate) fn new(key: &'a NewApiKey) -> Result<Self, InfraError> {
+        Ok(Self {
+            user_id: key.user_id,
+            name: key.name.as_str(),
+            prefix: &key.prefix,
+            digest: key.digest.as_str(),
+            scopes: key.scopes.to_string(),
+            created_at: to_db_time(key.created_at)?,
+            expires_at: to_db_time(key.expires_at)?,
+        })
     }
 }
 

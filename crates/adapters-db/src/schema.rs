@@ -69,12 +69,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// API keys (docs/api.md §10): the key's SHA-256 (`digest`, hex), never
+    /// the key; times are Unix seconds.
+    api_keys (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        name -> Text,
+        prefix -> Text,
+        digest -> Text,
+        scopes -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(user_details -> users (user_id));
+diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_details,
     sessions,
     login_failures,
-    audit_events
+    audit_events,
+    api_keys
 );

@@ -417,7 +417,7 @@ type UserWithDetailsColumns = (
 
 /// The columns of a [`UserWithDetailsRow`] from `users LEFT JOIN
 /// user_details` (the details are NULL when the row is missing).
-fn user_with_details() -> UserWithDetailsColumns {
+pub(crate) fn user_with_details() -> UserWithDetailsColumns {
     (
         users::id,
         users::username,

@@ -7,8 +7,8 @@ use actix_web::{
     http::{StatusCode, header},
 };
 use domain::{
-    AdminError, AuthenticateError, ChangePasswordError, InfraError, LoginError, RefreshError,
-    RegisterError, Scopes, UpdateDetailsError,
+    AdminError, ApiKeyError, AuthenticateError, ChangePasswordError, InfraError, LoginError,
+    RefreshError, RegisterError, Scopes, UpdateDetailsError,
 };
 
 use crate::envelope::{Envelope, FieldError};
@@ -27,6 +27,7 @@ pub const INCORRECT_PASSWORD: &str = "Incorrect password.";
 pub const NOT_ENOUGH_PERMISSIONS: &str = "Not enough permissions.";
 pub const OWN_ACCOUNT: &str = "Not allowed on your own account.";
 pub const USER_NOT_FOUND: &str = "User not found.";
+pub const KEY_NOT_FOUND: &str = "API key not found.";
 pub const INVALID_SCOPE: &str = "Invalid scope.";
 pub const ADMIN_NEEDS_SUPERUSER: &str = "Only superusers may hold the admin scope.";
 pub const CHANGED_CONCURRENTLY: &str = "The user was changed at the same time, try again.";
@@ -64,6 +65,8 @@ pub enum ApiError {
     OwnAccount,
     /// The admin API names a user that does not exist.
     UserNotFound,
+    /// An API key that is not the caller's (or the named user's).
+    KeyNotFound,
     /// A scope outside the catalogue, or wider than the caller may ask.
     InvalidScope,
     /// 422 with one entry per offending field.
@@ -134,6 +137,7 @@ impl ApiError {
             Self::InsufficientScope { .. } | Self::Forbidden => NOT_ENOUGH_PERMISSIONS,
             Self::OwnAccount => OWN_ACCOUNT,
             Self::UserNotFound => USER_NOT_FOUND,
+            Self::KeyNotFound => KEY_NOT_FOUND,
             Self::InvalidScope => INVALID_SCOPE,
             Self::Validation(_) => VALIDATION_FAILED,
             Self::Refused { message, .. } => message,
@@ -159,7 +163,7 @@ impl ResponseError for ApiError {
             Self::InsufficientScope { .. } | Self::Forbidden | Self::OwnAccount => {
                 StatusCode::FORBIDDEN
             }
-            Self::UserNotFound => StatusCode::NOT_FOUND,
+            Self::UserNotFound | Self::KeyNotFound => StatusCode::NOT_FOUND,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Refused { status, .. } => *status,
@@ -244,6 +248,7 @@ impl From<AuthenticateError> for ApiError {
             AuthenticateError::InvalidToken => Self::InvalidToken,
             AuthenticateError::InsufficientScope { needed } => Self::InsufficientScope { needed },
             AuthenticateError::InactiveUser => Self::InactiveUser,
+            AuthenticateError::TokenRequired => Self::Forbidden,
             AuthenticateError::Infra(infra) => infra.into(),
         }
     }
@@ -299,7 +304,20 @@ impl From<AdminError> for ApiError {
                 message: CHANGED_CONCURRENTLY,
                 allow: None,
             },
+            AdminError::KeyNotFound => Self::KeyNotFound,
+            AdminError::Authenticate(error) => error.into(),
             AdminError::Infra(infra) => infra.into(),
+        }
+    }
+}
+
+impl From<ApiKeyError> for ApiError {
+    fn from(error: ApiKeyError) -> Self {
+        match error {
+            ApiKeyError::InvalidScope => Self::InvalidScope,
+            ApiKeyError::NotFound => Self::KeyNotFound,
+            ApiKeyError::Authenticate(error) => error.into(),
+            ApiKeyError::Infra(infra) => infra.into(),
         }
     }
 }
@@ -345,6 +363,12 @@ mod tests {
             (AdminError::InvalidScope, 400, INVALID_SCOPE),
             (AdminError::AdminScopeNeedsSuperuser, 422, VALIDATION_FAILED),
             (AdminError::Conflict, 409, CHANGED_CONCURRENTLY),
+            (AdminError::KeyNotFound, 404, KEY_NOT_FOUND),
+            (
+                AdminError::Authenticate(AuthenticateError::InvalidToken),
+                401,
+                COULD_NOT_VALIDATE,
+            ),
         ] {
             let (code, headers, json) = answer(error.into()).await;
             assert_eq!(code.as_u16(), status, "{json}");
@@ -358,6 +382,23 @@ mod tests {
             json["details"],
             serde_json::json!([{"field": "scopes", "message": ADMIN_NEEDS_SUPERUSER}])
         );
+    }
+
+    #[actix_web::test]
+    async fn api_key_errors_map_to_their_statuses() {
+        for (error, status, message) in [
+            (ApiKeyError::InvalidScope, 400, INVALID_SCOPE),
+            (ApiKeyError::NotFound, 404, KEY_NOT_FOUND),
+            (
+                ApiKeyError::Authenticate(AuthenticateError::TokenRequired),
+                403,
+                NOT_ENOUGH_PERMISSIONS,
+            ),
+        ] {
+            let (code, _, json) = answer(error.into()).await;
+            assert_eq!(code.as_u16(), status, "{json}");
+            assert_eq!(json["message"], message);
+        }
     }
 
     #[actix_web::test]

@@ -6,7 +6,7 @@ use std::{borrow::Cow, future::Future, marker::PhantomData, pin::Pin, sync::Once
 use actix_web::{
     FromRequest, HttpMessage, HttpRequest, dev::Payload, http::StatusCode, http::header, web,
 };
-use domain::{AuthService, Claims, Scope, Scopes};
+use domain::{AuthService, Credential, Scope, Scopes, api_key::KEY_PREFIX};
 use serde::de::DeserializeOwned;
 
 use crate::{envelope::FieldError, error::ApiError};
@@ -332,6 +332,10 @@ pub enum Me {}
 #[derive(Debug)]
 pub enum Admin {}
 
+/// Asking about other credentials: `/api/auth/token/introspect`.
+#[derive(Debug)]
+pub enum Introspect {}
+
 macro_rules! required_scope {
     ($marker:ty, $scope:expr) => {
         impl RequiredScope for $marker {
@@ -345,30 +349,37 @@ macro_rules! required_scope {
 
 required_scope!(Me, Scope::me());
 required_scope!(Admin, Scope::admin());
+required_scope!(Introspect, Scope::introspect());
 
-/// The claims of a bearer access token that carries the scope `S` needs.
+/// The bearer credential of a route that needs the scopes of `S`: an
+/// access token that carries them, or an API key (`Authorization: Bearer
+/// zk_…` or `X-API-Key: zk_…`, docs/api.md §10).
 ///
-/// Checked on the async worker: the token check is pure CPU (an HMAC, and
-/// usually a cache hit) and needs no store, so it costs less than a hop to
-/// a lane. The handler then reads the user on its lane, if it needs one.
-/// 401 `Not authenticated.` without a bearer header, 401 `Could not
-/// validate credentials.` for a bad token, 403 `Not enough permissions.`
-/// with the RFC 6750 challenge for a token without the scope.
+/// Checked on the async worker as far as it can be without the store: a
+/// token's HMAC (usually a cache hit) and scopes, a key's form and
+/// checksum. A key's scopes are checked where its row is read, with its
+/// user, on the lane that reads the user anyway (`current_user`), so a
+/// request with a key costs one store read, as one with a token.
+/// 401 `Not authenticated.` without a credential, 401 `Could not validate
+/// credentials.` for a bad one, 403 `Not enough permissions.` with the
+/// RFC 6750 challenge for one without the scope.
 #[derive(Debug)]
 pub struct Authorized<S> {
-    pub claims: Claims,
+    pub credential: Credential,
     scope: PhantomData<fn() -> S>,
 }
 
 impl<S: RequiredScope> Authorized<S> {
     fn from_http(request: &HttpRequest) -> Result<Self, ApiError> {
-        let token = bearer_token(request).ok_or(ApiError::NotAuthenticated)?;
+        let bearer = bearer_token(request)
+            .or_else(|| api_key_header(request))
+            .ok_or(ApiError::NotAuthenticated)?;
         let service = request
             .app_data::<web::Data<AuthService>>()
             .ok_or_else(|| ApiError::Internal("the AuthService is not in the app data".into()))?;
-        let claims = service.authorize(token, S::needed())?;
+        let credential = service.credential(bearer, S::needed())?;
         Ok(Self {
-            claims,
+            credential,
             scope: PhantomData,
         })
     }
@@ -382,6 +393,24 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
         std::future::ready(Self::from_http(request))
     }
 }
+
+/// The `X-API-Key` header, read only when there is no bearer header (the
+/// `Authorization` header wins). Whatever it holds is taken as a key: a
+/// JWT there is refused, not read as a token.
+fn api_key_header(request: &HttpRequest) -> Option<&str> {
+    let value = visible_ascii(request.headers().get("x-api-key")?.as_bytes())?.trim();
+    if value.is_empty() {
+        None
+    } else if value.starts_with(KEY_PREFIX) {
+        Some(value)
+    } else {
+        Some(NOT_A_KEY)
+    }
+}
+
+/// What an `X-API-Key` that is no key at all stands for: a text of the key
+/// prefix that no key has (too short), so that it is refused as a key.
+const NOT_A_KEY: &str = KEY_PREFIX;
 
 /// The token of an `Authorization: Bearer <token>` header. The scheme is
 /// case-insensitive, as in FastAPI's `OAuth2PasswordBearer`.

@@ -64,6 +64,13 @@ pub enum UseCase {
     AdminLogoutUser,
     AdminUnlockUser,
     AdminEvents,
+    // API keys and introspection (docs/api.md §10).
+    CreateApiKey,
+    ListApiKeys,
+    RevokeApiKey,
+    Introspect,
+    AdminListApiKeys,
+    AdminRevokeApiKey,
 }
 
 /// The two lanes.
@@ -102,7 +109,13 @@ impl UseCase {
             | Self::AdminDeleteUser
             | Self::AdminLogoutUser
             | Self::AdminUnlockUser
-            | Self::AdminEvents => Lane::Database,
+            | Self::AdminEvents
+            | Self::CreateApiKey
+            | Self::ListApiKeys
+            | Self::RevokeApiKey
+            | Self::Introspect
+            | Self::AdminListApiKeys
+            | Self::AdminRevokeApiKey => Lane::Database,
         }
     }
 }

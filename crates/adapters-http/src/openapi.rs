@@ -160,6 +160,10 @@ pub fn document(known: &domain::Scopes) -> openapi::OpenApi {
         crate::routes::me::update_details,
         crate::routes::me::change_password,
         crate::routes::me::own_events,
+        crate::routes::api_keys::create,
+        crate::routes::api_keys::list,
+        crate::routes::api_keys::revoke,
+        crate::routes::api_keys::introspect,
         crate::routes::admin::list_users,
         crate::routes::admin::create_user,
         crate::routes::admin::get_user,
@@ -168,6 +172,8 @@ pub fn document(known: &domain::Scopes) -> openapi::OpenApi {
         crate::routes::admin::logout_user,
         crate::routes::admin::unlock_user,
         crate::routes::admin::events,
+        crate::routes::api_keys::admin_list,
+        crate::routes::api_keys::admin_revoke,
     ),
     modifiers(&Security),
     tags((name = "auth", description = "Authentication (prefix /api/auth)"),
@@ -335,6 +341,16 @@ mod tests {
         ("/api/admin/users/{username}/logout", "post", Some("admin")),
         ("/api/admin/users/{username}/unlock", "post", Some("admin")),
         ("/api/admin/events", "get", Some("admin")),
+        ("/api/auth/api-keys", "post", Some("me")),
+        ("/api/auth/api-keys", "get", Some("me")),
+        ("/api/auth/api-keys/{id}", "delete", Some("me")),
+        ("/api/auth/token/introspect", "post", Some("introspect")),
+        ("/api/admin/users/{username}/api-keys", "get", Some("admin")),
+        (
+            "/api/admin/users/{username}/api-keys/{id}",
+            "delete",
+            Some("admin"),
+        ),
     ];
 
     #[test]

@@ -9,10 +9,10 @@ use actix_web::{
     middleware::{Condition, from_fn},
     web,
 };
-use adapters_crypto::{BcryptHasher, JwtTokenService};
+use adapters_crypto::{BcryptHasher, JwtTokenService, Sha256KeyMinter};
 use adapters_db::{
-    DbPool, DieselAuditRepository, DieselLoginFailureRepository, DieselSessionRepository,
-    DieselUserRepository,
+    DbPool, DieselApiKeyRepository, DieselAuditRepository, DieselLoginFailureRepository,
+    DieselSessionRepository, DieselUserRepository,
 };
 use adapters_http::{
     HttpSettings, Lanes, Metrics, PoolStatus, PoolUsage, ReadinessProbe, WorkerPool, configure,
@@ -107,6 +107,8 @@ pub fn wire_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Re
         hasher: Arc::new(hasher),
         tokens: Arc::new(JwtTokenService::new(&settings.jwt)),
         audit: Arc::new(DieselAuditRepository::new(pool.clone())),
+        api_keys: Arc::new(DieselApiKeyRepository::new(pool.clone())),
+        key_minter: Arc::new(Sha256KeyMinter),
         clock,
     };
     let policy = AuthPolicy {
@@ -114,6 +116,7 @@ pub fn wire_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Re
         login_limits: settings.login_limits,
         scopes: settings.scopes.clone(),
         audit_retention_secs: settings.audit_retention_secs,
+        issuer: settings.jwt.issuer.clone(),
     };
     let admin = Arc::new(AdminService::new(ports.clone(), settings.scopes.clone()));
     Ok(Wired {

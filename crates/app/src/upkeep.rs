@@ -35,6 +35,7 @@ pub fn prune_periodically(
                     sessions = pruned.sessions,
                     login_failures = pruned.login_failures,
                     audit_events = pruned.audit_events,
+                    api_keys = pruned.api_keys,
                     "pruned"
                 ),
                 Err(error) => tracing::warn!(%error, "pruning expired rows failed"),

@@ -4,9 +4,10 @@
 //! change's own transaction.
 
 use crate::{
-    Action, AdminError, Claims, DetailsUpdate, Event, EventQuery, Grants, InfraError, NewEvent,
-    NewUser, Origin, Password, Ports, Scope, ScopeCatalogue, Scopes, ThrottleKey, UpdateUserError,
-    User, UserChange, UserDetails, UserPage, UserQuery, Username, scope,
+    Action, AdminError, ApiKey, AuthenticateError, Credential, DetailsUpdate, Event, EventQuery,
+    Grants, InfraError, NewEvent, NewUser, Origin, Password, Ports, Scope, ScopeCatalogue, Scopes,
+    ThrottleKey, UpdateUserError, User, UserChange, UserDetails, UserPage, UserQuery, Username,
+    scope, service,
 };
 
 /// Who is acting: a superuser, checked against the store on this call, or
@@ -96,24 +97,42 @@ impl AdminService {
         Self { ports, scopes }
     }
 
-    /// The superuser an `admin`-scoped token names, read from the store on
-    /// this call: a user demoted, deactivated or stripped of `admin` since
-    /// the token was issued is refused at once.
+    /// The superuser an `admin`-scoped credential names, read from the
+    /// store on this call: a user demoted, deactivated or stripped of
+    /// `admin` since the token was issued is refused at once.
     ///
-    /// The token's own `admin` scope is checked here too, not only by the
-    /// route: a token granted less (a login that did not ask for `admin`)
-    /// never reaches the admin API, whoever holds it.
+    /// The credential's own `admin` scope is checked here too, not only by
+    /// the route: a token granted less (a login that did not ask for
+    /// `admin`), or a key without it, never reaches the admin API, whoever
+    /// holds it.
     ///
     /// # Errors
-    /// [`AdminError::Forbidden`] unless the token carries `admin` and its
-    /// user exists, is active, is a superuser and holds `admin`.
-    pub fn acting_superuser(&self, claims: &Claims, origin: Origin) -> Result<Actor, AdminError> {
-        if !claims.granted().contains_name(Scope::ADMIN) {
-            return Err(AdminError::Forbidden);
-        }
-        let user = match Username::parse(claims.subject.as_str()) {
-            Ok(username) => self.ports.users.find_by_username(&username)?,
-            Err(_) => None,
+    /// [`AdminError::Forbidden`] unless the credential carries `admin` and
+    /// its user exists, is active, is a superuser and holds `admin`; for a
+    /// key, [`AdminError::Authenticate`] when it is unknown or expired.
+    pub fn acting_superuser(
+        &self,
+        credential: &Credential,
+        origin: Origin,
+    ) -> Result<Actor, AdminError> {
+        let user = match credential {
+            Credential::Token(claims) => {
+                if !claims.granted().contains_name(Scope::ADMIN) {
+                    return Err(AdminError::Forbidden);
+                }
+                match Username::parse(claims.subject.as_str()) {
+                    Ok(username) => self.ports.users.find_by_username(&username)?,
+                    Err(_) => None,
+                }
+            }
+            Credential::ApiKey { digest, .. } => {
+                let needed = Scopes::from_iter([Scope::admin()]);
+                match service::keys::key_owner(&self.ports, digest, &needed) {
+                    Ok(user) => Some(user),
+                    Err(AuthenticateError::InactiveUser) => None,
+                    Err(other) => return Err(AdminError::Authenticate(other)),
+                }
+            }
         };
         match user {
             Some(user)
@@ -313,6 +332,35 @@ impl AdminService {
         self.ports.login_failures.clear(&username_key(username))?;
         let event = actor.event(Action::AdminUserUnlocked, username, self.ports.clock.now());
         Ok(self.ports.audit.record(&event)?)
+    }
+
+    /// A user's API keys, newest first.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] for an unknown user.
+    pub fn list_api_keys(&self, username: &Username) -> Result<Vec<ApiKey>, AdminError> {
+        let target = self.get_user(username)?;
+        Ok(self.ports.api_keys.list(target.id)?)
+    }
+
+    /// Revokes one of a user's API keys.
+    ///
+    /// # Errors
+    /// [`AdminError::NotFound`] for an unknown user,
+    /// [`AdminError::KeyNotFound`] for a key that is not theirs.
+    pub fn revoke_api_key(
+        &self,
+        actor: &Actor,
+        username: &Username,
+        key_id: i64,
+    ) -> Result<(), AdminError> {
+        let target = self.get_user(username)?;
+        let event = actor.event(Action::AdminApiKeyRevoked, username, self.ports.clock.now());
+        if self.ports.api_keys.revoke(target.id, key_id, &event)? {
+            Ok(())
+        } else {
+            Err(AdminError::KeyNotFound)
+        }
     }
 
     /// Everyone's audit trail, newest first.

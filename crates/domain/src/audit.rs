@@ -20,16 +20,19 @@ pub enum Action {
     SessionRevoked,
     PasswordChanged,
     ProfileUpdated,
+    ApiKeyCreated,
+    ApiKeyRevoked,
     AdminUserCreated,
     AdminUserUpdated,
     AdminUserDeleted,
     AdminUserLoggedOut,
     AdminUserUnlocked,
+    AdminApiKeyRevoked,
 }
 
 impl Action {
     /// Every action, for documentation and for checking filters.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 19] = [
         Self::UserRegistered,
         Self::LoginSucceeded,
         Self::LoginFailed,
@@ -41,11 +44,14 @@ impl Action {
         Self::SessionRevoked,
         Self::PasswordChanged,
         Self::ProfileUpdated,
+        Self::ApiKeyCreated,
+        Self::ApiKeyRevoked,
         Self::AdminUserCreated,
         Self::AdminUserUpdated,
         Self::AdminUserDeleted,
         Self::AdminUserLoggedOut,
         Self::AdminUserUnlocked,
+        Self::AdminApiKeyRevoked,
     ];
 
     #[must_use]
@@ -62,11 +68,14 @@ impl Action {
             Self::SessionRevoked => "session.revoked",
             Self::PasswordChanged => "password.changed",
             Self::ProfileUpdated => "profile.updated",
+            Self::ApiKeyCreated => "api_key.created",
+            Self::ApiKeyRevoked => "api_key.revoked",
             Self::AdminUserCreated => "admin.user_created",
             Self::AdminUserUpdated => "admin.user_updated",
             Self::AdminUserDeleted => "admin.user_deleted",
             Self::AdminUserLoggedOut => "admin.user_logged_out",
             Self::AdminUserUnlocked => "admin.user_unlocked",
+            Self::AdminApiKeyRevoked => "admin.api_key_revoked",
         }
     }
 

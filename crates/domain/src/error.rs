@@ -83,6 +83,10 @@ pub enum AuthenticateError {
     /// A valid token without every scope the route needs (RFC 6750 §3.1).
     #[error("insufficient scope, needs {needed}")]
     InsufficientScope { needed: Scopes },
+    /// The route takes an access token only: a key cannot create keys or
+    /// change the password (docs/api.md §10).
+    #[error("this needs an access token, not an API key")]
+    TokenRequired,
     #[error("inactive user")]
     InactiveUser,
     #[error(transparent)]
@@ -172,6 +176,11 @@ pub enum AdminError {
     /// (other administrators at work on the same user): nothing changed.
     #[error("the user was changed concurrently")]
     Conflict,
+    #[error("API key not found")]
+    KeyNotFound,
+    /// An API key as the caller that is unknown, expired or lacks `admin`.
+    #[error(transparent)]
+    Authenticate(AuthenticateError),
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -197,4 +206,18 @@ impl From<UpdateUserError> for AdminError {
             UpdateUserError::Infra(infra) => Self::Infra(infra),
         }
     }
+}
+
+/// Why an API key use case refused (docs/api.md §10).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiKeyError {
+    /// Scopes outside the owner's grants, or none at all.
+    #[error("invalid scope")]
+    InvalidScope,
+    #[error("API key not found")]
+    NotFound,
+    #[error(transparent)]
+    Authenticate(#[from] AuthenticateError),
+    #[error(transparent)]
+    Infra(#[from] InfraError),
 }

@@ -5,6 +5,7 @@
 //! [`ports`], then [`service::AuthService`].
 
 pub mod admin;
+pub mod api_key;
 pub mod audit;
 pub mod email;
 pub mod error;
@@ -22,18 +23,22 @@ pub mod user;
 pub mod username;
 
 pub use admin::{Actor, AdminService, CreateUserRequest, UpdateUserRequest};
+pub use api_key::{
+    ApiKey, CreateKeyRequest, CreatedKey, Credential, IntrospectedKind, Introspection, KeyDigest,
+    KeyLifetime, KeyLifetimeError, KeyName, KeyNameError, MintedKey, NewApiKey,
+};
 pub use audit::{Action, Event, EventQuery, NewEvent, Origin};
 pub use email::{Email, EmailError};
 pub use error::{
-    AdminError, AuthenticateError, ChangePasswordError, CreateUserError, InfraError, LoginError,
-    RefreshError, RegisterError, TokenError, UpdateDetailsError, UpdateUserError,
+    AdminError, ApiKeyError, AuthenticateError, ChangePasswordError, CreateUserError, InfraError,
+    LoginError, RefreshError, RegisterError, TokenError, UpdateDetailsError, UpdateUserError,
 };
 pub use full_name::{FullName, FullNameError};
 pub use password::{Password, PasswordError, PasswordHash};
 pub use phone::{Phone, PhoneError};
 pub use ports::{
-    AuditRepository, Clock, HashStrength, LoginFailureRepository, PasswordHasher,
-    SessionRepository, SystemClock, TokenService, UserRepository,
+    ApiKeyMinter, ApiKeyRepository, AuditRepository, Clock, HashStrength, LoginFailureRepository,
+    PasswordHasher, SessionRepository, SystemClock, TokenService, UserRepository,
 };
 pub use scope::{CatalogueError, InvalidScope, Scope, ScopeCatalogue, ScopeNameError, Scopes};
 pub use service::{

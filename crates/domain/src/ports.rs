@@ -9,10 +9,11 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::{
-    Attempt, Claims, CreateUserError, DetailsUpdate, Event, EventQuery, InfraError, IssuedToken,
-    NewEvent, NewSession, NewUser, Password, PasswordHash, Places, Reservation, Rotation, Scopes,
-    TokenError, TokenKind, TokenRequest, UnixSeconds, UpdateDetailsError, UpdateUserError, User,
-    UserChange, UserPage, UserQuery, Username,
+    ApiKey, Attempt, Claims, CreateUserError, DetailsUpdate, Event, EventQuery, InfraError,
+    IssuedToken, KeyDigest, MintedKey, NewApiKey, NewEvent, NewSession, NewUser, Password,
+    PasswordHash, Places, Reservation, Rotation, Scopes, TokenError, TokenKind, TokenRequest,
+    UnixSeconds, UpdateDetailsError, UpdateUserError, User, UserChange, UserPage, UserQuery,
+    Username,
 };
 
 /// Where users are stored.
@@ -261,6 +262,73 @@ pub trait AuditRepository: Send + Sync {
     /// # Errors
     /// [`InfraError`] when the store fails.
     fn prune(&self, before: UnixSeconds) -> Result<u64, InfraError>;
+}
+
+/// Where API keys are stored (docs/api.md §10): by their digest, never the
+/// key itself.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait ApiKeyRepository: Send + Sync {
+    /// Stores `key` and `event` in one transaction, if user `key.user_id`
+    /// still exists.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails; `Ok(None)` (nothing stored)
+    /// when the user is gone.
+    fn create(&self, key: &NewApiKey, event: &NewEvent) -> Result<Option<ApiKey>, InfraError>;
+
+    /// The keys of user `user_id`, newest first (expired ones too, until
+    /// they are pruned).
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn list(&self, user_id: i64) -> Result<Vec<ApiKey>, InfraError>;
+
+    /// Deletes key `key_id` if it belongs to user `user_id`, and then (only
+    /// then) stores `event` in the same transaction.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails; `Ok(false)` when there was no
+    /// such key of that user.
+    fn revoke(&self, user_id: i64, key_id: i64, event: &NewEvent) -> Result<bool, InfraError>;
+
+    /// The key with this digest and its owner, read in one query: a key
+    /// of a deleted user is gone with the user, one of a deactivated user
+    /// comes back with its owner's flag.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn find(&self, digest: &KeyDigest) -> Result<Option<(ApiKey, User)>, InfraError>;
+
+    /// Sets the key's `last_used_at` to `now`, unless it was set less than
+    /// [`crate::api_key::LAST_USED_RESOLUTION_SECS`] before: decided in the
+    /// update itself, so that of the requests of one minute, on any number
+    /// of instances, one writes.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn touch(&self, key_id: i64, now: UnixSeconds) -> Result<(), InfraError>;
+
+    /// Deletes every key that has expired at `now`, and answers how many.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn prune(&self, now: UnixSeconds) -> Result<u64, InfraError>;
+}
+
+/// Makes API keys and checks their form.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait ApiKeyMinter: Send + Sync {
+    /// A new key: at least 128 random bits and a checksum after
+    /// [`crate::api_key::KEY_PREFIX`], with its prefix and digest.
+    ///
+    /// # Errors
+    /// [`InfraError::Unexpected`] if the system's randomness fails.
+    fn mint(&self) -> Result<MintedKey, InfraError>;
+
+    /// The digest of `presented`, if it has the form of a key this minter
+    /// makes (prefix, length, alphabet, checksum); `None` otherwise, so that
+    /// a typo or a made-up key costs no store read.
+    fn digest(&self, presented: &str) -> Option<KeyDigest>;
 }
 
 /// One-way password hashing.

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
-    Action, Attempt, AttemptLimit, AuditRepository, AuthenticateError, ChangePasswordError, Claims,
-    Clock, CreateUserError, DetailsUpdate, Event, EventQuery, HashStrength, InfraError,
-    InvalidScope, LoginError, LoginFailureRepository, LoginLimits, NewEvent, NewSession, NewUser,
-    Origin, Password, PasswordHash, PasswordHasher, Places, RefreshError, RegisterError,
-    Reservation, Rotation, Scope, ScopeCatalogue, Scopes, SessionRepository, ThrottleKey,
-    TokenKind, TokenPair, TokenRequest, TokenService, UnixSeconds, UpdateDetailsError, User,
-    UserDetails, UserRepository, Username, scope, text,
+    Action, ApiKeyMinter, ApiKeyRepository, Attempt, AttemptLimit, AuditRepository,
+    AuthenticateError, ChangePasswordError, Claims, Clock, CreateUserError, Credential,
+    DetailsUpdate, Event, EventQuery, HashStrength, InfraError, InvalidScope, LoginError,
+    LoginFailureRepository, LoginLimits, NewEvent, NewSession, NewUser, Origin, Password,
+    PasswordHash, PasswordHasher, Places, RefreshError, RegisterError, Reservation, Rotation,
+    Scope, ScopeCatalogue, Scopes, SessionRepository, ThrottleKey, TokenKind, TokenPair,
+    TokenRequest, TokenService, UnixSeconds, UpdateDetailsError, User, UserDetails, UserRepository,
+    Username, scope, text,
 };
 
 /// Input of [`AuthService::register`], already parsed at the boundary.
@@ -82,6 +83,8 @@ pub struct Ports {
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenService>,
     pub audit: Arc<dyn AuditRepository>,
+    pub api_keys: Arc<dyn ApiKeyRepository>,
+    pub key_minter: Arc<dyn ApiKeyMinter>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -97,6 +100,8 @@ pub struct AuthPolicy {
     pub scopes: ScopeCatalogue,
     /// How long audit events are kept (`AUTH__AUDIT_RETENTION_DAYS`).
     pub audit_retention_secs: u64,
+    /// The tokens' `iss` (`AUTH__ISSUER`), as introspection names it.
+    pub issuer: String,
 }
 
 /// The authentication use cases, over the ports.
@@ -108,6 +113,12 @@ pub struct AuthService {
 impl AuthService {
     pub fn new(ports: Ports, policy: AuthPolicy) -> Self {
         Self { ports, policy }
+    }
+
+    /// Who issues this service's tokens (`iss`).
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.policy.issuer
     }
 
     /// The scopes this service knows (for parsing what a client asks).
@@ -403,6 +414,22 @@ impl AuthService {
         Ok(started.then(|| pair(&access, refresh.token, scopes, now)))
     }
 
+    /// The credential of a bearer route: an API key (checked by its form
+    /// only, see [`AuthService::current_user`]) or an access token checked
+    /// by [`AuthService::authorize`].
+    ///
+    /// # Errors
+    /// [`AuthenticateError::InvalidToken`] for a key of the wrong form and
+    /// the errors of [`AuthService::authorize`] for a token.
+    pub fn credential(
+        &self,
+        bearer: &str,
+        needed: &Scopes,
+    ) -> Result<Credential, AuthenticateError> {
+        keys::key_credential(&self.ports, bearer, needed)
+            .unwrap_or_else(|| self.authorize(bearer, needed).map(Credential::Token))
+    }
+
     /// Checks an access token and that it carries every scope in `needed`,
     /// without touching the store: what a resource server asks of a token
     /// (this service's own routes, and `verify/{token}?scope=`).
@@ -434,12 +461,23 @@ impl AuthService {
         }
     }
 
-    /// The active user an authorized token names.
+    /// The active user a credential names: the subject of an authorized
+    /// token, or the owner of a live key that carries the scopes the route
+    /// needs (one store read either way).
     ///
     /// # Errors
-    /// [`AuthenticateError::InvalidToken`] if the user no longer exists;
-    /// [`AuthenticateError::InactiveUser`] if the user is deactivated.
-    pub fn current_user(&self, claims: &Claims) -> Result<User, AuthenticateError> {
+    /// [`AuthenticateError::InvalidToken`] if the user no longer exists or
+    /// the key is unknown, revoked or expired;
+    /// [`AuthenticateError::InsufficientScope`] for a key without the
+    /// route's scopes; [`AuthenticateError::InactiveUser`] if the user is
+    /// deactivated.
+    pub fn current_user(&self, credential: &Credential) -> Result<User, AuthenticateError> {
+        let claims = match credential {
+            Credential::Token(claims) => claims,
+            Credential::ApiKey { digest, needed } => {
+                return keys::key_owner(&self.ports, digest, needed);
+            }
+        };
         let user = self
             .find_subject(claims)?
             .ok_or(AuthenticateError::InvalidToken)?;
@@ -751,6 +789,7 @@ fn dummy_password() -> Password {
     Password::candidate("not-a-real-password").expect("the dummy password is hashable")
 }
 
+pub(crate) mod keys;
 #[cfg(test)]
 mod tests;
 mod upkeep;

@@ -1,4 +1,4 @@
-//! The contracts of `UserRepository`, `SessionRepository`,
+//! The contracts of `UserRepository`, `SessionRepository`, `ApiKeyRepository`,
 //! `LoginFailureRepository` and `AuditRepository`, once, run against SQLite (a temporary file)
 //! and Postgres (a fresh database per test). One module per subject, each
 //! listing its tests in `contract!`; this file holds the databases and the
@@ -172,6 +172,7 @@ macro_rules! contract {
 }
 
 mod admin;
+mod api_keys;
 mod attempts;
 mod audit;
 mod credentials;

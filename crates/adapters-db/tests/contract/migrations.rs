@@ -29,14 +29,15 @@ contract!(
     concurrent_start_ups_migrate_once,
     a_database_at_the_first_migration_gets_the_others,
     a_database_of_the_previous_release_gets_grants_and_the_audit_trail,
-    the_last_migration_reverts_and_applies_again,
+    the_last_migrations_revert_and_apply_again,
 );
 
-const ALL: [&str; 4] = [
+const ALL: [&str; 5] = [
     "20261124000001",
     "20261124000002",
     "20261130000003",
     "20261202000004",
+    "20261202000005",
 ];
 
 fn now() -> u64 {
@@ -220,7 +221,7 @@ fn a_database_of_the_previous_release_gets_grants_and_the_audit_trail(db: &TestD
     works_today(&pool, "veteran", migrated_from);
 }
 
-fn the_last_migration_reverts_and_applies_again(db: &TestDb) {
+fn the_last_migrations_revert_and_apply_again(db: &TestDb) {
     let pool = connect(&db.url, 2).unwrap();
     let users = DieselUserRepository::new(pool.clone());
     let admin = create(
@@ -233,15 +234,20 @@ fn the_last_migration_reverts_and_applies_again(db: &TestDb) {
     );
     let mut conn = pool.get().unwrap();
 
-    let reverted = match &mut *conn {
-        AnyConnection::Postgresql(pg) => pg.revert_last_migration(POSTGRES_MIGRATIONS),
-        AnyConnection::Sqlite(sqlite) => sqlite.revert_last_migration(SQLITE_MIGRATIONS),
-    }
-    .unwrap();
-
-    assert_eq!(reverted.to_string(), ALL[3]);
-    // The previous release's schema: no audit trail, no new columns.
+    let mut revert = || {
+        match &mut *conn {
+            AnyConnection::Postgresql(pg) => pg.revert_last_migration(POSTGRES_MIGRATIONS),
+            AnyConnection::Sqlite(sqlite) => sqlite.revert_last_migration(SQLITE_MIGRATIONS),
+        }
+        .unwrap()
+        .to_string()
+    };
+    assert_eq!(revert(), ALL[4]);
+    assert_eq!(revert(), ALL[3]);
+    // The schema before issue 12: no API keys, no audit trail, no new
+    // columns.
     for gone in [
+        "SELECT 1 FROM api_keys",
         "SELECT 1 FROM audit_events",
         "SELECT scopes FROM users",
         "SELECT is_superuser FROM users",

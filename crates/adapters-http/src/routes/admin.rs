@@ -12,7 +12,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, Scope, http::StatusCode, web};
 use domain::{
-    Actor, AdminService, Claims, CreateUserRequest, DetailsUpdate, Email, FullName, Origin,
+    Actor, AdminService, CreateUserRequest, Credential, DetailsUpdate, Email, FullName, Origin,
     Password, PasswordError, Phone, Scope as ScopeName, ScopeCatalogue, Scopes, UpdateUserRequest,
     User, UserDetails, UserPage, UserQuery, Username, text,
 };
@@ -62,6 +62,16 @@ pub(crate) fn scope() -> Scope {
             web::resource("/users/{username}/unlock")
                 .route(web::post().to(unlock_user))
                 .default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/users/{username}/api-keys")
+                .route(get_or_head().to(super::api_keys::admin_list))
+                .default_service(not_allowed(GET)),
+        )
+        .service(
+            web::resource("/users/{username}/api-keys/{id}")
+                .route(web::delete().to(super::api_keys::admin_revoke))
+                .default_service(not_allowed("DELETE")),
         )
         .service(
             web::resource("/events")
@@ -294,7 +304,7 @@ impl UpdateUserBody {
 /// Grants from their names, each one scope name known to the catalogue:
 /// 400 `Invalid scope.` otherwise. (`admin` for a non-superuser is left to
 /// the domain, which knows the user: 422 there.)
-fn grants(names: &[String], catalogue: &ScopeCatalogue) -> Result<Scopes, ApiError> {
+pub(crate) fn grants(names: &[String], catalogue: &ScopeCatalogue) -> Result<Scopes, ApiError> {
     let scopes = names
         .iter()
         .map(String::as_str)
@@ -337,11 +347,11 @@ fn user_query(query: &str) -> Result<UserQuery, ApiError> {
 }
 
 /// Runs `work` as the acting superuser on the lane of `use_case`.
-async fn as_superuser<T, E>(
+pub(crate) async fn as_superuser<T, E>(
     lanes: &Lanes,
     use_case: UseCase,
     admin: AdminData,
-    claims: Claims,
+    credential: Credential,
     origin: Origin,
     work: impl FnOnce(&AdminService, &Actor) -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError>
@@ -352,7 +362,7 @@ where
     let admin = admin.into_inner();
     lanes
         .run(use_case, move || -> Result<T, ApiError> {
-            let actor = admin.acting_superuser(&claims, origin)?;
+            let actor = admin.acting_superuser(&credential, origin)?;
             work(&admin, &actor).map_err(Into::into)
         })
         .await
@@ -360,11 +370,11 @@ where
 
 /// The user a path names: `None` for a path no user can have (404 after
 /// the superuser check).
-fn named(path: &str) -> Option<Username> {
+pub(crate) fn named(path: &str) -> Option<Username> {
     Username::parse(path).ok()
 }
 
-fn found(username: Option<Username>) -> Result<Username, ApiError> {
+pub(crate) fn found(username: Option<Username>) -> Result<Username, ApiError> {
     username.ok_or(ApiError::UserNotFound)
 }
 
@@ -410,7 +420,7 @@ pub(crate) async fn list_users(
         &lanes,
         UseCase::AdminListUsers,
         admin,
-        auth.claims,
+        auth.credential,
         origin,
         move |admin, _| admin.list_users(&asked),
     )
@@ -478,7 +488,7 @@ pub(crate) async fn create_user(
         &lanes,
         UseCase::AdminCreateUser,
         admin,
-        auth.claims,
+        auth.credential,
         origin,
         move |admin, actor| admin.create_user(actor, create),
     )
@@ -520,7 +530,7 @@ pub(crate) async fn get_user(
         &lanes,
         UseCase::AdminGetUser,
         admin,
-        auth.claims,
+        auth.credential,
         origin,
         move |admin, _| -> Result<User, ApiError> { Ok(admin.get_user(&found(username)?)?) },
     )
@@ -587,7 +597,7 @@ pub(crate) async fn update_user(
         &lanes,
         use_case,
         admin,
-        auth.claims,
+        auth.credential,
         origin,
         move |admin, actor| -> Result<User, ApiError> {
             Ok(admin.update_user(actor, &found(username)?, change)?)
@@ -632,7 +642,7 @@ pub(crate) async fn delete_user(
         &lanes,
         UseCase::AdminDeleteUser,
         admin,
-        auth.claims,
+        auth.credential,
         origin,
         move |admin, actor| -> Result<(), ApiError> {
             Ok(admin.delete_user(actor, &found(username)?)?)
@@ -676,7 +686,7 @@ pub(crate) async fn logout_user(
         &lanes,
         UseCase::AdminLogoutUser,
         admin,
-        auth.claims,
+        auth.credential,
         origin,
         move |admin, actor| -> Result<(), ApiError> {
             Ok(admin.logout_user(actor, &found(username)?)?)
@@ -720,7 +730,7 @@ pub(crate) async fn unlock_user(
         &lanes,
         UseCase::AdminUnlockUser,
         admin,
-        auth.claims,
+        auth.credential,
         origin,
         move |admin, actor| -> Result<(), ApiError> {
             Ok(admin.unlock_user(actor, &found(username)?)?)
@@ -774,7 +784,7 @@ pub(crate) async fn events(
         &lanes,
         UseCase::AdminEvents,
         admin,
-        auth.claims,
+        auth.credential,
         origin,
         move |admin, _| admin.events(&query),
     )

@@ -446,7 +446,7 @@ pub(crate) async fn logout_all(
         &lanes,
         UseCase::LogoutAll,
         service,
-        auth.claims,
+        auth.credential,
         move |service, user| service.logout_all(user, &origin),
     )
     .await?;

@@ -186,7 +186,7 @@ pub(crate) async fn current_user(
     let service = service.into_inner();
     let user = lanes
         .run(UseCase::CurrentUser, move || {
-            service.current_user(&auth.claims)
+            service.current_user(&auth.credential)
         })
         .await?;
     Ok(user_response(&user))
@@ -229,7 +229,7 @@ pub(crate) async fn update_details(
         &lanes,
         UseCase::UpdateDetails,
         service,
-        auth.claims,
+        auth.credential,
         move |service, user| service.update_details(user, &update, &origin),
     )
     .await?;
@@ -275,14 +275,15 @@ pub(crate) async fn change_password(
         new_password,
         origin,
     };
-    let claims = auth.claims;
+    let credential = auth.credential;
     super::password_attempt(
         &lanes,
         service,
         (
             UseCase::AdmitPasswordChange,
             move |service: &AuthService| {
-                let user = service.current_user(&claims)?;
+                // Only a user who logged in changes the password, not a key.
+                let user = service.token_user(&credential)?;
                 Ok(service.admit_password_change(user, request)?)
             },
         ),
@@ -340,7 +341,7 @@ pub(crate) async fn own_events(
         &lanes,
         UseCase::OwnEvents,
         service,
-        auth.claims,
+        auth.credential,
         move |service, user| service.own_events(user, query),
     )
     .await?;

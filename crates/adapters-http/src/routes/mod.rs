@@ -1,6 +1,7 @@
 //! Route table. Every resource answers 405 with `Allow` for other methods.
 
 pub(crate) mod admin;
+pub(crate) mod api_keys;
 pub(crate) mod auth;
 pub(crate) mod events;
 pub(crate) mod health;
@@ -15,7 +16,7 @@ pub mod fuzzing;
 use actix_web::{HttpResponse, Route, guard, web};
 use std::sync::Arc;
 
-use domain::{AdminService, Admitted, AuthService, Claims, User};
+use domain::{AdminService, Admitted, AuthService, Credential, User};
 
 use crate::{Lanes, UseCase, error::ApiError};
 
@@ -31,7 +32,7 @@ pub(crate) async fn as_current_user<T, E>(
     lanes: &Lanes,
     use_case: UseCase,
     service: Service,
-    claims: Claims,
+    credential: Credential,
     work: impl FnOnce(&AuthService, &User) -> Result<T, E> + Send + 'static,
 ) -> Result<T, ApiError>
 where
@@ -41,7 +42,7 @@ where
     let service = service.into_inner();
     lanes
         .run(use_case, move || -> Result<T, ApiError> {
-            let user = service.current_user(&claims)?;
+            let user = service.current_user(&credential)?;
             work(&service, &user).map_err(Into::into)
         })
         .await
@@ -109,6 +110,22 @@ pub(crate) fn mount(config: &mut web::ServiceConfig, known_scopes: &domain::Scop
                 web::resource("/users/me/events")
                     .route(get_or_head().to(me::own_events))
                     .default_service(not_allowed(GET)),
+            )
+            .service(
+                web::resource("/api-keys")
+                    .route(get_or_head().to(api_keys::list))
+                    .route(web::post().to(api_keys::create))
+                    .default_service(not_allowed("GET, HEAD, POST")),
+            )
+            .service(
+                web::resource("/api-keys/{id}")
+                    .route(web::delete().to(api_keys::revoke))
+                    .default_service(not_allowed("DELETE")),
+            )
+            .service(
+                web::resource("/token/introspect")
+                    .route(web::post().to(api_keys::introspect))
+                    .default_service(not_allowed("POST")),
             )
             .service(
                 web::resource("/logout")

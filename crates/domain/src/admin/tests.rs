@@ -6,10 +6,11 @@ use mockall::predicate::eq;
 
 use super::*;
 use crate::ports::{
-    MockAuditRepository, MockClock, MockLoginFailureRepository, MockPasswordHasher,
-    MockSessionRepository, MockTokenService, MockUserRepository,
+    MockApiKeyMinter, MockApiKeyRepository, MockAuditRepository, MockClock,
+    MockLoginFailureRepository, MockPasswordHasher, MockSessionRepository, MockTokenService,
+    MockUserRepository,
 };
-use crate::{CreateUserError, PasswordHash, TokenKind, UpdateUserError};
+use crate::{Claims, CreateUserError, PasswordHash, TokenKind, UpdateUserError};
 
 const NOW: u64 = 1_700_000_000;
 
@@ -20,6 +21,7 @@ struct Mocks {
     failures: MockLoginFailureRepository,
     hasher: MockPasswordHasher,
     audit: MockAuditRepository,
+    api_keys: MockApiKeyRepository,
 }
 
 impl Mocks {
@@ -39,6 +41,8 @@ impl Mocks {
                 hasher: Arc::new(self.hasher),
                 tokens: Arc::new(MockTokenService::new()),
                 audit: Arc::new(self.audit),
+                api_keys: Arc::new(self.api_keys),
+                key_minter: Arc::new(MockApiKeyMinter::new()),
                 clock: Arc::new(clock),
             },
             ScopeCatalogue::new(&scopes("items:read"), scopes(defaults)).unwrap(),
@@ -98,6 +102,11 @@ fn claims_of(subject: &str) -> Claims {
     }
 }
 
+/// An `admin` access token of `subject`, as the route hands it over.
+fn token_of(subject: &str) -> Credential {
+    Credential::Token(claims_of(subject))
+}
+
 /// An event by root about `subject`.
 fn by_root(event: &NewEvent, action: Action, subject: &str) -> bool {
     event.action == action
@@ -124,7 +133,7 @@ fn only_an_active_superuser_holding_admin_now_may_act() {
             matches!(
                 ports
                     .service()
-                    .acting_superuser(&claims_of(&subject), Origin::default()),
+                    .acting_superuser(&token_of(&subject), Origin::default()),
                 Err(AdminError::Forbidden)
             ),
             "{subject}"
@@ -138,14 +147,14 @@ fn only_an_active_superuser_holding_admin_now_may_act() {
     assert!(matches!(
         ports
             .service()
-            .acting_superuser(&claims_of("ghost"), Origin::default()),
+            .acting_superuser(&token_of("ghost"), Origin::default()),
         Err(AdminError::Forbidden)
     ));
     let mut ports = Mocks::default();
     ports.exists(root());
     let actor = ports
         .service()
-        .acting_superuser(&claims_of("root"), Origin::default())
+        .acting_superuser(&token_of("root"), Origin::default())
         .unwrap();
     assert_eq!(actor.user().map(|u| u.id), Some(1));
 }
@@ -494,7 +503,7 @@ fn a_token_without_the_admin_scope_is_forbidden_even_to_a_superuser() {
         assert!(matches!(
             Mocks::default()
                 .service()
-                .acting_superuser(&claims, Origin::default()),
+                .acting_superuser(&Credential::Token(claims), Origin::default()),
             Err(AdminError::Forbidden)
         ));
     }
@@ -505,7 +514,7 @@ fn a_subject_no_user_can_have_is_forbidden_without_a_lookup() {
     assert!(matches!(
         Mocks::default()
             .service()
-            .acting_superuser(&claims_of("no spaces"), Origin::default()),
+            .acting_superuser(&token_of("no spaces"), Origin::default()),
         Err(AdminError::Forbidden)
     ));
 }
@@ -527,7 +536,7 @@ fn the_acting_superusers_origin_is_recorded_with_their_change() {
         .returning(|_, _| Ok(()));
     let service = ports.service();
     let actor = service
-        .acting_superuser(&claims_of("root"), console())
+        .acting_superuser(&token_of("root"), console())
         .unwrap();
     service.logout_user(&actor, &name("bob")).unwrap();
 }
@@ -910,4 +919,86 @@ fn a_grant_that_keeps_losing_the_race_gives_up_as_a_conflict() {
         .grant(&actor(), &name("bob"), &scopes("items:read"))
         .unwrap_err();
     assert!(matches!(error, AdminError::Conflict), "{error:?}");
+}
+
+fn admin_key(scopes_: &str) -> ApiKey {
+    ApiKey {
+        id: 5,
+        user_id: 1,
+        name: crate::KeyName::parse("ops").unwrap(),
+        prefix: "abcdefgh".into(),
+        scopes: scopes(scopes_),
+        created_at: NOW - 10,
+        expires_at: NOW + 10,
+        last_used_at: Some(NOW - 5),
+    }
+}
+
+fn key_credential() -> Credential {
+    Credential::ApiKey {
+        digest: crate::KeyDigest::new("d".into()),
+        needed: scopes("admin"),
+    }
+}
+
+#[test]
+fn a_key_acts_as_a_superuser_only_with_admin_and_a_superuser_owner() {
+    let cases = [
+        (admin_key("admin me"), root(), true),
+        (admin_key("me"), root(), false),
+        (
+            admin_key("admin"),
+            someone(2, "plain", false, "admin me"),
+            false,
+        ),
+    ];
+    for (key, owner, allowed) in cases {
+        let mut ports = Mocks::default();
+        ports
+            .api_keys
+            .expect_find()
+            .returning(move |_| Ok(Some((key.clone(), owner.clone()))));
+        let result = ports
+            .service()
+            .acting_superuser(&key_credential(), Origin::default());
+        match (allowed, result) {
+            (true, Ok(actor)) => assert_eq!(actor.user().map(|u| u.id), Some(1)),
+            (false, Err(AdminError::Authenticate(AuthenticateError::InsufficientScope { .. })))
+            | (false, Err(AdminError::Forbidden)) => {}
+            (allowed, other) => panic!("allowed {allowed}: {other:?}"),
+        }
+    }
+    let mut unknown = Mocks::default();
+    unknown.api_keys.expect_find().returning(|_| Ok(None));
+    assert!(matches!(
+        unknown
+            .service()
+            .acting_superuser(&key_credential(), Origin::default()),
+        Err(AdminError::Authenticate(AuthenticateError::InvalidToken))
+    ));
+}
+
+#[test]
+fn an_admin_revokes_a_users_key_only_if_it_is_theirs_and_it_is_recorded() {
+    for (stored, expected_ok) in [(true, true), (false, false)] {
+        let mut ports = Mocks::default();
+        ports.exists(someone(2, "agent47", false, "me"));
+        ports
+            .api_keys
+            .expect_revoke()
+            .withf(|user_id, key_id, event| {
+                *user_id == 2
+                    && *key_id == 5
+                    && by_root(event, Action::AdminApiKeyRevoked, "agent47")
+            })
+            .times(1)
+            .returning(move |_, _, _| Ok(stored));
+        let result = ports
+            .service()
+            .revoke_api_key(&actor(), &name("agent47"), 5);
+        assert_eq!(result.is_ok(), expected_ok);
+        if !expected_ok {
+            assert!(matches!(result, Err(AdminError::KeyNotFound)));
+        }
+    }
 }

@@ -11,13 +11,14 @@ pub struct Pruned {
     pub sessions: u64,
     pub login_failures: u64,
     pub audit_events: u64,
+    pub api_keys: u64,
 }
 
 impl AuthService {
     /// Deletes the sessions expired by now (revoked ones included: see
     /// [`crate::SessionRepository::prune`]) and the failed-login places
-    /// older than the window, and the audit events older than their
-    /// retention, as of the injected clock.
+    /// older than the window, the audit events older than their retention
+    /// and the API keys expired by now, as of the injected clock.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails; the next pass tries again.
@@ -30,10 +31,12 @@ impl AuthService {
         let login_failures = self.ports.login_failures.prune(before)?;
         let retained_from = now.saturating_sub(self.policy.audit_retention_secs);
         let audit_events = self.ports.audit.prune(retained_from)?;
+        let api_keys = self.ports.api_keys.prune(now)?;
         Ok(Pruned {
             sessions,
             login_failures,
             audit_events,
+            api_keys,
         })
     }
 }
@@ -45,8 +48,9 @@ mod tests {
     use mockall::predicate::eq;
 
     use crate::ports::{
-        MockAuditRepository, MockClock, MockLoginFailureRepository, MockPasswordHasher,
-        MockSessionRepository, MockTokenService, MockUserRepository,
+        MockApiKeyMinter, MockApiKeyRepository, MockAuditRepository, MockClock,
+        MockLoginFailureRepository, MockPasswordHasher, MockSessionRepository, MockTokenService,
+        MockUserRepository,
     };
     use crate::{
         AuthPolicy, AuthService, InfraError, LoginLimits, PasswordHash, Ports, Pruned,
@@ -55,6 +59,13 @@ mod tests {
 
     const WINDOW: u64 = 900;
     const RETENTION: u64 = 90 * 86_400;
+
+    /// The keys expired by `now` are pruned: two of them.
+    fn api_keys(now: u64) -> MockApiKeyRepository {
+        let mut keys = MockApiKeyRepository::new();
+        keys.expect_prune().with(eq(now)).returning(|_| Ok(2));
+        keys
+    }
 
     /// The audit trail prunes whatever it is asked to, finding `pruned`.
     fn audit(pruned: u64) -> MockAuditRepository {
@@ -87,6 +98,8 @@ mod tests {
                 hasher: Arc::new(MockPasswordHasher::new()),
                 tokens: Arc::new(MockTokenService::new()),
                 audit: Arc::new(audit),
+                api_keys: Arc::new(api_keys(now)),
+                key_minter: Arc::new(MockApiKeyMinter::new()),
                 clock: Arc::new(clock),
             },
             AuthPolicy {
@@ -98,6 +111,7 @@ mod tests {
                 },
                 scopes: ScopeCatalogue::new(&Scopes::empty(), Scopes::legacy()).unwrap(),
                 audit_retention_secs: RETENTION,
+                issuer: "zentra".into(),
             },
         )
     }
@@ -132,6 +146,7 @@ mod tests {
                 sessions: 3,
                 login_failures: 7,
                 audit_events: 11,
+                api_keys: 2,
             }
         );
     }
@@ -146,7 +161,10 @@ mod tests {
         failures.expect_prune().with(eq(0)).returning(|_| Ok(0));
         assert_eq!(
             service(60, sessions, failures).prune_expired().unwrap(),
-            Pruned::default()
+            Pruned {
+                api_keys: 2,
+                ..Pruned::default()
+            }
         );
     }
 

@@ -11,13 +11,16 @@ use actix_web::{
     http::{Method, StatusCode, header},
     test::{self, TestRequest},
 };
-use adapters_crypto::{BcryptHasher, JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey};
+use adapters_crypto::{
+    BcryptHasher, JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey, Sha256KeyMinter,
+};
 use domain::{
     AdminService, AuthPolicy, AuthService, CreateUserError, InfraError, LoginLimits,
     PasswordHasher, Places, Ports, Reservation, ScopeCatalogue, Scopes, SystemClock, TokenKind,
     TokenRequest, TokenService, User, UserDetails, Username,
     ports::{
-        MockAuditRepository, MockLoginFailureRepository, MockSessionRepository, MockUserRepository,
+        MockApiKeyRepository, MockAuditRepository, MockLoginFailureRepository,
+        MockSessionRepository, MockUserRepository,
     },
 };
 use serde_json::{Value, json};
@@ -25,6 +28,7 @@ use serde_json::{Value, json};
 use crate::{HttpSettings, Lanes, ReadinessProbe, WorkerPool, configure, error_envelopes};
 
 mod admin;
+mod api_keys;
 mod auth;
 mod events;
 mod health;
@@ -191,6 +195,7 @@ struct TestApp {
     sessions: MockSessionRepository,
     failures: MockLoginFailureRepository,
     audit: MockAuditRepository,
+    api_keys: MockApiKeyRepository,
     probe: Result<(), &'static str>,
     http: HttpSettings,
 }
@@ -202,6 +207,7 @@ impl TestApp {
             sessions: sessions(),
             failures: no_failures(),
             audit: audit(),
+            api_keys: MockApiKeyRepository::new(),
             probe: Ok(()),
             http: HttpSettings {
                 body_limit_bytes: BODY_LIMIT,
@@ -224,6 +230,11 @@ impl TestApp {
         Self { audit, ..self }
     }
 
+    /// The API keys are `api_keys` (instead of a store nobody may call).
+    fn with_api_keys(self, api_keys: MockApiKeyRepository) -> Self {
+        Self { api_keys, ..self }
+    }
+
     async fn start(
         self,
     ) -> impl Service<
@@ -238,6 +249,8 @@ impl TestApp {
             hasher: Arc::new(hasher()),
             tokens: Arc::new(tokens()),
             audit: Arc::new(self.audit),
+            api_keys: Arc::new(self.api_keys),
+            key_minter: Arc::new(Sha256KeyMinter),
             clock: Arc::new(SystemClock),
         };
         let admin = AdminService::new(ports.clone(), catalogue());
@@ -254,6 +267,7 @@ impl TestApp {
                 },
                 scopes: catalogue(),
                 audit_retention_secs: 90 * 86_400,
+                issuer: "zentra".into(),
             },
         );
         test::init_service(

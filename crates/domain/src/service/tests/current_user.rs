@@ -3,8 +3,8 @@ use super::*;
 /// What the HTTP adapter does for a route needing `me`: authorize the
 /// token, then find its user.
 fn me(service: &AuthService, token: &str) -> Result<User, AuthenticateError> {
-    let claims = service.authorize(token, &scopes("me"))?;
-    service.current_user(&claims)
+    let credential = service.credential(token, &scopes("me"))?;
+    service.current_user(&credential)
 }
 
 #[test]

@@ -6,11 +6,13 @@ use mockall::predicate::eq;
 
 use super::*;
 use crate::ports::{
-    MockAuditRepository, MockClock, MockLoginFailureRepository, MockPasswordHasher,
-    MockSessionRepository, MockTokenService, MockUserRepository,
+    MockApiKeyMinter, MockApiKeyRepository, MockAuditRepository, MockClock,
+    MockLoginFailureRepository, MockPasswordHasher, MockSessionRepository, MockTokenService,
+    MockUserRepository,
 };
 use crate::{Email, IssuedToken, Places, TokenError};
 
+mod api_keys;
 mod authorize;
 mod current_user;
 mod details;
@@ -47,6 +49,8 @@ struct Mocks {
     hasher: MockPasswordHasher,
     tokens: MockTokenService,
     audit: MockAuditRepository,
+    api_keys: MockApiKeyRepository,
+    minter: MockApiKeyMinter,
 }
 
 impl Mocks {
@@ -61,6 +65,8 @@ impl Mocks {
                 hasher: Arc::new(self.hasher),
                 tokens: Arc::new(self.tokens),
                 audit: Arc::new(self.audit),
+                api_keys: Arc::new(self.api_keys),
+                key_minter: Arc::new(self.minter),
                 clock: Arc::new(clock),
             },
             AuthPolicy {
@@ -68,6 +74,7 @@ impl Mocks {
                 login_limits: LIMITS,
                 scopes: catalogue(),
                 audit_retention_secs: RETENTION,
+                issuer: "zentra".into(),
             },
         )
     }
