@@ -3,6 +3,7 @@
 //! names a server; `.ci/run` makes that mandatory).
 
 mod admin;
+mod api_keys;
 mod audit;
 mod conformance;
 mod docs;
