@@ -69,6 +69,7 @@ STARTED_PIDS=()
 # Results.
 HTTP_CEILING_RUNS=()     # requests/s of the bare actix route, each run
 PAIRED=""                # the last of them, the base of the next rows
+ME_RPS=""                # users/me with the JWT, the base of its API-key row
 CEILING_PID=""
 CEILING_ADDR=""
 HASH_MS=""               # one bcrypt hash at cost ROUNDS, milliseconds
@@ -341,6 +342,22 @@ scenario_me() {
         "$CONNECTIONS" "$DURATION" 2 "$base/api/auth/users/me"
     parse "$WORK/me-$backend.wrk"
     row "GET /users/me (bearer)" "$backend" "http:$PAIRED" "ratio:$goal"
+    ME_RPS=$RPS
+}
+
+# users/me with an API key (issue 13): its ratio is to users/me with the
+# JWT just measured (target: within 10 %).
+scenario_me_key() {
+    local backend=$1 base=$2 answer key
+    answer=$(curl -fsS -X POST "$base/api/auth/api-keys" -H "Authorization: Bearer $ACCESS" \
+        -H 'Content-Type: application/json' -d '{"name": "bench"}') ||
+        die "could not create an API key"
+    key=$(sed -n 's/.*"key":"\(zk_[^"]*\)".*/\1/p' <<<"$answer")
+    [[ -n $key ]] || die "no key in $answer"
+    BENCH_METHOD=GET BENCH_BEARER=$key wrk_run "$WORK/me-key-$backend.wrk" request.lua \
+        "$CONNECTIONS" "$DURATION" 2 "$base/api/auth/users/me"
+    parse "$WORK/me-key-$backend.wrk"
+    row "GET /users/me (API key; ratio to the JWT row)" "$backend" "http:$ME_RPS" ratio:90
 }
 
 scenario_register() {
@@ -429,6 +446,7 @@ bench_backend() {
     scenario_root "$backend" "$base"
     scenario_verify "$backend" "$base"
     scenario_me "$backend" "$base"
+    scenario_me_key "$backend" "$base"
     scenario_register "$backend" "$base"
     scenario_login "$backend" "$base"
     scenario_storm "$backend" "$base"
