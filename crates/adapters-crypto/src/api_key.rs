@@ -77,10 +77,17 @@ fn checksum(random: &[u8]) -> String {
     out.iter().map(|&byte| char::from(byte)).collect()
 }
 
-/// The SHA-256 of the whole key, in lower-case hex.
+/// The SHA-256 of the whole key, in lower-case hex (written into one
+/// string: every request with a key computes it).
 fn digest_of(key: &str) -> KeyDigest {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(key.as_bytes());
-    KeyDigest::new(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+    let mut hex = String::with_capacity(2 * digest.len());
+    for byte in &digest[..] {
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    KeyDigest::new(hex)
 }
 
 #[cfg(test)]
