@@ -6,6 +6,7 @@ mod admin;
 mod api_keys;
 mod audit;
 mod conformance;
+mod devices;
 mod docs;
 mod errors;
 mod faults;

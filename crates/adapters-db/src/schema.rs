@@ -40,6 +40,10 @@ diesel::table! {
         revoked -> Bool,
         /// The scopes granted at login, as `users.scopes` holds grants.
         scopes -> Text,
+        /// The device of the login or latest refresh (docs/api.md §11).
+        client_address -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        last_used_at -> Nullable<BigInt>,
     }
 }
 

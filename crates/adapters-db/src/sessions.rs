@@ -3,13 +3,16 @@
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use domain::{InfraError, NewEvent, NewSession, Rotation, Scopes, SessionRepository, UnixSeconds};
+use domain::{
+    Device, InfraError, NewEvent, NewSession, Rotation, Scopes, SessionInfo, SessionRepository,
+    UnixSeconds,
+};
 
 use crate::audit::insert_event;
 use crate::connection::AnyConnection;
 use crate::error::query_error;
 use crate::pool::{DbPool, checkout};
-use crate::rows::{NewEventRow, stored_scopes, to_db_time};
+use crate::rows::{NewEventRow, from_db_time, stored_scopes, to_db_time};
 use crate::schema::{sessions, users};
 
 /// [`SessionRepository::rotate`] on Postgres: the conditional UPDATE of
@@ -18,7 +21,8 @@ use crate::schema::{sessions, users};
 /// completion whether or not the final SELECT reads it.
 const ROTATE_AND_RECORD: &str = "\
 WITH rotated AS (
-    UPDATE sessions SET current_token_id = $1, expires_at = $2
+    UPDATE sessions SET current_token_id = $1, expires_at = $2,
+        client_address = $14, user_agent = $15, last_used_at = $6
     WHERE family = $3 AND user_id = $4 AND current_token_id = $5
         AND revoked = false AND expires_at > $6
     RETURNING scopes
@@ -28,6 +32,34 @@ WITH rotated AS (
     SELECT $7, $8, $9, $10, $11, $12, $13 FROM rotated
 )
 SELECT scopes FROM rotated";
+
+/// A live session as [`SessionRepository::list_live`] reads it.
+#[derive(Queryable)]
+struct SessionRow {
+    id: i64,
+    family: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+    expires_at: i64,
+    client_address: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl SessionRow {
+    fn into_info(self) -> Result<SessionInfo, InfraError> {
+        Ok(SessionInfo {
+            id: self.id,
+            family: self.family,
+            created_at: from_db_time(self.created_at)?,
+            last_used_at: self.last_used_at.map(from_db_time).transpose()?,
+            expires_at: from_db_time(self.expires_at)?,
+            device: Device {
+                client_address: self.client_address,
+                user_agent: self.user_agent,
+            },
+        })
+    }
+}
 
 /// What [`ROTATE_AND_RECORD`] returns.
 #[derive(QueryableByName)]
@@ -60,6 +92,7 @@ impl SessionRepository for DieselSessionRepository {
         let created_at = to_db_time(session.created_at)?;
         let expires_at = to_db_time(session.expires_at)?;
         let scopes = session.scopes.to_string();
+        let device = &session.device;
         let event = NewEventRow::new(event)?;
         let mut conn = checkout(&self.pool)?;
         let inserted = conn
@@ -82,6 +115,12 @@ impl SessionRepository for DieselSessionRepository {
                         created_at.into_sql::<BigInt>(),
                         expires_at.into_sql::<BigInt>(),
                         scopes.as_str().into_sql::<Text>(),
+                        device
+                            .client_address
+                            .as_deref()
+                            .into_sql::<Nullable<Text>>(),
+                        device.user_agent.as_deref().into_sql::<Nullable<Text>>(),
+                        Some(created_at).into_sql::<Nullable<BigInt>>(),
                     ));
                 let columns = (
                     sessions::family,
@@ -90,6 +129,9 @@ impl SessionRepository for DieselSessionRepository {
                     sessions::created_at,
                     sessions::expires_at,
                     sessions::scopes,
+                    sessions::client_address,
+                    sessions::user_agent,
+                    sessions::last_used_at,
                 );
                 let inserted = match conn {
                     AnyConnection::Postgresql(conn) => diesel::insert_into(sessions::table)
@@ -152,6 +194,8 @@ impl SessionRepository for DieselSessionRepository {
                 .bind::<Nullable<Text>, _>(event.client_address)
                 .bind::<Nullable<Text>, _>(event.user_agent)
                 .bind::<Nullable<Text>, _>(event.request_id)
+                .bind::<Nullable<Text>, _>(rotation.device.client_address.as_deref())
+                .bind::<Nullable<Text>, _>(rotation.device.user_agent.as_deref())
                 .get_result::<RotatedRow>(conn)
                 .optional()
                 .map(|row| row.map(|row| row.scopes)),
@@ -167,6 +211,9 @@ impl SessionRepository for DieselSessionRepository {
                 .set((
                     sessions::current_token_id.eq(&rotation.next_token_id),
                     sessions::expires_at.eq(expires_at),
+                    sessions::client_address.eq(rotation.device.client_address.as_deref()),
+                    sessions::user_agent.eq(rotation.device.user_agent.as_deref()),
+                    sessions::last_used_at.eq(Some(now)),
                 ))
                 .returning(sessions::scopes)
                 .get_result(conn)
@@ -231,6 +278,59 @@ impl SessionRepository for DieselSessionRepository {
         })
         .map_err(query_error)?;
         Ok(())
+    }
+
+    fn list_live(&self, user_id: i64, now: UnixSeconds) -> Result<Vec<SessionInfo>, InfraError> {
+        let now = to_db_time(now)?;
+        let mut conn = checkout(&self.pool)?;
+        let rows: Vec<SessionRow> = sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked.eq(false))
+            .filter(sessions::expires_at.gt(now))
+            .order(sessions::id.desc())
+            .select((
+                sessions::id,
+                sessions::family,
+                sessions::created_at,
+                sessions::last_used_at,
+                sessions::expires_at,
+                sessions::client_address,
+                sessions::user_agent,
+            ))
+            .load(&mut conn)
+            .map_err(query_error)?;
+        rows.into_iter().map(SessionRow::into_info).collect()
+    }
+
+    /// A conditional UPDATE, as [`Self::revoke_family`]: of concurrent
+    /// revocations of one session exactly one matches and records `event`.
+    fn revoke_by_id(
+        &self,
+        session_id: i64,
+        user_id: i64,
+        now: UnixSeconds,
+        event: &NewEvent,
+    ) -> Result<bool, InfraError> {
+        let now = to_db_time(now)?;
+        let event = NewEventRow::new(event)?;
+        let mut conn = checkout(&self.pool)?;
+        conn.write_transaction(|conn| {
+            let revoked = diesel::update(
+                sessions::table
+                    .filter(sessions::id.eq(session_id))
+                    .filter(sessions::user_id.eq(user_id))
+                    .filter(sessions::revoked.eq(false))
+                    .filter(sessions::expires_at.gt(now)),
+            )
+            .set(sessions::revoked.eq(true))
+            .execute(conn)?;
+            if revoked == 0 {
+                return Ok(false);
+            }
+            insert_event(conn, &event)?;
+            Ok(true)
+        })
+        .map_err(query_error)
     }
 
     /// One `DELETE` on the expiry alone. No index on `expires_at`: this

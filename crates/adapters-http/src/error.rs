@@ -28,6 +28,7 @@ pub const NOT_ENOUGH_PERMISSIONS: &str = "Not enough permissions.";
 pub const OWN_ACCOUNT: &str = "Not allowed on your own account.";
 pub const USER_NOT_FOUND: &str = "User not found.";
 pub const KEY_NOT_FOUND: &str = "API key not found.";
+pub const SESSION_NOT_FOUND: &str = "Session not found.";
 pub const INVALID_SCOPE: &str = "Invalid scope.";
 pub const ADMIN_NEEDS_SUPERUSER: &str = "Only superusers may hold the admin scope.";
 pub const CHANGED_CONCURRENTLY: &str = "The user was changed at the same time, try again.";
@@ -67,6 +68,8 @@ pub enum ApiError {
     UserNotFound,
     /// An API key that is not the caller's (or the named user's).
     KeyNotFound,
+    /// A session that is not one of the caller's live ones.
+    SessionNotFound,
     /// A scope outside the catalogue, or wider than the caller may ask.
     InvalidScope,
     /// 422 with one entry per offending field.
@@ -138,6 +141,7 @@ impl ApiError {
             Self::OwnAccount => OWN_ACCOUNT,
             Self::UserNotFound => USER_NOT_FOUND,
             Self::KeyNotFound => KEY_NOT_FOUND,
+            Self::SessionNotFound => SESSION_NOT_FOUND,
             Self::InvalidScope => INVALID_SCOPE,
             Self::Validation(_) => VALIDATION_FAILED,
             Self::Refused { message, .. } => message,
@@ -163,7 +167,7 @@ impl ResponseError for ApiError {
             Self::InsufficientScope { .. } | Self::Forbidden | Self::OwnAccount => {
                 StatusCode::FORBIDDEN
             }
-            Self::UserNotFound | Self::KeyNotFound => StatusCode::NOT_FOUND,
+            Self::UserNotFound | Self::KeyNotFound | Self::SessionNotFound => StatusCode::NOT_FOUND,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Refused { status, .. } => *status,

@@ -71,6 +71,9 @@ pub enum UseCase {
     Introspect,
     AdminListApiKeys,
     AdminRevokeApiKey,
+    // Sessions per device (docs/api.md §11).
+    ListSessions,
+    RevokeSession,
 }
 
 /// The two lanes.
@@ -115,7 +118,9 @@ impl UseCase {
             | Self::RevokeApiKey
             | Self::Introspect
             | Self::AdminListApiKeys
-            | Self::AdminRevokeApiKey => Lane::Database,
+            | Self::AdminRevokeApiKey
+            | Self::ListSessions
+            | Self::RevokeSession => Lane::Database,
         }
     }
 }

@@ -164,6 +164,8 @@ pub fn document(known: &domain::Scopes) -> openapi::OpenApi {
         crate::routes::api_keys::list,
         crate::routes::api_keys::revoke,
         crate::routes::api_keys::introspect,
+        crate::routes::sessions::list,
+        crate::routes::sessions::revoke,
         crate::routes::admin::list_users,
         crate::routes::admin::create_user,
         crate::routes::admin::get_user,
@@ -345,6 +347,8 @@ mod tests {
         ("/api/auth/api-keys", "get", Some("me")),
         ("/api/auth/api-keys/{id}", "delete", Some("me")),
         ("/api/auth/token/introspect", "post", Some("introspect")),
+        ("/api/auth/sessions", "get", Some("me")),
+        ("/api/auth/sessions/{id}", "delete", Some("me")),
         ("/api/admin/users/{username}/api-keys", "get", Some("admin")),
         (
             "/api/admin/users/{username}/api-keys/{id}",

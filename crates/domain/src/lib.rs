@@ -42,10 +42,10 @@ pub use ports::{
 };
 pub use scope::{CatalogueError, InvalidScope, Scope, ScopeCatalogue, ScopeNameError, Scopes};
 pub use service::{
-    Admitted, AuthPolicy, AuthService, ChangePasswordRequest, LoginAttempt, LoginRequest, Ports,
-    Pruned, RegisterRequest,
+    Admitted, AuthPolicy, AuthService, ChangePasswordRequest, ListedSession, LoginAttempt,
+    LoginRequest, Ports, Pruned, RegisterRequest,
 };
-pub use session::{NewSession, Rotation};
+pub use session::{Device, NewSession, Rotation, SessionInfo};
 pub use throttle::{Attempt, AttemptLimit, LoginLimits, Places, Reservation, ThrottleKey};
 pub use token::{Claims, IssuedToken, TokenKind, TokenPair, TokenRequest, UnixSeconds};
 pub use user::{

@@ -11,9 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::{
     ApiKey, Attempt, Claims, CreateUserError, DetailsUpdate, Event, EventQuery, InfraError,
     IssuedToken, KeyDigest, MintedKey, NewApiKey, NewEvent, NewSession, NewUser, Password,
-    PasswordHash, Places, Reservation, Rotation, Scopes, TokenError, TokenKind, TokenRequest,
-    UnixSeconds, UpdateDetailsError, UpdateUserError, User, UserChange, UserPage, UserQuery,
-    Username,
+    PasswordHash, Places, Reservation, Rotation, Scopes, SessionInfo, TokenError, TokenKind,
+    TokenRequest, UnixSeconds, UpdateDetailsError, UpdateUserError, User, UserChange, UserPage,
+    UserQuery, Username,
 };
 
 /// Where users are stored.
@@ -190,6 +190,28 @@ pub trait SessionRepository: Send + Sync {
     /// # Errors
     /// [`InfraError`] when the store fails.
     fn revoke_all_for_user(&self, user_id: i64, event: &NewEvent) -> Result<(), InfraError>;
+
+    /// The live sessions of user `user_id` at `now` (not revoked, not
+    /// expired), newest first.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    fn list_live(&self, user_id: i64, now: UnixSeconds) -> Result<Vec<SessionInfo>, InfraError>;
+
+    /// Revokes session `session_id` if it belongs to user `user_id` and is
+    /// live at `now`, and then (only then) stores `event` in the same
+    /// transaction.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails; `Ok(false)` when there was no
+    /// such live session of that user.
+    fn revoke_by_id(
+        &self,
+        session_id: i64,
+        user_id: i64,
+        now: UnixSeconds,
+        event: &NewEvent,
+    ) -> Result<bool, InfraError>;
 
     /// Deletes every session that has expired at `now` (`expires_at <=
     /// now`), revoked or not, and answers how many. A revoked session is

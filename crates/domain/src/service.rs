@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::{
     Action, ApiKeyMinter, ApiKeyRepository, Attempt, AttemptLimit, AuditRepository,
     AuthenticateError, ChangePasswordError, Claims, Clock, CreateUserError, Credential,
-    DetailsUpdate, Event, EventQuery, HashStrength, InfraError, InvalidScope, LoginError,
+    DetailsUpdate, Device, Event, EventQuery, HashStrength, InfraError, InvalidScope, LoginError,
     LoginFailureRepository, LoginLimits, NewEvent, NewSession, NewUser, Origin, Password,
     PasswordHash, PasswordHasher, Places, RefreshError, RegisterError, Reservation, Rotation,
     Scope, ScopeCatalogue, Scopes, SessionRepository, ThrottleKey, TokenKind, TokenPair,
@@ -408,6 +408,7 @@ impl AuthService {
                 created_at: now,
                 expires_at: refresh.claims.expires_at,
                 scopes: scopes.clone(),
+                device: Device::of(origin),
             },
             &NewEvent::by(&user.username, Action::LoginSucceeded, origin, now),
         )?;
@@ -566,6 +567,7 @@ impl AuthService {
                 next_token_id: next.claims.id,
                 expires_at: next.claims.expires_at,
                 now,
+                device: Device::of(origin),
             },
             &NewEvent::by(&user.username, Action::TokenRefreshed, origin, now),
         )?;
@@ -789,9 +791,11 @@ fn dummy_password() -> Password {
     Password::candidate("not-a-real-password").expect("the dummy password is hashable")
 }
 
+mod devices;
 pub(crate) mod keys;
 #[cfg(test)]
 mod tests;
 mod upkeep;
 
+pub use devices::ListedSession;
 pub use upkeep::Pruned;

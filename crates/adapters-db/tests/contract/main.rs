@@ -307,6 +307,14 @@ fn session(family: &str, user_id: i64, token: &str, expires_at: u64) -> NewSessi
         created_at: NOW - 10,
         expires_at,
         scopes: scopes("me"),
+        device: device("10.0.0.1", "login-agent"),
+    }
+}
+
+fn device(address: &str, agent: &str) -> domain::Device {
+    domain::Device {
+        client_address: Some(address.to_owned()),
+        user_agent: Some(agent.to_owned()),
     }
 }
 
@@ -318,6 +326,7 @@ fn rotation(user_id: i64, family: &str, current: &str, next: &str, now: u64) -> 
         next_token_id: next.to_owned(),
         expires_at: now + 3600,
         now,
+        device: device("10.0.0.2", "refresh-agent"),
     }
 }
 

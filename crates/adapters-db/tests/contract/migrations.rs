@@ -32,12 +32,13 @@ contract!(
     the_last_migrations_revert_and_apply_again,
 );
 
-const ALL: [&str; 5] = [
+const ALL: [&str; 6] = [
     "20261124000001",
     "20261124000002",
     "20261130000003",
     "20261202000004",
     "20261202000005",
+    "20261202000006",
 ];
 
 fn now() -> u64 {
@@ -242,11 +243,13 @@ fn the_last_migrations_revert_and_apply_again(db: &TestDb) {
         .unwrap()
         .to_string()
     };
+    assert_eq!(revert(), ALL[5]);
     assert_eq!(revert(), ALL[4]);
     assert_eq!(revert(), ALL[3]);
-    // The schema before issue 12: no API keys, no audit trail, no new
-    // columns.
+    // The schema before issue 12: no session devices, no API keys, no
+    // audit trail, no new columns.
     for gone in [
+        "SELECT client_address FROM sessions",
         "SELECT 1 FROM api_keys",
         "SELECT 1 FROM audit_events",
         "SELECT scopes FROM users",

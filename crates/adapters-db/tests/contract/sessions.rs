@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use domain::{Action, NewSession, Scopes, SessionRepository};
 
 use crate::{
-    NOW, TestDb, audit_actions, audit_rows, event, event_about, live_families, race, rotation,
-    scopes, session, session_count,
+    NOW, TestDb, audit_actions, audit_rows, device, event, event_about, live_families, race,
+    rotation, scopes, session, session_count,
 };
 
 contract!(
@@ -29,7 +29,76 @@ contract!(
     a_revocation_records_its_event_only_when_it_revokes,
     concurrent_revocations_of_one_family_record_one_event,
     revoking_all_of_a_user_always_records_the_event,
+    a_session_records_its_device_and_a_rotation_moves_it,
+    only_the_owners_live_sessions_are_listed_newest_first,
+    a_session_is_revoked_by_id_only_by_its_owner_while_live,
 );
+
+fn a_session_records_its_device_and_a_rotation_moves_it(db: &TestDb) {
+    let s = db.sessions(2);
+    let agent = s.user("agent47");
+    assert!(s.start("fam", agent.id, "jti-1", NOW + 3600));
+    let listed = s.sessions.list_live(agent.id, NOW).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].family, "fam");
+    assert_eq!(listed[0].device, device("10.0.0.1", "login-agent"));
+    assert_eq!(listed[0].created_at, NOW - 10);
+    assert_eq!(listed[0].last_used_at, Some(NOW - 10));
+    assert!(s.rotates(agent.id, "fam", "jti-1", "jti-2", NOW + 5));
+    let listed = s.sessions.list_live(agent.id, NOW + 5).unwrap();
+    assert_eq!(listed[0].device, device("10.0.0.2", "refresh-agent"));
+    assert_eq!(listed[0].last_used_at, Some(NOW + 5));
+    assert_eq!(listed[0].expires_at, NOW + 5 + 3600);
+    assert_eq!(listed[0].created_at, NOW - 10, "a rotation keeps its start");
+}
+
+fn only_the_owners_live_sessions_are_listed_newest_first(db: &TestDb) {
+    let s = db.sessions(2);
+    let agent = s.user("agent47");
+    let other = s.user("agent48");
+    assert!(s.start("old", agent.id, "j1", NOW + 3600));
+    assert!(s.start("revoked", agent.id, "j2", NOW + 3600));
+    assert!(s.start("expiring", agent.id, "j3", NOW + 20));
+    assert!(s.start("new", agent.id, "j4", NOW + 3600));
+    assert!(s.start("theirs", other.id, "j5", NOW + 3600));
+    assert!(s.revoke("revoked", agent.id));
+    let families = |now| -> Vec<String> {
+        s.sessions
+            .list_live(agent.id, now)
+            .unwrap()
+            .into_iter()
+            .map(|info| info.family)
+            .collect()
+    };
+    assert_eq!(families(NOW), ["new", "expiring", "old"]);
+    assert_eq!(families(NOW + 20), ["new", "old"], "expired at its expiry");
+}
+
+fn a_session_is_revoked_by_id_only_by_its_owner_while_live(db: &TestDb) {
+    let s = db.sessions(4);
+    let agent = s.user("agent47");
+    let other = s.user("agent48");
+    assert!(s.start("fam", agent.id, "jti-1", NOW + 3600));
+    let id = s.sessions.list_live(agent.id, NOW).unwrap()[0].id;
+    let revoke = |user_id, now| {
+        s.sessions
+            .revoke_by_id(id, user_id, now, &event(Action::SessionRevoked))
+            .unwrap()
+    };
+    assert!(!revoke(other.id, NOW), "another user's session");
+    assert!(!revoke(agent.id, NOW + 3600), "an expired session");
+    let revoked = race(4, |_| revoke(agent.id, NOW));
+    assert_eq!(revoked.iter().filter(|done| **done).count(), 1);
+    assert_eq!(
+        audit_actions(&s.pool)
+            .iter()
+            .filter(|action| *action == "session.revoked")
+            .count(),
+        1
+    );
+    assert!(!s.rotates(agent.id, "fam", "jti-1", "jti-2", NOW + 1));
+    assert!(s.sessions.list_live(agent.id, NOW).unwrap().is_empty());
+}
 
 fn families(pool: &DbPool) -> Vec<String> {
     sessions::table

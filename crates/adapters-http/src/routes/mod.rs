@@ -6,6 +6,7 @@ pub(crate) mod auth;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod me;
+pub(crate) mod sessions;
 #[cfg(test)]
 mod tests;
 pub(crate) mod wire;
@@ -120,6 +121,16 @@ pub(crate) fn mount(config: &mut web::ServiceConfig, known_scopes: &domain::Scop
             .service(
                 web::resource("/api-keys/{id}")
                     .route(web::delete().to(api_keys::revoke))
+                    .default_service(not_allowed("DELETE")),
+            )
+            .service(
+                web::resource("/sessions")
+                    .route(get_or_head().to(sessions::list))
+                    .default_service(not_allowed(GET)),
+            )
+            .service(
+                web::resource("/sessions/{id}")
+                    .route(web::delete().to(sessions::revoke))
                     .default_service(not_allowed("DELETE")),
             )
             .service(

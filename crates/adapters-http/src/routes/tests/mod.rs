@@ -35,6 +35,7 @@ mod health;
 mod me;
 mod protocol;
 mod scopes;
+mod sessions;
 mod token;
 
 fn bearer(token: &str) -> (header::HeaderName, String) {

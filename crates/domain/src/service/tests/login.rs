@@ -26,6 +26,7 @@ fn the_right_password_gets_a_token_pair_and_starts_a_session() {
                     created_at: NOW,
                     expires_at: NOW + ACCESS_LIFETIME,
                     scopes: scopes("me"),
+                    device: device(),
                 }
         })
         .times(1)

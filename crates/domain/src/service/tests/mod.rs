@@ -16,6 +16,7 @@ mod api_keys;
 mod authorize;
 mod current_user;
 mod details;
+mod devices;
 mod events;
 mod login;
 mod logout;
@@ -296,6 +297,15 @@ fn access_claims(subject: &str, granted: &str) -> Claims {
 /// Where the test's requests come from.
 fn origin() -> Origin {
     Origin::new(Some("10.0.0.1".into()), Some("test-agent"), Some("req-1"))
+}
+
+/// The device of [`origin`]: what a session started or refreshed from it
+/// records.
+fn device() -> Device {
+    Device {
+        client_address: Some("10.0.0.1".into()),
+        user_agent: Some("test-agent".into()),
+    }
 }
 
 fn login(name: &str, password: &str) -> LoginRequest {

@@ -11,6 +11,7 @@ fn rotation_to_next(family: &'static str) -> impl Fn(&Rotation, &NewEvent) -> bo
                     next_token_id: "jti-Refresh".into(),
                     expires_at: NOW + ACCESS_LIFETIME,
                     now: NOW,
+                    device: device(),
                 }
     }
 }

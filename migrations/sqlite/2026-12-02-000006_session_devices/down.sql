@@ -1,0 +1,3 @@
+ALTER TABLE sessions DROP COLUMN last_used_at;
+ALTER TABLE sessions DROP COLUMN user_agent;
+ALTER TABLE sessions DROP COLUMN client_address;
