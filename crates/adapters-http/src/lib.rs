@@ -7,6 +7,7 @@
 //! [`limits::read_body_in_time`] reads every body within the client timeout.
 
 pub mod client_address;
+pub mod cookie;
 pub mod cors;
 pub mod envelope;
 pub mod error;
@@ -33,6 +34,7 @@ use actix_web::{
 use domain::{AdminService, AuthService, InfraError};
 
 pub use client_address::{RequestOrigin, client_address, origin};
+pub use cookie::{RefreshCookie, RefreshCookieMode};
 pub use envelope::{Envelope, FieldError};
 pub use error::ApiError;
 pub use extract::{Admin, Authorized, Me, RequiredScope};
@@ -46,7 +48,7 @@ pub trait ReadinessProbe: Send + Sync {
     fn check(&self) -> Result<(), InfraError>;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpSettings {
     /// Largest accepted request body, in bytes (413 beyond).
     pub body_limit_bytes: usize,
@@ -58,6 +60,11 @@ pub struct HttpSettings {
     /// How long a client may take to send a request's body (408 beyond;
     /// the server bounds the head with the same value).
     pub client_timeout: Duration,
+    /// The refresh token in a cookie for browsers (docs/api.md §11).
+    pub refresh_cookie: RefreshCookie,
+    /// `BACKEND_CORS_ORIGINS`: besides the service's own, the origins a
+    /// cookie-authenticated request may come from.
+    pub cors_origins: Vec<String>,
 }
 
 /// The defaults of docs/api.md §7 and §8.
@@ -68,6 +75,8 @@ impl Default for HttpSettings {
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
             client_timeout: Duration::from_secs(10),
+            refresh_cookie: RefreshCookie::default(),
+            cors_origins: Vec::new(),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use adapters_crypto::{JwtAlgorithm, JwtSettings, SecretKey};
 use adapters_db::DatabaseUrl;
-use adapters_http::MetricsToken;
+use adapters_http::{MetricsToken, RefreshCookie, RefreshCookieMode};
 use base64::Engine;
 use domain::{LoginLimits, Password, ScopeCatalogue, Scopes, Username};
 use serde::Deserialize;
@@ -43,6 +43,23 @@ impl ConfigError {
     /// An error about the variable at `path` (`auth.rounds`).
     fn at(path: &str, message: impl Into<String>) -> Self {
         Self::new(name_of(path), message)
+    }
+}
+
+/// A cookie name as RFC 6265 §4.1.1 has it (an HTTP token): visible ASCII
+/// without separators.
+fn cookie_name(name: &str) -> Result<String, ConfigError> {
+    let is_token = !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&byte));
+    if is_token {
+        Ok(name.to_owned())
+    } else {
+        Err(ConfigError::at(
+            "auth.refresh_cookie_name",
+            "must be a cookie name: visible ASCII without ()<>@,;:\\\"/[]?={}",
+        ))
     }
 }
 
@@ -206,6 +223,15 @@ variables! {
         default_scopes: Scopes = "me";
         /// Days audit events are kept (1-36500).
         audit_retention_days: u32 = "90", range 1..=36_500;
+        /// off | both | cookie: login and refresh also set the refresh
+        /// token in an HttpOnly, Secure, SameSite=Strict cookie (both), or
+        /// only there (cookie: the body leaves it out); refresh and logout
+        /// then read it, from the service's own origin or one of
+        /// BACKEND_CORS_ORIGINS.
+        refresh_cookie: RefreshCookieMode = "off";
+        /// The cookie's name (__Host-: browsers insist on Secure, Path=/
+        /// and no Domain).
+        refresh_cookie_name: String = "__Host-zentra_refresh";
     }
 }
 
@@ -306,6 +332,8 @@ pub struct Settings {
     pub first_superuser: Option<(Username, Password)>,
     pub server: ServerSettings,
     pub cors_origins: Vec<String>,
+    /// The refresh token in a cookie for browsers (`AUTH__REFRESH_COOKIE*`).
+    pub refresh_cookie: RefreshCookie,
     pub log_format: LogFormat,
     /// How often expired sessions and old failed logins are deleted; `None`:
     /// never.
@@ -444,6 +472,11 @@ impl Settings {
             first_superuser,
             server: variables.server.clone(),
             cors_origins: variables.backend_cors_origins.clone(),
+            refresh_cookie: RefreshCookie {
+                mode: auth.refresh_cookie,
+                name: cookie_name(&auth.refresh_cookie_name)?,
+                max_age_secs: u64::from(auth.refresh_token_expire_mins) * 60,
+            },
             log_format: variables.log.format,
             prune_interval: (variables.db.prune_interval_secs > 0)
                 .then(|| Duration::from_secs(variables.db.prune_interval_secs)),

@@ -196,7 +196,10 @@ impl Application {
             trust_forwarded_for: settings.server.trust_forwarded_for,
             trusted_proxy_hops: settings.server.trusted_proxy_hops,
             client_timeout: Duration::from_secs(settings.server.client_timeout_secs),
+            refresh_cookie: settings.refresh_cookie.clone(),
+            cors_origins: settings.cors_origins.clone(),
         };
+        let client_timeout = http.client_timeout;
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
@@ -207,6 +210,7 @@ impl Application {
             })?;
         let address = listener.local_addr()?;
         let cors_origins = settings.cors_origins.clone();
+        let credentials = settings.refresh_cookie.enabled();
         let server = HttpServer::new(move || {
             // The last `wrap` is the outermost: the request log sees the
             // final answer, and the envelope also covers CORS refusals.
@@ -217,7 +221,7 @@ impl Application {
                 // every cross-origin call, and requests skip its work.
                 .wrap(Condition::new(
                     !cors_origins.is_empty(),
-                    cors(&cors_origins),
+                    cors(&cors_origins, credentials),
                 ))
                 .wrap(error_envelopes())
                 .wrap(from_fn(log_requests))
@@ -227,12 +231,12 @@ impl Application {
                     admin.clone(),
                     probe.clone(),
                     lanes.clone(),
-                    http,
+                    http.clone(),
                 ))
         })
         // Bounds the request head (a bare 408, then close: actix answers
         // before any of our code runs); `read_body_in_time` bounds the body.
-        .client_request_timeout(http.client_timeout)
+        .client_request_timeout(client_timeout)
         .listen(listener)?
         // SIGTERM and SIGINT stop accepting, then let requests in flight
         // finish for up to this long.

@@ -2,7 +2,7 @@
 //! verify, refresh, logout (docs/api.md §3, §4).
 
 use actix_web::{
-    HttpMessage, HttpRequest, HttpResponse,
+    HttpMessage, HttpRequest, HttpResponse, ResponseError,
     http::{Method, StatusCode, header},
     web,
 };
@@ -16,8 +16,9 @@ use utoipa::ToSchema;
 
 use super::{LanesData, Service, wire::ScopeText};
 use crate::{
-    Envelope, FieldError, UseCase,
+    Envelope, FieldError, HttpSettings, UseCase,
     client_address::RequestOrigin,
+    cookie::{RefreshCookie, check_origin},
     envelope::{NoData, Wire},
     error::ApiError,
     extract::{
@@ -151,7 +152,9 @@ pub(crate) struct TokenPairBody<'a> {
     access_token: &'a str,
     /// The access token's lifetime in seconds.
     expires_in: u64,
-    refresh_token: &'a str,
+    /// Left out with `AUTH__REFRESH_COOKIE=cookie` (the cookie carries it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
     /// The scopes granted to the access token, space-separated (RFC 6749
     /// §5.1); empty when none.
     #[schema(value_type = String)]
@@ -160,18 +163,24 @@ pub(crate) struct TokenPairBody<'a> {
     token_type: &'static str,
 }
 
-/// The token pair, never cached.
-fn token_response(status: StatusCode, pair: &TokenPair) -> HttpResponse {
-    HttpResponse::build(status)
+/// The token pair, never cached; with the refresh cookie on, the refresh
+/// token also (or only) in the cookie.
+fn token_response(status: StatusCode, pair: &TokenPair, cookie: &RefreshCookie) -> HttpResponse {
+    let refresh_token = pair.refresh_token.expose_secret();
+    let mut response = HttpResponse::build(status);
+    response
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .json(TokenPairBody {
-            access_token: pair.access_token.expose_secret(),
-            expires_in: pair.expires_in,
-            refresh_token: pair.refresh_token.expose_secret(),
-            scope: ScopeText(&pair.scope),
-            token_type: "bearer",
-        })
+        .insert_header((header::PRAGMA, "no-cache"));
+    if cookie.enabled() {
+        response.cookie(cookie.set(refresh_token));
+    }
+    response.json(TokenPairBody {
+        access_token: pair.access_token.expose_secret(),
+        expires_in: pair.expires_in,
+        refresh_token: (!cookie.only()).then_some(refresh_token),
+        scope: ScopeText(&pair.scope),
+        token_type: "bearer",
+    })
 }
 
 /// `grant_type` is optional; when sent it must name the route's grant.
@@ -235,6 +244,7 @@ pub(crate) async fn register(
 pub(crate) async fn login(
     service: Service,
     lanes: LanesData,
+    settings: web::Data<HttpSettings>,
     RequestOrigin(origin): RequestOrigin,
     body: JsonOrFormBody<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -262,7 +272,11 @@ pub(crate) async fn login(
         }),
     )
     .await?;
-    Ok(token_response(StatusCode::ACCEPTED, &pair))
+    Ok(token_response(
+        StatusCode::ACCEPTED,
+        &pair,
+        &settings.refresh_cookie,
+    ))
 }
 
 /// The route [`verify`] answers, as the request log names it.
@@ -368,20 +382,45 @@ fn token_is_valid() -> Envelope {
 pub(crate) async fn refresh(
     service: Service,
     lanes: LanesData,
+    settings: web::Data<HttpSettings>,
     request: HttpRequest,
     RequestOrigin(origin): RequestOrigin,
     body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
     let asked = refresh_request(&request, &body.0)?;
-    let token = asked.token.ok_or(ApiError::InvalidRefreshToken)?;
+    let cookie = &settings.refresh_cookie;
+    // The query or the body wins; the cookie only when neither names a
+    // token, and only from an allowed origin.
+    let (token, from_cookie) = match asked.token {
+        Some(token) => (token, false),
+        None => {
+            let token = cookie.read(&request).ok_or(ApiError::InvalidRefreshToken)?;
+            check_origin(&request, &settings.cors_origins)?;
+            (token, true)
+        }
+    };
     let scope = asked.scope;
     let service = service.into_inner();
-    let pair = lanes
+    let refreshed = lanes
         .run(UseCase::Refresh, move || {
             service.refresh(&token, scope.as_deref(), &origin)
         })
-        .await?;
-    Ok(token_response(StatusCode::CREATED, &pair))
+        .await;
+    match refreshed {
+        Ok(pair) => Ok(token_response(StatusCode::CREATED, &pair, cookie)),
+        // A cookie that no longer refreshes (reused, revoked, expired) is
+        // forgotten: the browser stops sending it.
+        Err(error @ ApiError::InvalidRefreshToken) if from_cookie => {
+            let mut response = error.error_response();
+            response.add_cookie(&cookie.clear()).map_err(internal)?;
+            Ok(response)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn internal(error: impl std::error::Error + Send + Sync + 'static) -> ApiError {
+    ApiError::Internal(Box::new(error))
 }
 
 /// Ends one session. Always 200: the answer reveals nothing about the token.
@@ -402,16 +441,30 @@ pub(crate) async fn refresh(
 pub(crate) async fn logout(
     service: Service,
     lanes: LanesData,
+    settings: web::Data<HttpSettings>,
+    request: HttpRequest,
     RequestOrigin(origin): RequestOrigin,
-    body: JsonOrFormBody<LogoutBody>,
+    body: RawBody,
 ) -> Result<HttpResponse, ApiError> {
+    let cookie = &settings.refresh_cookie;
+    // A body names the token (and must be well-formed); without one, the
+    // cookie does, from an allowed origin.
+    let token = match cookie.read(&request) {
+        Some(token) if body.0.is_empty() => {
+            check_origin(&request, &settings.cors_origins)?;
+            token
+        }
+        _ => parse_body::<LogoutBody>(&request, &body.0, Encodings::JsonOrForm)?.refresh_token,
+    };
     let service = service.into_inner();
     lanes
-        .run(UseCase::Logout, move || {
-            service.logout(&body.0.refresh_token, &origin)
-        })
+        .run(UseCase::Logout, move || service.logout(&token, &origin))
         .await?;
-    Ok(logged_out().into_response())
+    let mut response = logged_out().into_response();
+    if cookie.enabled() {
+        response.add_cookie(&cookie.clear()).map_err(internal)?;
+    }
+    Ok(response)
 }
 
 fn logged_out() -> Envelope {

@@ -2,7 +2,7 @@
 //! `POST /api/auth/users/me/password` and `GET /api/auth/users/me/events`
 //! (docs/api.md §3.1, §4, §9). Every route needs the scope `me`.
 
-use actix_web::{HttpRequest, HttpResponse, http::StatusCode};
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use domain::{
     AuthService, ChangePasswordRequest, DetailsUpdate, Email, EmailError, FullName, Password,
     PasswordError, PasswordHash, Phone, Scopes, User, UserDetails, Username,
@@ -18,7 +18,7 @@ use super::{
     wire::ScopeList,
 };
 use crate::{
-    Envelope, FieldError, UseCase,
+    Envelope, FieldError, HttpSettings, UseCase,
     client_address::RequestOrigin,
     envelope::{NoData, Wire},
     error::ApiError,
@@ -260,6 +260,7 @@ pub(crate) async fn update_details(
 pub(crate) async fn change_password(
     service: Service,
     lanes: LanesData,
+    settings: web::Data<HttpSettings>,
     RequestOrigin(origin): RequestOrigin,
     auth: Authorized<Me>,
     body: JsonBody<PasswordBody>,
@@ -292,7 +293,15 @@ pub(crate) async fn change_password(
         }),
     )
     .await?;
-    Ok(password_updated().into_response())
+    let mut response = password_updated().into_response();
+    // Every session ended with the change, this browser's too.
+    let cookie = &settings.refresh_cookie;
+    if cookie.enabled() {
+        response
+            .add_cookie(&cookie.clear())
+            .map_err(|error| ApiError::Internal(Box::new(error)))?;
+    }
+    Ok(response)
 }
 
 fn password_updated() -> Envelope {

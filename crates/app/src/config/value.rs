@@ -5,7 +5,7 @@ use std::{fmt, ops::RangeInclusive};
 
 use adapters_crypto::{JwtAlgorithm, SecretKey};
 use adapters_db::DatabaseUrl;
-use adapters_http::MetricsToken;
+use adapters_http::{MetricsToken, RefreshCookieMode};
 use domain::{Scopes, Username};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
@@ -48,6 +48,16 @@ impl Value for LogFormat {
 
     fn show(&self) -> String {
         format!("{self:?}").to_lowercase()
+    }
+}
+
+impl Value for RefreshCookieMode {
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.trim().parse()
+    }
+
+    fn show(&self) -> String {
+        self.to_string()
     }
 }
 

@@ -30,6 +30,7 @@ use crate::{HttpSettings, Lanes, ReadinessProbe, WorkerPool, configure, error_en
 mod admin;
 mod api_keys;
 mod auth;
+mod cookies;
 mod events;
 mod health;
 mod me;
