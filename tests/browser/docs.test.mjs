@@ -31,6 +31,9 @@ const ROUTES = [
   'GET /api/admin/users/{username}', 'PATCH /api/admin/users/{username}',
   'DELETE /api/admin/users/{username}', 'POST /api/admin/users/{username}/logout',
   'POST /api/admin/users/{username}/unlock', 'GET /api/admin/events',
+  'POST /api/auth/api-keys', 'GET /api/auth/api-keys', 'DELETE /api/auth/api-keys/{id}',
+  'POST /api/auth/token/introspect', 'GET /api/auth/sessions', 'DELETE /api/auth/sessions/{id}',
+  'GET /api/admin/users/{username}/api-keys', 'DELETE /api/admin/users/{username}/api-keys/{id}',
 ];
 
 /** The scopes every deployment knows, and the operator's own one the
