@@ -6,7 +6,7 @@
 use std::{fmt, str::FromStr};
 
 use actix_web::{
-    HttpRequest,
+    HttpRequest, HttpResponse,
     cookie::{Cookie, SameSite, time::Duration},
     http::header,
 };
@@ -104,6 +104,31 @@ impl RefreshCookie {
             .same_site(SameSite::Strict)
             .max_age(max_age)
             .finish()
+    }
+
+    /// Adds the clearing cookie to `response` if the cookie is on.
+    ///
+    /// # Errors
+    /// 500 if the cookie cannot be written as a header (it always can).
+    pub fn clear_on(&self, response: &mut HttpResponse) -> Result<(), ApiError> {
+        if self.enabled() {
+            response
+                .add_cookie(&self.clear())
+                .map_err(|error| ApiError::Internal(Box::new(error)))?;
+        }
+        Ok(())
+    }
+
+    /// Whether an answer to `request` may set the cookie: a browser's
+    /// request (it carries `Origin`) only from an allowed origin, so that a
+    /// page of another origin, even one of the same site, cannot swap the
+    /// cookie for a session of its own; a client that is no browser sends
+    /// no `Origin`.
+    #[must_use]
+    pub fn may_set(&self, request: &HttpRequest, allowed: &[String]) -> bool {
+        self.enabled()
+            && (!request.headers().contains_key(header::ORIGIN)
+                || check_origin(request, allowed).is_ok())
     }
 
     /// The refresh token of the cookie, if the cookie is on and sent.

@@ -371,9 +371,10 @@ pub struct Authorized<S> {
 
 impl<S: RequiredScope> Authorized<S> {
     fn from_http(request: &HttpRequest) -> Result<Self, ApiError> {
-        let bearer = bearer_token(request)
-            .or_else(|| api_key_header(request))
-            .ok_or(ApiError::NotAuthenticated)?;
+        let bearer = match bearer_token(request) {
+            Some(token) => token,
+            None => api_key_header(request).ok_or(ApiError::NotAuthenticated)??,
+        };
         let service = request
             .app_data::<web::Data<AuthService>>()
             .ok_or_else(|| ApiError::Internal("the AuthService is not in the app data".into()))?;
@@ -395,22 +396,18 @@ impl<S: RequiredScope> FromRequest for Authorized<S> {
 }
 
 /// The `X-API-Key` header, read only when there is no bearer header (the
-/// `Authorization` header wins). Whatever it holds is taken as a key: a
-/// JWT there is refused, not read as a token.
-fn api_key_header(request: &HttpRequest) -> Option<&str> {
+/// `Authorization` header wins). It holds a key or nothing: anything else
+/// there (a JWT) is 401, never read as a token.
+fn api_key_header(request: &HttpRequest) -> Option<Result<&str, ApiError>> {
     let value = visible_ascii(request.headers().get("x-api-key")?.as_bytes())?.trim();
     if value.is_empty() {
         None
     } else if value.starts_with(KEY_PREFIX) {
-        Some(value)
+        Some(Ok(value))
     } else {
-        Some(NOT_A_KEY)
+        Some(Err(ApiError::InvalidToken))
     }
 }
-
-/// What an `X-API-Key` that is no key at all stands for: a text of the key
-/// prefix that no key has (too short), so that it is refused as a key.
-const NOT_A_KEY: &str = KEY_PREFIX;
 
 /// The token of an `Authorization: Bearer <token>` header. The scheme is
 /// case-insensitive, as in FastAPI's `OAuth2PasswordBearer`.

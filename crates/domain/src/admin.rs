@@ -15,6 +15,9 @@ use crate::{
 #[derive(Debug, Clone)]
 pub struct Actor {
     user: Option<User>,
+    /// Whether the superuser acts through an API key: a key sets no
+    /// password (docs/api.md §10), not even through the admin API.
+    by_key: bool,
     origin: Origin,
 }
 
@@ -24,6 +27,7 @@ impl Actor {
     pub fn system() -> Self {
         Self {
             user: None,
+            by_key: false,
             origin: Origin::default(),
         }
     }
@@ -142,6 +146,7 @@ impl AdminService {
             {
                 Ok(Actor {
                     user: Some(user),
+                    by_key: credential.is_api_key(),
                     origin,
                 })
             }
@@ -176,6 +181,10 @@ impl AdminService {
         actor: &Actor,
         request: CreateUserRequest,
     ) -> Result<User, AdminError> {
+        // A new user's password is one the caller picks.
+        if actor.by_key {
+            return Err(AdminError::Forbidden);
+        }
         let scopes = match request.scopes {
             Some(scopes) => self.checked_grants(scopes, request.is_superuser)?,
             None if request.is_superuser => self.scopes.superuser_grants(),
@@ -254,6 +263,9 @@ impl AdminService {
             let request = edit(&target);
             if actor.is(&target) && request.locks_out() {
                 return Err(AdminError::OwnAccount);
+            }
+            if actor.by_key && request.password.is_some() {
+                return Err(AdminError::Forbidden);
             }
             let is_superuser = request.is_superuser.unwrap_or(target.is_superuser);
             let scopes = match request.scopes {

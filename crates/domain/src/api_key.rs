@@ -137,6 +137,12 @@ impl ApiKey {
         self.scopes.intersection(owner_grants)
     }
 
+    /// Whether the key still works at `now` (it expires at `expires_at`).
+    #[must_use]
+    pub fn is_live(&self, now: UnixSeconds) -> bool {
+        now < self.expires_at
+    }
+
     /// Whether `last_used_at` is due to be written at `now`.
     #[must_use]
     pub fn use_is_due(&self, now: UnixSeconds) -> bool {

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use super::{
     AdminData, LanesData, Service,
     admin::{as_superuser, found, named},
-    wire::{Rfc3339, ScopeList, ScopeText},
+    wire::{Rfc3339, ScopeList, ScopeText, positive_id},
 };
 use crate::{
     Envelope, FieldError, UseCase,
@@ -264,12 +264,9 @@ pub(crate) async fn list(
     Ok(list_envelope(&keys).into_response())
 }
 
-/// A key id from the path: anything but a positive integer names no key.
+/// A key id from the path.
 fn key_id(path: &str) -> Result<i64, ApiError> {
-    path.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(ApiError::KeyNotFound)
+    positive_id(path).ok_or(ApiError::KeyNotFound)
 }
 
 #[utoipa::path(delete, path = "/api/auth/api-keys/{id}", tag = "auth",

@@ -18,7 +18,7 @@ use super::{LanesData, Service, wire::ScopeText};
 use crate::{
     Envelope, FieldError, HttpSettings, UseCase,
     client_address::RequestOrigin,
-    cookie::{RefreshCookie, check_origin},
+    cookie::check_origin,
     envelope::{NoData, Wire},
     error::ApiError,
     extract::{
@@ -164,14 +164,21 @@ pub(crate) struct TokenPairBody<'a> {
 }
 
 /// The token pair, never cached; with the refresh cookie on, the refresh
-/// token also (or only) in the cookie.
-fn token_response(status: StatusCode, pair: &TokenPair, cookie: &RefreshCookie) -> HttpResponse {
+/// token also (or only) in the cookie, set if `request` may have it
+/// ([`RefreshCookie::may_set`]).
+fn token_response(
+    status: StatusCode,
+    pair: &TokenPair,
+    request: &HttpRequest,
+    settings: &HttpSettings,
+) -> HttpResponse {
+    let cookie = &settings.refresh_cookie;
     let refresh_token = pair.refresh_token.expose_secret();
     let mut response = HttpResponse::build(status);
     response
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"));
-    if cookie.enabled() {
+    if cookie.may_set(request, &settings.cors_origins) {
         response.cookie(cookie.set(refresh_token));
     }
     response.json(TokenPairBody {
@@ -245,6 +252,7 @@ pub(crate) async fn login(
     service: Service,
     lanes: LanesData,
     settings: web::Data<HttpSettings>,
+    request: HttpRequest,
     RequestOrigin(origin): RequestOrigin,
     body: JsonOrFormBody<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -275,7 +283,8 @@ pub(crate) async fn login(
     Ok(token_response(
         StatusCode::ACCEPTED,
         &pair,
-        &settings.refresh_cookie,
+        &request,
+        &settings,
     ))
 }
 
@@ -407,20 +416,21 @@ pub(crate) async fn refresh(
         })
         .await;
     match refreshed {
-        Ok(pair) => Ok(token_response(StatusCode::CREATED, &pair, cookie)),
+        Ok(pair) => Ok(token_response(
+            StatusCode::CREATED,
+            &pair,
+            &request,
+            &settings,
+        )),
         // A cookie that no longer refreshes (reused, revoked, expired) is
         // forgotten: the browser stops sending it.
         Err(error @ ApiError::InvalidRefreshToken) if from_cookie => {
             let mut response = error.error_response();
-            response.add_cookie(&cookie.clear()).map_err(internal)?;
+            cookie.clear_on(&mut response)?;
             Ok(response)
         }
         Err(error) => Err(error),
     }
-}
-
-fn internal(error: impl std::error::Error + Send + Sync + 'static) -> ApiError {
-    ApiError::Internal(Box::new(error))
 }
 
 /// Ends one session. Always 200: the answer reveals nothing about the token.
@@ -461,9 +471,7 @@ pub(crate) async fn logout(
         .run(UseCase::Logout, move || service.logout(&token, &origin))
         .await?;
     let mut response = logged_out().into_response();
-    if cookie.enabled() {
-        response.add_cookie(&cookie.clear()).map_err(internal)?;
-    }
+    cookie.clear_on(&mut response)?;
     Ok(response)
 }
 

@@ -295,12 +295,7 @@ pub(crate) async fn change_password(
     .await?;
     let mut response = password_updated().into_response();
     // Every session ended with the change, this browser's too.
-    let cookie = &settings.refresh_cookie;
-    if cookie.enabled() {
-        response
-            .add_cookie(&cookie.clear())
-            .map_err(|error| ApiError::Internal(Box::new(error)))?;
-    }
+    settings.refresh_cookie.clear_on(&mut response)?;
     Ok(response)
 }
 

@@ -6,7 +6,10 @@ use domain::{Device, ListedSession, SessionInfo};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{LanesData, Service, wire::Rfc3339};
+use super::{
+    LanesData, Service,
+    wire::{Rfc3339, positive_id},
+};
 use crate::{
     Envelope, UseCase,
     client_address::RequestOrigin,
@@ -153,12 +156,7 @@ pub(crate) async fn revoke(
     auth: Authorized<Me>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    // Anything but a positive integer names no session.
-    let id = path
-        .parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or(ApiError::SessionNotFound);
+    let id = positive_id(&path).ok_or(ApiError::SessionNotFound);
     super::as_current_user(
         &lanes,
         UseCase::RevokeSession,

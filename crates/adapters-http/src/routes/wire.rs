@@ -10,6 +10,11 @@ use std::{
 use domain::{Scope, Scopes, UnixSeconds};
 use serde::{Serialize, Serializer};
 
+/// An id from a path: anything but a positive integer names nothing.
+pub(crate) fn positive_id(path: &str) -> Option<i64> {
+    path.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
 /// A time as RFC 3339 text in UTC to the second: `2026-12-02T07:10:00Z`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Rfc3339(pub UnixSeconds);

@@ -86,6 +86,7 @@ fn root() -> User {
 fn actor() -> Actor {
     Actor {
         user: Some(root()),
+        by_key: false,
         origin: Origin::default(),
     }
 }
@@ -1001,4 +1002,50 @@ fn an_admin_revokes_a_users_key_only_if_it_is_theirs_and_it_is_recorded() {
             assert!(matches!(result, Err(AdminError::KeyNotFound)));
         }
     }
+}
+
+#[test]
+fn a_key_sets_no_password_through_the_admin_api() {
+    let by_key = Actor {
+        by_key: true,
+        ..actor()
+    };
+    // Refused before any hash or write: no hasher or store expectation.
+    let mut ports = Mocks::default();
+    ports.exists(someone(2, "agent47", false, "me"));
+    let service = ports.service();
+    let result = service.update_user(
+        &by_key,
+        &name("agent47"),
+        UpdateUserRequest {
+            password: Some(Password::parse("a new password").unwrap()),
+            ..UpdateUserRequest::default()
+        },
+    );
+    assert!(matches!(result, Err(AdminError::Forbidden)), "{result:?}");
+    let created = service.create_user(&by_key, create_request("agent48", false, None));
+    assert!(matches!(created, Err(AdminError::Forbidden)), "{created:?}");
+}
+
+#[test]
+fn an_admin_key_makes_an_actor_that_sets_no_password() {
+    let mut ports = Mocks::default();
+    ports
+        .api_keys
+        .expect_find()
+        .returning(|_| Ok(Some((admin_key("admin me"), root()))));
+    let actor = ports
+        .service()
+        .acting_superuser(&key_credential(), Origin::default())
+        .unwrap();
+    assert!(actor.by_key);
+    let token_actor = {
+        let mut ports = Mocks::default();
+        ports.exists(root());
+        ports
+            .service()
+            .acting_superuser(&token_of("root"), Origin::default())
+            .unwrap()
+    };
+    assert!(!token_actor.by_key);
 }

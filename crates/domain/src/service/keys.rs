@@ -87,10 +87,13 @@ impl AuthService {
     /// who logged in may do (create keys, change the password).
     ///
     /// # Errors
-    /// [`AuthenticateError::TokenRequired`] for a key; otherwise those of
-    /// [`AuthService::current_user`].
+    /// [`AuthenticateError::TokenRequired`] for a live key (an unknown or
+    /// expired one: those of [`AuthService::current_user`]); otherwise
+    /// those of [`AuthService::current_user`].
     pub fn token_user(&self, credential: &Credential) -> Result<User, AuthenticateError> {
-        if credential.is_api_key() {
+        if let Credential::ApiKey { digest, needed } = credential {
+            // An unknown or expired key is refused as such (401) first.
+            key_owner(&self.ports, digest, needed)?;
             return Err(AuthenticateError::TokenRequired);
         }
         self.current_user(credential)
@@ -112,8 +115,7 @@ impl AuthService {
             let Some((key, user)) = self.ports.api_keys.find(&digest)? else {
                 return Ok(None);
             };
-            let live = now < key.expires_at && user.is_active;
-            return Ok(live.then(|| Introspection {
+            return Ok((key.is_live(now) && user.is_active).then(|| Introspection {
                 subject: user.username.to_string(),
                 scopes: key.effective_scopes(&user.scopes),
                 issued_at: key.created_at,
@@ -179,7 +181,7 @@ pub(crate) fn key_owner(
         .api_keys
         .find(digest)?
         .ok_or(AuthenticateError::InvalidToken)?;
-    if now >= key.expires_at {
+    if !key.is_live(now) {
         return Err(AuthenticateError::InvalidToken);
     }
     if !needed.is_subset(&key.effective_scopes(&user.scopes)) {

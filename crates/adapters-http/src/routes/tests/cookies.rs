@@ -161,3 +161,28 @@ async fn logout_reads_the_cookie_from_an_allowed_origin_and_clears_it() {
     let (_, _, json) = send(&app, TestRequest::post().uri("/api/auth/logout")).await;
     assert_error(&json, 422, "422_UNPROCESSABLE_ENTITY", "Validation failed.");
 }
+
+#[actix_web::test]
+async fn a_page_of_another_origin_gets_no_cookie() {
+    let app = app_with(RefreshCookieMode::Both).await;
+    let (status, headers, json) = send(
+        &app,
+        login_as("agent47", PASSWORD).insert_header((header::ORIGIN, "http://sibling.example")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(
+        set_cookie(&headers).is_none(),
+        "no cookie for a foreign origin"
+    );
+    assert!(
+        json["refresh_token"].is_string(),
+        "the body still has it (both)"
+    );
+    let (_, headers, _) = send(
+        &app,
+        login_as("agent47", PASSWORD).insert_header((header::ORIGIN, FRONT_END)),
+    )
+    .await;
+    assert!(set_cookie(&headers).is_some(), "a listed origin gets it");
+}

@@ -196,19 +196,30 @@ fn a_new_key_holds_the_callers_grants_but_admin_by_default() {
 }
 
 #[test]
-fn a_key_cannot_make_keys() {
-    let ports = Mocks::default();
-    // No expectation at all: refused before any store read.
+fn a_key_cannot_make_keys_and_an_unknown_one_is_refused_as_unknown() {
     let credential = Credential::ApiKey {
         digest: digest(),
         needed: scopes("me"),
     };
-    let result = ports
+    let mut live = Mocks::default();
+    live.key_is_stored(key("me", NOW + 100, Some(NOW)), user("agent47", true));
+    // No `mint`, no `create`.
+    let result = live
         .service()
         .create_api_key(&credential, request(None), &origin());
     assert!(matches!(
         result,
         Err(ApiKeyError::Authenticate(AuthenticateError::TokenRequired))
+    ));
+
+    let mut unknown = Mocks::default();
+    unknown.api_keys.expect_find().returning(|_| Ok(None));
+    let result = unknown
+        .service()
+        .create_api_key(&credential, request(None), &origin());
+    assert!(matches!(
+        result,
+        Err(ApiKeyError::Authenticate(AuthenticateError::InvalidToken))
     ));
 }
 
