@@ -10,18 +10,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const zentraBin = process.env.ZENTRA_BIN ?? join(here, '../../target/debug/zentra');
-const chromiumBin = process.env.CHROMIUM ?? '/usr/bin/chromium';
+import { launchChromium, startZentra } from './zentra.mjs';
 
 /** A static page on 127.0.0.1 and a free port: the front end. */
 async function servePage() {
@@ -31,33 +21,6 @@ async function servePage() {
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { origin: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
-}
-
-async function startZentra(extra) {
-  const dir = mkdtempSync(join(tmpdir(), 'zentra-browser-'));
-  const child = spawn(zentraBin, ['serve'], {
-    cwd: dir,
-    env: {
-      DB__URL: `sqlite:///${join(dir, 'zentra.db')}`,
-      SERVER__PORT: '0',
-      AUTH__ROUNDS: '4',
-      RUST_LOG: 'warn',
-      ...extra,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('zentra did not start')), 30_000);
-    child.on('exit', (code) => reject(new Error(`zentra exited with ${code}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const match = line.match(/^zentra listening on (http:\/\/\S+)$/);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-  });
-  return { base, stop: () => { child.kill(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /** `fetch` from inside the page, with the cookie; the status and JSON body,
@@ -81,10 +44,7 @@ test('a front end on another origin keeps its session in the HttpOnly cookie', a
     BACKEND_CORS_ORIGINS: front.origin,
     AUTH__REFRESH_COOKIE: 'cookie',
   });
-  const browser = await chromium.launch({
-    executablePath: chromiumBin,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-  });
+  const browser = await launchChromium();
   try {
     const context = await browser.newContext();
     const page = await context.newPage();

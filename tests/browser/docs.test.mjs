@@ -10,17 +10,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const zentraBin = process.env.ZENTRA_BIN ?? join(here, '../../target/debug/zentra');
-const chromiumBin = process.env.CHROMIUM ?? '/usr/bin/chromium';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { here, launchChromium, startZentra } from './zentra.mjs';
 
 const ROUTES = [
   'GET /', 'GET /api/health', 'POST /api/auth/register', 'POST /api/auth/token',
@@ -42,32 +34,6 @@ const SCOPES = ['admin', 'introspect', 'me', 'items:read'];
 
 /** Starts zentra on a fresh SQLite file and a free port, with `extra`
  * settings. */
-async function startZentra(extra = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'zentra-browser-'));
-  const child = spawn(zentraBin, ['serve'], {
-    cwd: dir,
-    env: {
-      DB__URL: `sqlite:///${join(dir, 'zentra.db')}`,
-      SERVER__PORT: '0',
-      AUTH__ROUNDS: '4',
-      RUST_LOG: 'warn',
-      ...extra,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const base = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('zentra did not start')), 30_000);
-    child.on('exit', (code) => reject(new Error(`zentra exited with ${code}`)));
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const match = line.match(/^zentra listening on (http:\/\/\S+)$/);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-  });
-  return { base, stop: () => { child.kill(); rmSync(dir, { recursive: true, force: true }); } };
-}
 
 /** Opens an operation, fills its JSON body if given, executes it, and
  * returns the status and body the page shows. */
@@ -84,14 +50,6 @@ async function execute(page, operationId, body) {
   const status = await response.locator('.response-col_status').innerText();
   const text = await response.locator('.response-col_description pre.microlight').first().innerText();
   return { status: Number(status.trim()), body: JSON.parse(text) };
-}
-
-function launchChromium() {
-  return chromium.launch({
-    executablePath: chromiumBin,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
 }
 
 /** A new page on the docs of `base`, once its operations are shown; `outside`

@@ -4,7 +4,7 @@
 use crate::{
     Action, ApiKey, ApiKeyError, AuthService, AuthenticateError, CreateKeyRequest, CreatedKey,
     Credential, InfraError, IntrospectedKind, Introspection, KeyDigest, NewApiKey, NewEvent,
-    Origin, Ports, Scope, Scopes, TokenKind, User, Username, api_key::KEY_PREFIX,
+    Origin, Ports, Scope, Scopes, User, api_key::KEY_PREFIX,
 };
 
 impl AuthService {
@@ -123,16 +123,11 @@ impl AuthService {
                 kind: IntrospectedKind::ApiKey,
             }));
         }
-        let Ok(claims) = self.ports.tokens.decode(token, TokenKind::Access, now) else {
-            return Ok(None);
-        };
-        let Ok(username) = Username::parse(claims.subject.as_str()) else {
+        let Ok(claims) = self.verify(token) else {
             return Ok(None);
         };
         let active = self
-            .ports
-            .users
-            .find_by_username(&username)?
+            .find_subject(&claims)?
             .is_some_and(|user| user.is_active);
         Ok(active.then(|| Introspection {
             scopes: claims.granted(),
