@@ -31,6 +31,7 @@ fn access_request() -> TokenRequest {
         family: Some("0123456789abcdef0123456789abcdef".to_owned()),
         scopes: Scopes::legacy(),
         now: SystemClock.now(),
+        id: None,
     }
 }
 

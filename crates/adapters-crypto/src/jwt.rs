@@ -337,7 +337,10 @@ impl TokenService for JwtTokenService {
             sub: request.subject.to_string(),
             exp: request.now.saturating_add(keys.lifetime_secs),
             iat: request.now,
-            jti: uuid::Uuid::new_v4().simple().to_string(),
+            jti: request
+                .id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()),
             kind: request.kind.into(),
             iss: self.issuer.clone(),
             fam,

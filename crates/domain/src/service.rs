@@ -765,6 +765,7 @@ impl AuthService {
             family,
             scopes,
             now,
+            id: None,
         })
     }
 }

@@ -50,6 +50,10 @@ pub struct TokenRequest {
     /// tokens (their session holds its scopes).
     pub scopes: Scopes,
     pub now: UnixSeconds,
+    /// The token's `jti`: `None` for a new one. A refresh replayed within
+    /// the reuse grace signs its stored successor pair again under the
+    /// ids (and time) it was first issued with (docs/api.md §11).
+    pub id: Option<String>,
 }
 
 /// A signed token and the claims it carries.

@@ -33,6 +33,7 @@ fn issue(service: &JwtTokenService, kind: TokenKind, family: Option<&str>) -> Is
             family: family.map(Into::into),
             scopes: Scopes::parse("me items:read").unwrap(),
             now: NOW,
+            id: None,
         })
         .unwrap()
 }

@@ -369,6 +369,7 @@ fn issue_with(kind: TokenKind, name: &str, granted: Scopes) -> String {
             family: None,
             scopes: granted,
             now: domain::Clock::now(&SystemClock),
+            id: None,
         })
         .unwrap()
         .token

@@ -37,6 +37,7 @@ async fn the_sessions_are_listed_with_the_callers_own_marked() {
             family: Some("fam-mine".into()),
             scopes: scopes("me"),
             now: domain::Clock::now(&SystemClock),
+            id: None,
         })
         .unwrap()
         .token;
