@@ -44,6 +44,12 @@ diesel::table! {
         client_address -> Nullable<Text>,
         user_agent -> Nullable<Text>,
         last_used_at -> Nullable<BigInt>,
+        /// What the latest rotation retired and issued (docs/api.md §11's
+        /// reuse grace; the access token only under a grace). The rotation's
+        /// time is `last_used_at`, written by logins and rotations only.
+        previous_token_id -> Nullable<Text>,
+        successor_access_id -> Nullable<Text>,
+        successor_scopes -> Nullable<Text>,
     }
 }
 

@@ -4,8 +4,8 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use domain::{
-    Device, InfraError, NewEvent, NewSession, Rotation, Scopes, SessionInfo, SessionRepository,
-    UnixSeconds,
+    AccessGrant, Device, InfraError, IssuedPair, NewEvent, NewSession, Rotation, RotationOutcome,
+    Scopes, SessionInfo, SessionRepository, UnixSeconds,
 };
 
 use crate::audit::insert_event;
@@ -22,7 +22,8 @@ use crate::schema::{sessions, users};
 const ROTATE_AND_RECORD: &str = "\
 WITH rotated AS (
     UPDATE sessions SET current_token_id = $1, expires_at = $2,
-        client_address = $14, user_agent = $15, last_used_at = $6
+        client_address = $14, user_agent = $15, last_used_at = $6,
+        previous_token_id = $5, successor_access_id = $16, successor_scopes = $17
     WHERE family = $3 AND user_id = $4 AND current_token_id = $5
         AND revoked = false AND expires_at > $6
     RETURNING scopes
@@ -32,6 +33,74 @@ WITH rotated AS (
     SELECT $7, $8, $9, $10, $11, $12, $13 FROM rotated
 )
 SELECT scopes FROM rotated";
+
+/// What a rotation found, as stored.
+enum Rotated {
+    Moved(String),
+    Replayed(ReplayRow),
+    Refused,
+}
+
+/// A rotation's stored pair, as [`replay`] reads it.
+#[derive(Queryable)]
+struct ReplayRow {
+    current_token_id: String,
+    rotated_at: Option<i64>,
+    successor_access_id: Option<String>,
+    successor_scopes: Option<String>,
+}
+
+impl ReplayRow {
+    /// The pair, if the rotation stored one (it did under a grace).
+    fn into_pair(self) -> Result<Option<IssuedPair>, InfraError> {
+        let (Some(rotated_at), Some(token_id), Some(scopes)) = (
+            self.rotated_at,
+            self.successor_access_id,
+            self.successor_scopes,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(IssuedPair {
+            refresh_token_id: self.current_token_id,
+            access: AccessGrant {
+                token_id,
+                scopes: stored_scopes(&scopes)?,
+            },
+            issued_at: from_db_time(rotated_at)?,
+        }))
+    }
+}
+
+/// After a refused rotation under a grace: the pair the family's latest
+/// rotation issued, if that rotation retired the presented token after
+/// `grace.rotated_after` and the family is still live and the user's. A
+/// read, and nothing else: a replay changes nothing.
+fn replay(
+    conn: &mut AnyConnection,
+    rotation: &Rotation,
+    now: i64,
+    rotated_after: Option<i64>,
+) -> Result<Rotated, diesel::result::Error> {
+    let Some(rotated_after) = rotated_after else {
+        return Ok(Rotated::Refused);
+    };
+    let row = sessions::table
+        .filter(sessions::family.eq(&rotation.family))
+        .filter(sessions::user_id.eq(rotation.user_id))
+        .filter(sessions::previous_token_id.eq(&rotation.current_token_id))
+        .filter(sessions::revoked.eq(false))
+        .filter(sessions::expires_at.gt(now))
+        .filter(sessions::last_used_at.gt(rotated_after))
+        .select((
+            sessions::current_token_id,
+            sessions::last_used_at,
+            sessions::successor_access_id,
+            sessions::successor_scopes,
+        ))
+        .first::<ReplayRow>(conn)
+        .optional()?;
+    Ok(row.map_or(Rotated::Refused, Rotated::Replayed))
+}
 
 /// A live session as [`SessionRepository::list_live`] reads it.
 #[derive(Queryable)]
@@ -174,31 +243,54 @@ impl SessionRepository for DieselSessionRepository {
     /// On Postgres both are one statement (a data-modifying `WITH`), so a
     /// refresh costs one round trip, as before the audit trail; on SQLite,
     /// where a statement costs no round trip, one write transaction.
-    fn rotate(&self, rotation: &Rotation, event: &NewEvent) -> Result<Option<Scopes>, InfraError> {
+    ///
+    /// Under a grace, a refused rotation then reads the pair of the
+    /// rotation that retired the token ([`replay`]): after the UPDATE, so
+    /// that a concurrent rotation it waited for is seen committed.
+    fn rotate(&self, rotation: &Rotation, event: &NewEvent) -> Result<RotationOutcome, InfraError> {
         let now = to_db_time(rotation.now)?;
         let expires_at = to_db_time(rotation.expires_at)?;
         let event = NewEventRow::new(event)?;
+        let successor = rotation.grace.as_ref().map(|grace| &grace.access);
+        let successor_id = successor.map(|access| access.token_id.as_str());
+        let successor_scopes = successor.map(|access| access.scopes.to_string());
+        let rotated_after = rotation
+            .grace
+            .as_ref()
+            .map(|grace| to_db_time(grace.rotated_after))
+            .transpose()?;
         let mut conn = checkout(&self.pool)?;
-        let scopes = match &mut *conn {
-            AnyConnection::Postgresql(conn) => diesel::sql_query(ROTATE_AND_RECORD)
-                .bind::<Text, _>(&rotation.next_token_id)
-                .bind::<BigInt, _>(expires_at)
-                .bind::<Text, _>(&rotation.family)
-                .bind::<BigInt, _>(rotation.user_id)
-                .bind::<Text, _>(&rotation.current_token_id)
-                .bind::<BigInt, _>(now)
-                .bind::<BigInt, _>(event.at)
-                .bind::<Text, _>(event.action)
-                .bind::<Nullable<Text>, _>(event.actor)
-                .bind::<Nullable<Text>, _>(event.subject)
-                .bind::<Nullable<Text>, _>(event.client_address)
-                .bind::<Nullable<Text>, _>(event.user_agent)
-                .bind::<Nullable<Text>, _>(event.request_id)
-                .bind::<Nullable<Text>, _>(rotation.device.client_address.as_deref())
-                .bind::<Nullable<Text>, _>(rotation.device.user_agent.as_deref())
-                .get_result::<RotatedRow>(conn)
-                .optional()
-                .map(|row| row.map(|row| row.scopes)),
+        let outcome = match &mut *conn {
+            AnyConnection::Postgresql(pg) => {
+                let rotated = diesel::sql_query(ROTATE_AND_RECORD)
+                    .bind::<Text, _>(&rotation.next_token_id)
+                    .bind::<BigInt, _>(expires_at)
+                    .bind::<Text, _>(&rotation.family)
+                    .bind::<BigInt, _>(rotation.user_id)
+                    .bind::<Text, _>(&rotation.current_token_id)
+                    .bind::<BigInt, _>(now)
+                    .bind::<BigInt, _>(event.at)
+                    .bind::<Text, _>(event.action)
+                    .bind::<Nullable<Text>, _>(event.actor)
+                    .bind::<Nullable<Text>, _>(event.subject)
+                    .bind::<Nullable<Text>, _>(event.client_address)
+                    .bind::<Nullable<Text>, _>(event.user_agent)
+                    .bind::<Nullable<Text>, _>(event.request_id)
+                    .bind::<Nullable<Text>, _>(rotation.device.client_address.as_deref())
+                    .bind::<Nullable<Text>, _>(rotation.device.user_agent.as_deref())
+                    .bind::<Nullable<Text>, _>(successor_id)
+                    .bind::<Nullable<Text>, _>(successor_scopes.as_deref())
+                    .get_result::<RotatedRow>(pg)
+                    .optional();
+                match rotated {
+                    Ok(Some(row)) => Ok(Rotated::Moved(row.scopes)),
+                    // A statement of its own: under READ COMMITTED it sees
+                    // the rotation that made the UPDATE match nothing, once
+                    // committed (the UPDATE waited for its row lock).
+                    Ok(None) => replay(&mut conn, rotation, now, rotated_after),
+                    Err(error) => Err(error),
+                }
+            }
             AnyConnection::Sqlite(_) => conn.write_transaction(|conn| {
                 let scopes: Option<String> = diesel::update(
                     sessions::table
@@ -214,18 +306,31 @@ impl SessionRepository for DieselSessionRepository {
                     sessions::client_address.eq(rotation.device.client_address.as_deref()),
                     sessions::user_agent.eq(rotation.device.user_agent.as_deref()),
                     sessions::last_used_at.eq(Some(now)),
+                    sessions::previous_token_id.eq(Some(&rotation.current_token_id)),
+                    sessions::successor_access_id.eq(successor_id),
+                    sessions::successor_scopes.eq(successor_scopes.as_deref()),
                 ))
                 .returning(sessions::scopes)
                 .get_result(conn)
                 .optional()?;
-                if scopes.is_some() {
-                    insert_event(conn, &event)?;
+                match scopes {
+                    Some(scopes) => {
+                        insert_event(conn, &event)?;
+                        Ok(Rotated::Moved(scopes))
+                    }
+                    None => replay(conn, rotation, now, rotated_after),
                 }
-                Ok(scopes)
             }),
         }
         .map_err(query_error)?;
-        scopes.as_deref().map(stored_scopes).transpose()
+        Ok(match outcome {
+            Rotated::Moved(scopes) => RotationOutcome::Rotated(stored_scopes(&scopes)?),
+            Rotated::Replayed(row) => match row.into_pair()? {
+                Some(pair) => RotationOutcome::Replayed(pair),
+                None => RotationOutcome::Refused,
+            },
+            Rotated::Refused => RotationOutcome::Refused,
+        })
     }
 
     fn scopes(&self, family: &str, user_id: i64) -> Result<Option<Scopes>, InfraError> {

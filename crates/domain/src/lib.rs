@@ -45,7 +45,9 @@ pub use service::{
     Admitted, AuthPolicy, AuthService, ChangePasswordRequest, ListedSession, LoginAttempt,
     LoginRequest, Ports, Pruned, RegisterRequest,
 };
-pub use session::{Device, NewSession, Rotation, SessionInfo};
+pub use session::{
+    AccessGrant, Device, IssuedPair, NewSession, ReuseGrace, Rotation, RotationOutcome, SessionInfo,
+};
 pub use throttle::{Attempt, AttemptLimit, LoginLimits, Places, Reservation, ThrottleKey};
 pub use token::{Claims, IssuedToken, TokenKind, TokenPair, TokenRequest, UnixSeconds};
 pub use user::{

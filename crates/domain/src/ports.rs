@@ -11,9 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::{
     ApiKey, Attempt, Claims, CreateUserError, DetailsUpdate, Event, EventQuery, InfraError,
     IssuedToken, KeyDigest, MintedKey, NewApiKey, NewEvent, NewSession, NewUser, Password,
-    PasswordHash, Places, Reservation, Rotation, Scopes, SessionInfo, TokenError, TokenKind,
-    TokenRequest, UnixSeconds, UpdateDetailsError, UpdateUserError, User, UserChange, UserPage,
-    UserQuery, Username,
+    PasswordHash, Places, Reservation, Rotation, RotationOutcome, Scopes, SessionInfo, TokenError,
+    TokenKind, TokenRequest, UnixSeconds, UpdateDetailsError, UpdateUserError, User, UserChange,
+    UserPage, UserQuery, Username,
 };
 
 /// Where users are stored.
@@ -155,12 +155,21 @@ pub trait SessionRepository: Send + Sync {
     /// MUST be one conditional update, not a read then a write: of several
     /// concurrent calls with the same `current_token_id`, at most one
     /// succeeds. A success answers the session's scopes and stores `event`
-    /// in the same transaction.
+    /// in the same transaction. Every rotation also records which token it
+    /// retired and `rotation.grace`'s access token (or none), replacing
+    /// what the previous rotation recorded.
+    ///
+    /// With `rotation.grace`, a rotation refused only because
+    /// `current_token_id` is the token the family's latest rotation
+    /// retired, that rotation stored an access token and happened after
+    /// `grace.rotated_after` (the family still live and the user's) answers
+    /// [`RotationOutcome::Replayed`] with the pair it issued, and changes
+    /// nothing.
     ///
     /// # Errors
     /// [`InfraError`] when the store fails; a refused rotation is
-    /// `Ok(None)` (and stores no event).
-    fn rotate(&self, rotation: &Rotation, event: &NewEvent) -> Result<Option<Scopes>, InfraError>;
+    /// [`RotationOutcome::Refused`] (and stores no event).
+    fn rotate(&self, rotation: &Rotation, event: &NewEvent) -> Result<RotationOutcome, InfraError>;
 
     /// The scopes the family was granted at login, if it exists and
     /// belongs to user `user_id` (revoked or not: they never change).

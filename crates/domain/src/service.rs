@@ -8,14 +8,14 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
-    Action, ApiKeyMinter, ApiKeyRepository, Attempt, AttemptLimit, AuditRepository,
+    AccessGrant, Action, ApiKeyMinter, ApiKeyRepository, Attempt, AttemptLimit, AuditRepository,
     AuthenticateError, ChangePasswordError, Claims, Clock, CreateUserError, Credential,
-    DetailsUpdate, Device, Event, EventQuery, HashStrength, InfraError, InvalidScope, LoginError,
-    LoginFailureRepository, LoginLimits, NewEvent, NewSession, NewUser, Origin, Password,
-    PasswordHash, PasswordHasher, Places, RefreshError, RegisterError, Reservation, Rotation,
-    Scope, ScopeCatalogue, Scopes, SessionRepository, ThrottleKey, TokenKind, TokenPair,
-    TokenRequest, TokenService, UnixSeconds, UpdateDetailsError, User, UserDetails, UserRepository,
-    Username, scope, text,
+    DetailsUpdate, Device, Event, EventQuery, HashStrength, InfraError, InvalidScope, IssuedPair,
+    LoginError, LoginFailureRepository, LoginLimits, NewEvent, NewSession, NewUser, Origin,
+    Password, PasswordHash, PasswordHasher, Places, RefreshError, RegisterError, Reservation,
+    ReuseGrace, Rotation, RotationOutcome, Scope, ScopeCatalogue, Scopes, SessionRepository,
+    ThrottleKey, TokenKind, TokenPair, TokenRequest, TokenService, UnixSeconds, UpdateDetailsError,
+    User, UserDetails, UserRepository, Username, scope, text,
 };
 
 /// Input of [`AuthService::register`], already parsed at the boundary.
@@ -102,6 +102,10 @@ pub struct AuthPolicy {
     pub audit_retention_secs: u64,
     /// The tokens' `iss` (`AUTH__ISSUER`), as introspection names it.
     pub issuer: String,
+    /// How long after a rotation the token it retired, presented again,
+    /// gets the same successor pair instead of revoking the family
+    /// (`AUTH__REFRESH_REUSE_GRACE_SECS`; 0: never).
+    pub refresh_reuse_grace_secs: u64,
 }
 
 /// The authentication use cases, over the ports.
@@ -505,7 +509,9 @@ impl AuthService {
     ///
     /// A refresh token that was already rotated is a replay (by a thief, or
     /// by the owner after a theft): the whole family is revoked, so both
-    /// lose the session (`token.reuse_detected`).
+    /// lose the session (`token.reuse_detected`). Under a reuse grace
+    /// (docs/api.md §11) the token the latest rotation retired, presented
+    /// within the grace, gets that rotation's pair again instead.
     ///
     /// # Errors
     /// [`RefreshError::InvalidToken`] if the token is not a valid refresh
@@ -529,25 +535,27 @@ impl AuthService {
         let user = self
             .find_subject(&claims)?
             .ok_or(RefreshError::InvalidToken)?;
-        // A narrower scope is checked against the session before anything
-        // rotates: a session's scopes never change, so reading them first
-        // decides nothing another request could change in between.
         let requested = self
             .requested_scopes(scope)
             .map_err(|_| RefreshError::InvalidScope)?;
-        let narrowed = match requested {
-            Some(requested) => {
-                let session = self
-                    .ports
-                    .sessions
-                    .scopes(&family, user.id)?
-                    .ok_or(RefreshError::InvalidToken)?;
-                Some(
-                    scope::refresh_grant(&session, Some(&requested), &user.scopes)
-                        .map_err(|_| RefreshError::InvalidScope)?,
-                )
-            }
-            None => None,
+        let grace = self.policy.refresh_reuse_grace_secs;
+        // The grant is decided before anything rotates when a narrower
+        // scope is asked for (checked against the session), and under a
+        // reuse grace (the rotation stores the access token it issues). A
+        // session's scopes never change, so reading them first decides
+        // nothing another request could change in between.
+        let granted = if requested.is_some() || grace > 0 {
+            let session = self
+                .ports
+                .sessions
+                .scopes(&family, user.id)?
+                .ok_or(RefreshError::InvalidToken)?;
+            Some(
+                scope::refresh_grant(&session, requested.as_ref(), &user.scopes)
+                    .map_err(|_| RefreshError::InvalidScope)?,
+            )
+        } else {
+            None
         };
         let next = self.issue(
             TokenKind::Refresh,
@@ -556,41 +564,103 @@ impl AuthService {
             Scopes::empty(),
             now,
         )?;
+        let early_access = match &granted {
+            Some(granted) if grace > 0 => Some(self.issue(
+                TokenKind::Access,
+                &user.username,
+                Some(family.clone()),
+                granted.clone(),
+                now,
+            )?),
+            _ => None,
+        };
         // The family must be the subject's: a token re-signed with another
         // user's `sub` (a leaked refresh key) neither rotates nor revokes
         // the real owner's session (docs/api.md §8).
-        let rotated = self.ports.sessions.rotate(
+        let outcome = self.ports.sessions.rotate(
             &Rotation {
                 family: family.clone(),
                 user_id: user.id,
                 current_token_id: claims.id,
-                next_token_id: next.claims.id,
+                next_token_id: next.claims.id.clone(),
                 expires_at: next.claims.expires_at,
                 now,
                 device: Device::of(origin),
+                grace: early_access
+                    .as_ref()
+                    .zip(granted.as_ref())
+                    .map(|(access, granted)| ReuseGrace {
+                        access: AccessGrant {
+                            token_id: access.claims.id.clone(),
+                            scopes: granted.clone(),
+                        },
+                        rotated_after: now.saturating_sub(grace),
+                    }),
             },
             &NewEvent::by(&user.username, Action::TokenRefreshed, origin, now),
         )?;
-        let Some(session) = rotated else {
-            let reuse = NewEvent::by(&user.username, Action::TokenReuseDetected, origin, now);
-            self.ports
-                .sessions
-                .revoke_family(&family, user.id, &reuse)?;
-            return Err(RefreshError::InvalidToken);
+        match outcome {
+            RotationOutcome::Rotated(session) => {
+                let granted = match granted {
+                    Some(granted) => granted,
+                    None => scope::refresh_grant(&session, None, &user.scopes)
+                        .map_err(|_| RefreshError::InvalidScope)?,
+                };
+                let access = match early_access {
+                    Some(access) => access,
+                    None => self.issue(
+                        TokenKind::Access,
+                        &user.username,
+                        Some(family),
+                        granted.clone(),
+                        now,
+                    )?,
+                };
+                Ok(pair(&access, next.token, granted, now))
+            }
+            RotationOutcome::Replayed(issued) => {
+                Ok(self.reissue(&user.username, family, issued, now)?)
+            }
+            RotationOutcome::Refused => {
+                let reuse = NewEvent::by(&user.username, Action::TokenReuseDetected, origin, now);
+                self.ports
+                    .sessions
+                    .revoke_family(&family, user.id, &reuse)?;
+                Err(RefreshError::InvalidToken)
+            }
+        }
+    }
+
+    /// The pair a rotation issued, signed again under the ids and time it
+    /// was first issued with: the same tokens (signing is deterministic),
+    /// for a tab that refreshed with the same token within the reuse grace.
+    fn reissue(
+        &self,
+        username: &Username,
+        family: String,
+        issued: IssuedPair,
+        now: u64,
+    ) -> Result<TokenPair, InfraError> {
+        let request = |kind, id, scopes| TokenRequest {
+            kind,
+            subject: username.clone(),
+            family: Some(family.clone()),
+            scopes,
+            now: issued.issued_at,
+            id: Some(id),
         };
-        let granted = match narrowed {
-            Some(granted) => granted,
-            None => scope::refresh_grant(&session, None, &user.scopes)
-                .map_err(|_| RefreshError::InvalidScope)?,
-        };
-        let access = self.issue(
+        let refresh = self.ports.tokens.issue(&request(
+            TokenKind::Refresh,
+            issued.refresh_token_id,
+            Scopes::empty(),
+        ))?;
+        let granted = issued.access.scopes;
+        let access = self.ports.tokens.issue(&request(
             TokenKind::Access,
-            &user.username,
-            Some(family),
+            issued.access.token_id,
             granted.clone(),
-            now,
-        )?;
-        Ok(pair(&access, next.token, granted, now))
+        ))?;
+        Ok(pair(&access, refresh.token, granted, now))
     }
 
     /// Ends the session a refresh token belongs to, and no other: only if

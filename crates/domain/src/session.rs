@@ -35,6 +35,54 @@ pub struct Rotation {
     pub now: UnixSeconds,
     /// Where the refresh came from: the session's device from now on.
     pub device: Device,
+    /// Under a reuse grace (`AUTH__REFRESH_REUSE_GRACE_SECS`): the access
+    /// token issued beside `next_token_id`, stored with it, and how far
+    /// back a rotation may be answered again. `None`: strict reuse
+    /// detection, nothing to answer again.
+    pub grace: Option<ReuseGrace>,
+}
+
+/// What a rotation under a reuse grace stores and looks for (docs/api.md
+/// §11): several tabs of one browser refreshing with the same token at
+/// once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReuseGrace {
+    /// The access token of the pair this rotation issues.
+    pub access: AccessGrant,
+    /// If the rotation is refused because `current_token_id` was itself
+    /// rotated, and that rotation happened after this time (`now` minus
+    /// the grace), the pair it issued is answered again.
+    pub rotated_after: UnixSeconds,
+}
+
+/// The `jti` and scopes of an access token, all that is needed to sign it
+/// again beside its refresh token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessGrant {
+    pub token_id: String,
+    pub scopes: Scopes,
+}
+
+/// How [`crate::SessionRepository::rotate`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// The family moved to `next_token_id`; the session's scopes.
+    Rotated(Scopes),
+    /// `current_token_id` had been rotated within the grace: the pair that
+    /// rotation issued, to be signed again as it was.
+    Replayed(IssuedPair),
+    /// Nothing rotated: not the current token, revoked, expired, or
+    /// someone else's family.
+    Refused,
+}
+
+/// A stored rotation's pair: its refresh token is the family's current
+/// one, and both were issued at `issued_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedPair {
+    pub refresh_token_id: String,
+    pub access: AccessGrant,
+    pub issued_at: UnixSeconds,
 }
 
 /// Where a session was last used from (docs/api.md §11): the client

@@ -17,8 +17,8 @@ use adapters_db::{DatabaseUrl, DbPool, DieselSessionRepository, DieselUserReposi
 use diesel::prelude::*;
 use domain::{
     Action, Attempt, AttemptLimit, DetailsUpdate, Email, FullName, NewEvent, NewSession, NewUser,
-    Origin, PasswordHash, Phone, Rotation, Scopes, SessionRepository, User, UserDetails,
-    UserRepository, Username,
+    Origin, PasswordHash, Phone, Rotation, RotationOutcome, Scopes, SessionRepository, User,
+    UserDetails, UserRepository, Username,
 };
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -129,7 +129,7 @@ impl Sessions {
                 &event(Action::TokenRefreshed),
             )
             .unwrap()
-            .is_some()
+            != RotationOutcome::Refused
     }
 
     /// Revokes `family` as `user_id`'s logout; whether it revoked anything.
@@ -178,6 +178,7 @@ mod audit;
 mod credentials;
 mod details;
 mod migrations;
+mod reuse_grace;
 mod sessions;
 mod users;
 
@@ -327,6 +328,7 @@ fn rotation(user_id: i64, family: &str, current: &str, next: &str, now: u64) -> 
         expires_at: now + 3600,
         now,
         device: device("10.0.0.2", "refresh-agent"),
+        grace: None,
     }
 }
 

@@ -16,7 +16,7 @@ use diesel::prelude::*;
 use diesel_migrations::MigrationHarness;
 use domain::{
     Action, AuditRepository, EventQuery, LoginFailureRepository, NewUser, Reservation,
-    SessionRepository, UserRepository,
+    RotationOutcome, SessionRepository, UserRepository,
 };
 
 use crate::{
@@ -32,13 +32,14 @@ contract!(
     the_last_migrations_revert_and_apply_again,
 );
 
-const ALL: [&str; 6] = [
+const ALL: [&str; 7] = [
     "20261124000001",
     "20261124000002",
     "20261130000003",
     "20261202000004",
     "20261202000005",
     "20261202000006",
+    "20261205000007",
 ];
 
 fn now() -> u64 {
@@ -138,7 +139,7 @@ fn works_today(pool: &DbPool, username: &str, migrated_from: u64) {
                 &event_about(Action::TokenRefreshed, username),
             )
             .unwrap(),
-        Some(scopes("me"))
+        RotationOutcome::Rotated(scopes("me"))
     );
     let reservation = DieselLoginFailureRepository::new(pool.clone())
         .reserve(&attempt(&[(&format!("user:{username}"), 1)], NOW))
@@ -217,7 +218,7 @@ fn a_database_of_the_previous_release_gets_grants_and_the_audit_trail(db: &TestD
                 &event(Action::TokenRefreshed),
             )
             .unwrap(),
-        Some(scopes("me"))
+        RotationOutcome::Rotated(scopes("me"))
     );
     works_today(&pool, "veteran", migrated_from);
 }
@@ -243,12 +244,14 @@ fn the_last_migrations_revert_and_apply_again(db: &TestDb) {
         .unwrap()
         .to_string()
     };
+    assert_eq!(revert(), ALL[6]);
     assert_eq!(revert(), ALL[5]);
     assert_eq!(revert(), ALL[4]);
     assert_eq!(revert(), ALL[3]);
     // The schema before issue 12: no session devices, no API keys, no
     // audit trail, no new columns.
     for gone in [
+        "SELECT previous_token_id FROM sessions",
         "SELECT client_address FROM sessions",
         "SELECT 1 FROM api_keys",
         "SELECT 1 FROM audit_events",

@@ -4,7 +4,7 @@
 use adapters_db::DbPool;
 use adapters_db::schema::{sessions, users};
 use diesel::prelude::*;
-use domain::{Action, NewSession, Scopes, SessionRepository};
+use domain::{Action, NewSession, RotationOutcome, Scopes, SessionRepository};
 
 use crate::{
     NOW, TestDb, audit_actions, audit_rows, device, event, event_about, live_families, race,
@@ -230,7 +230,7 @@ fn concurrent_rotations_of_one_token_have_exactly_one_winner(db: &TestDb) {
             s.sessions
                 .rotate(&rotations[i], &event(Action::TokenRefreshed))
                 .unwrap()
-                .is_some()
+                != RotationOutcome::Refused
         });
 
         assert_eq!(
@@ -350,7 +350,7 @@ fn a_session_keeps_its_scopes_and_a_rotation_answers_them(db: &TestDb) {
         )
         .unwrap();
 
-    assert_eq!(rotated, Some(granted.clone()));
+    assert_eq!(rotated, RotationOutcome::Rotated(granted.clone()));
     // Stored in the canonical text form.
     let stored: String = sessions::table
         .filter(sessions::family.eq("wide"))
@@ -366,7 +366,7 @@ fn a_session_keeps_its_scopes_and_a_rotation_answers_them(db: &TestDb) {
                 &event(Action::TokenRefreshed),
             )
             .unwrap(),
-        Some(Scopes::empty())
+        RotationOutcome::Rotated(Scopes::empty())
     );
     assert_eq!(s.sessions.scopes("wide", user.id).unwrap(), Some(granted));
 }
@@ -387,12 +387,27 @@ fn a_rotation_records_its_event_only_when_it_rotates(db: &TestDb) {
             )
             .unwrap()
     };
-    assert!(refresh("jti-1", "jti-2", "fam-1", NOW).is_some());
+    assert_eq!(
+        refresh("jti-1", "jti-2", "fam-1", NOW),
+        RotationOutcome::Rotated(scopes("me"))
+    );
     // Spent, unknown, revoked, expired, someone else's: refused, unrecorded.
-    assert_eq!(refresh("jti-1", "jti-x", "fam-1", NOW), None);
-    assert_eq!(refresh("jti-2", "jti-x", "fam-9", NOW), None);
-    assert_eq!(refresh("jti-a", "jti-b", "fam-2", NOW), None);
-    assert_eq!(refresh("jti-2", "jti-x", "fam-1", NOW + 3600 * 2), None);
+    assert_eq!(
+        refresh("jti-1", "jti-x", "fam-1", NOW),
+        RotationOutcome::Refused
+    );
+    assert_eq!(
+        refresh("jti-2", "jti-x", "fam-9", NOW),
+        RotationOutcome::Refused
+    );
+    assert_eq!(
+        refresh("jti-a", "jti-b", "fam-2", NOW),
+        RotationOutcome::Refused
+    );
+    assert_eq!(
+        refresh("jti-2", "jti-x", "fam-1", NOW + 3600 * 2),
+        RotationOutcome::Refused
+    );
     assert_eq!(
         s.sessions
             .rotate(
@@ -400,7 +415,7 @@ fn a_rotation_records_its_event_only_when_it_rotates(db: &TestDb) {
                 &event(Action::TokenRefreshed),
             )
             .unwrap(),
-        None
+        RotationOutcome::Refused
     );
 
     let mut expected = before;

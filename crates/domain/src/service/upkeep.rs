@@ -112,6 +112,7 @@ mod tests {
                 scopes: ScopeCatalogue::new(&Scopes::empty(), Scopes::legacy()).unwrap(),
                 audit_retention_secs: RETENTION,
                 issuer: "zentra".into(),
+                refresh_reuse_grace_secs: 0,
             },
         )
     }

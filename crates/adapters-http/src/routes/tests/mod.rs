@@ -16,8 +16,8 @@ use adapters_crypto::{
 };
 use domain::{
     AdminService, AuthPolicy, AuthService, CreateUserError, InfraError, LoginLimits,
-    PasswordHasher, Places, Ports, Reservation, ScopeCatalogue, Scopes, SystemClock, TokenKind,
-    TokenRequest, TokenService, User, UserDetails, Username,
+    PasswordHasher, Places, Ports, Reservation, RotationOutcome, ScopeCatalogue, Scopes,
+    SystemClock, TokenKind, TokenRequest, TokenService, User, UserDetails, Username,
     ports::{
         MockApiKeyRepository, MockAuditRepository, MockLoginFailureRepository,
         MockSessionRepository, MockUserRepository,
@@ -136,7 +136,7 @@ fn sessions() -> MockSessionRepository {
     sessions.expect_create().returning(|_, _| Ok(true));
     sessions
         .expect_rotate()
-        .returning(|_, _| Ok(Some(scopes(SESSION_SCOPES))));
+        .returning(|_, _| Ok(RotationOutcome::Rotated(scopes(SESSION_SCOPES))));
     sessions
         .expect_scopes()
         .returning(|_, _| Ok(Some(scopes(SESSION_SCOPES))));
@@ -270,6 +270,7 @@ impl TestApp {
                 scopes: catalogue(),
                 audit_retention_secs: 90 * 86_400,
                 issuer: "zentra".into(),
+                refresh_reuse_grace_secs: 0,
             },
         );
         test::init_service(

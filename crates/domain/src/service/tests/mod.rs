@@ -56,6 +56,11 @@ struct Mocks {
 
 impl Mocks {
     fn service(self) -> AuthService {
+        self.service_with_grace(0)
+    }
+
+    /// With `AUTH__REFRESH_REUSE_GRACE_SECS` at `grace`.
+    fn service_with_grace(self, grace: u64) -> AuthService {
         let mut clock = MockClock::new();
         clock.expect_now().return_const(NOW);
         AuthService::new(
@@ -76,6 +81,7 @@ impl Mocks {
                 scopes: catalogue(),
                 audit_retention_secs: RETENTION,
                 issuer: "zentra".into(),
+                refresh_reuse_grace_secs: grace,
             },
         )
     }
@@ -227,7 +233,10 @@ impl Mocks {
                 kind: request.kind,
                 issued_at: request.now,
                 expires_at: request.now + ACCESS_LIFETIME,
-                id: format!("jti-{:?}", request.kind),
+                id: request
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| format!("jti-{:?}", request.kind)),
                 family: family.clone(),
                 scopes,
             };

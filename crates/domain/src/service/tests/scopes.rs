@@ -116,7 +116,7 @@ fn rotations_succeed(ports: &mut Mocks, session: &'static str) {
         .sessions
         .expect_rotate()
         .times(1)
-        .returning(move |_, _| Ok(Some(scopes(session))));
+        .returning(move |_, _| Ok(RotationOutcome::Rotated(scopes(session))));
 }
 
 #[test]
@@ -284,7 +284,7 @@ fn a_replayed_token_asking_to_narrow_still_revokes_its_family() {
         .sessions
         .expect_rotate()
         .times(1)
-        .returning(|_, _| Ok(None));
+        .returning(|_, _| Ok(RotationOutcome::Refused));
     ports.family_is_revoked("fam-1", Action::TokenReuseDetected);
     assert!(matches!(
         ports.service().refresh("rt", Some("me"), &origin()),
