@@ -232,6 +232,11 @@ variables! {
         /// The cookie's name (__Host-: browsers insist on Secure, Path=/
         /// and no Domain).
         refresh_cookie_name: String = "__Host-zentra_refresh";
+        /// Seconds after a rotation during which the refresh token it
+        /// retired, presented again (several tabs refreshing at once), gets
+        /// the same new pair instead of revoking the session (0-300; 0:
+        /// strict reuse detection).
+        refresh_reuse_grace_secs: u64 = "0", range 0..=300;
     }
 }
 
@@ -328,6 +333,8 @@ pub struct Settings {
     pub scopes: ScopeCatalogue,
     /// How long audit events are kept, in seconds.
     pub audit_retention_secs: u64,
+    /// The refresh reuse grace, in seconds (0: none).
+    pub refresh_reuse_grace_secs: u64,
     /// `DB__FIRST_SUPERUSER` and its password, when both are set.
     pub first_superuser: Option<(Username, Password)>,
     pub server: ServerSettings,
@@ -469,6 +476,7 @@ impl Settings {
             },
             scopes,
             audit_retention_secs: u64::from(auth.audit_retention_days) * 86_400,
+            refresh_reuse_grace_secs: auth.refresh_reuse_grace_secs,
             first_superuser,
             server: variables.server.clone(),
             cors_origins: variables.backend_cors_origins.clone(),

@@ -117,6 +117,7 @@ pub fn wire_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Re
         scopes: settings.scopes.clone(),
         audit_retention_secs: settings.audit_retention_secs,
         issuer: settings.jwt.issuer.clone(),
+        refresh_reuse_grace_secs: settings.refresh_reuse_grace_secs,
     };
     let admin = Arc::new(AdminService::new(ports.clone(), settings.scopes.clone()));
     Ok(Wired {

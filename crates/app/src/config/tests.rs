@@ -48,7 +48,21 @@ fn an_empty_environment_gives_the_documented_defaults() {
     assert_eq!(s.scopes.known().to_string(), "admin introspect me");
     assert_eq!(s.scopes.defaults().to_string(), "me");
     assert_eq!(s.audit_retention_secs, 90 * 86_400);
+    assert_eq!(s.refresh_reuse_grace_secs, 0);
     assert!(s.first_superuser.is_none());
+}
+
+#[test]
+fn the_refresh_reuse_grace_is_read_and_bounded() {
+    let s = settings(&[("AUTH__REFRESH_REUSE_GRACE_SECS", "10")]).unwrap();
+    assert_eq!(s.refresh_reuse_grace_secs, 10);
+    for bad in ["301", "-1", "ten"] {
+        assert_eq!(
+            error_variable(&[("AUTH__REFRESH_REUSE_GRACE_SECS", bad)]),
+            "AUTH__REFRESH_REUSE_GRACE_SECS",
+            "{bad}"
+        );
+    }
 }
 
 #[test]
