@@ -11,6 +11,7 @@
 
 pub mod api_keys;
 pub mod audit;
+mod batch;
 pub mod connection;
 pub mod error;
 pub mod login_failures;

@@ -72,7 +72,7 @@ impl<'a> NewUserDetailsRow<'a> {
 
 /// `users LEFT JOIN user_details`: the details are NULL when the row is
 /// missing.
-#[derive(Debug, Queryable)]
+#[derive(Debug, Clone, Queryable)]
 pub(crate) struct UserWithDetailsRow {
     pub id: i64,
     pub username: String,

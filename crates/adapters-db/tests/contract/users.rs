@@ -29,6 +29,8 @@ contract!(
     a_user_is_created_with_their_details_and_the_event,
     a_taken_email_or_phone_refuses_the_creation_and_records_nothing,
     concurrent_bootstraps_of_one_superuser_create_one_and_record_one_event,
+    concurrent_lookups_each_find_their_own_user,
+    a_lookup_sees_every_change_committed_before_it_under_concurrent_lookups,
 );
 
 fn count_rows(pool: &DbPool) -> (i64, i64) {
@@ -385,4 +387,76 @@ fn concurrent_bootstraps_of_one_superuser_create_one_and_record_one_event(db: &T
     let winner = results.into_iter().find_map(Result::ok).unwrap();
     assert!(winner.is_superuser);
     assert_eq!(repo.find_by_username(&name("root")).unwrap(), Some(winner));
+}
+
+fn concurrent_lookups_each_find_their_own_user(db: &TestDb) {
+    // On Postgres concurrent lookups share queries: each still gets its
+    // own user (or none), whoever else was in its batch.
+    const THREADS: usize = 12;
+    let (repo, _) = db.repo(THREADS as u32);
+    let names = ["alice", "bob", "carol", "dave"];
+    for name in names {
+        active_user(&repo, name);
+    }
+    let found = race(THREADS, |i| {
+        (0..40)
+            .map(|round| {
+                let wanted = if (i + round) % 5 == 4 {
+                    "nobody"
+                } else {
+                    names[(i + round) % 4]
+                };
+                let user = repo.find_by_username(&name(wanted)).unwrap();
+                (wanted, user.map(|user| user.username.to_string()))
+            })
+            .collect::<Vec<_>>()
+    });
+    for (wanted, user) in found.into_iter().flatten() {
+        if wanted == "nobody" {
+            assert_eq!(user, None);
+        } else {
+            assert_eq!(user.as_deref(), Some(wanted));
+        }
+    }
+}
+
+fn a_lookup_sees_every_change_committed_before_it_under_concurrent_lookups(db: &TestDb) {
+    // Other threads look the user up all the time, so on Postgres there is
+    // always a batch in flight: a lookup made after a change has committed
+    // must not be answered by a query that began before it (a deactivated
+    // user is refused at the next request).
+    const READERS: usize = 6;
+    let (repo, _) = db.repo(READERS as u32 + 2);
+    let user = active_user(&repo, "agent47");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..READERS {
+            scope.spawn(|| {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    repo.find_by_username(&name("agent47")).unwrap();
+                }
+            });
+        }
+        // The readers stop when the checks end, passed or failed.
+        let checked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            for round in 0..40 {
+                let active = round % 2 == 1;
+                repo.update(
+                    user.id,
+                    &domain::UserChange {
+                        is_active: Some(active),
+                        ..domain::UserChange::default()
+                    },
+                    &event(Action::AdminUserUpdated),
+                )
+                .unwrap();
+                let seen = repo.find_by_username(&name("agent47")).unwrap().unwrap();
+                assert_eq!(seen.is_active, active, "round {round}");
+            }
+        }));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Err(panic) = checked {
+            std::panic::resume_unwind(panic);
+        }
+    });
 }

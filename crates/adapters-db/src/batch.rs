@@ -1,0 +1,272 @@
+//! Lookups that wait together go to the database together: the group
+//! commit of reads (issue 16).
+//!
+//! On Postgres every lookup is a round trip, and under load the database
+//! lane's threads spend it asleep, each with its own query for the server
+//! to parse, plan and answer. With a [`Batcher`], a caller that finds
+//! fewer than [`MAX_LEADERS`] batches running *leads* one: it takes the
+//! lookups queued so far beside its own, runs them as one query (`WHERE
+//! key = ANY($1)`) on its own connection, and hands each caller its row.
+//! Others queue and sleep. A leader runs one batch, its own, and on the
+//! way out makes the first queued caller the next leader: no caller waits
+//! for more than the batch it is in and the one before it.
+//!
+//! Nothing is cached: a lookup is answered by a query that began after it
+//! was queued, so it sees every change committed before it was asked (a
+//! user deactivated is refused at the next request, as without batching).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use domain::InfraError;
+
+/// How many batches may run at once, each on its leader's own pooled
+/// connection. One: measured on the 2-core benchmark machine (Postgres
+/// beside the service, users/me at 64 connections, rounds in turn), one
+/// batch at a time served 37.2k requests/s, two 31.0k, four 24.9k — every
+/// query in flight is one more Postgres backend to wake, and the batch
+/// grows with the load instead (README, Performance).
+pub(crate) const MAX_LEADERS: usize = 1;
+
+/// At most this many lookups go into one query.
+pub(crate) const MAX_BATCH: usize = 64;
+
+/// What a queued caller is woken with.
+enum Signal<V> {
+    /// Its batch ran: its value, or the batch's error.
+    Answer(Result<Option<V>, String>),
+    /// A leader left: it leads the next batch.
+    Lead,
+}
+
+/// One queued caller's lookup.
+struct Waiter<K, V> {
+    key: K,
+    signal: Mutex<Option<Signal<V>>>,
+    woken: Condvar,
+}
+
+impl<K, V> Waiter<K, V> {
+    fn wake(&self, signal: Signal<V>) {
+        *self.signal.lock().unwrap_or_else(PoisonError::into_inner) = Some(signal);
+        self.woken.notify_one();
+    }
+
+    fn sleep(&self) -> Signal<V> {
+        let mut signal = self.signal.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(signal) = signal.take() {
+                return signal;
+            }
+            signal = self
+                .woken
+                .wait(signal)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+struct Queue<K, V> {
+    waiting: Vec<Arc<Waiter<K, V>>>,
+    leaders: usize,
+}
+
+/// Combines concurrent lookups by key into batched queries.
+pub(crate) struct Batcher<K, V> {
+    queue: Mutex<Queue<K, V>>,
+}
+
+impl<K, V> Default for Batcher<K, V> {
+    fn default() -> Self {
+        Self {
+            queue: Mutex::new(Queue {
+                waiting: Vec::new(),
+                leaders: 0,
+            }),
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for Batcher<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batcher").finish_non_exhaustive()
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Batcher<K, V> {
+    /// The value of `key`, found by `run` together with the lookups queued
+    /// at the same time. `run` gets distinct keys and answers the values
+    /// it found by key (a key it leaves out has no value).
+    ///
+    /// # Errors
+    /// The error of the batch `key` went in: a leader's own
+    /// [`InfraError`], or for the others [`InfraError::Unavailable`]
+    /// naming it.
+    pub(crate) fn find(
+        &self,
+        key: K,
+        run: impl Fn(&[K]) -> Result<HashMap<K, V>, InfraError>,
+    ) -> Result<Option<V>, InfraError> {
+        let mut queue = self.lock();
+        if queue.leaders < MAX_LEADERS {
+            queue.leaders += 1;
+            return self.lead(queue, key, &run);
+        }
+        let me = Arc::new(Waiter {
+            key,
+            signal: Mutex::new(None),
+            woken: Condvar::new(),
+        });
+        queue.waiting.push(Arc::clone(&me));
+        drop(queue);
+        match me.sleep() {
+            Signal::Answer(answer) => answer.map_err(InfraError::unavailable),
+            // Promoted: counted among the leaders, and out of the queue.
+            Signal::Lead => self.lead(self.lock(), me.key.clone(), &run),
+        }
+    }
+
+    /// Runs one batch: `key` and the lookups queued before it, then hands
+    /// the lead to the first caller still queued, if any.
+    fn lead(
+        &self,
+        mut queue: MutexGuard<'_, Queue<K, V>>,
+        key: K,
+        run: &impl Fn(&[K]) -> Result<HashMap<K, V>, InfraError>,
+    ) -> Result<Option<V>, InfraError> {
+        let take = queue.waiting.len().min(MAX_BATCH - 1);
+        let batch: Vec<_> = queue.waiting.drain(..take).collect();
+        drop(queue);
+        let mut keys = vec![key.clone()];
+        for waiter in &batch {
+            if !keys.contains(&waiter.key) {
+                keys.push(waiter.key.clone());
+            }
+        }
+        let found = run(&keys);
+        let failure = found
+            .as_ref()
+            .err()
+            .map(|error| format!("batched lookup failed: {error}"));
+        for waiter in batch {
+            let answer = match (&found, &failure) {
+                (Ok(values), _) => Ok(values.get(&waiter.key).cloned()),
+                (Err(_), failure) => Err(failure.clone().unwrap_or_default()),
+            };
+            waiter.wake(Signal::Answer(answer));
+        }
+        let mut queue = self.lock();
+        if queue.waiting.is_empty() {
+            queue.leaders -= 1;
+        } else {
+            // The lead passes on: `leaders` stays as it is.
+            queue.waiting.remove(0).wake(Signal::Lead);
+        }
+        drop(queue);
+        found.map(|mut values| values.remove(&key))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue<K, V>> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::thread;
+    use std::time::Duration;
+
+    use super::*;
+
+    fn squares(keys: &[u32]) -> HashMap<u32, u32> {
+        keys.iter()
+            .filter(|key| **key != 0)
+            .map(|key| (*key, key * key))
+            .collect()
+    }
+
+    #[test]
+    fn a_lone_lookup_is_its_own_batch() {
+        let batcher = Batcher::default();
+        assert_eq!(batcher.find(3, |keys| Ok(squares(keys))).unwrap(), Some(9));
+        assert_eq!(batcher.find(0, |keys| Ok(squares(keys))).unwrap(), None);
+    }
+
+    #[test]
+    fn concurrent_lookups_share_queries_and_each_gets_its_own_answer() {
+        const THREADS: u32 = 16;
+        const ROUNDS: u32 = 50;
+        let batcher = Batcher::default();
+        let queries = AtomicUsize::new(0);
+        let barrier = Barrier::new(THREADS as usize);
+        thread::scope(|scope| {
+            for thread in 0..THREADS {
+                let (batcher, queries, barrier) = (&batcher, &queries, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    for round in 0..ROUNDS {
+                        // Some keys shared between threads, some not.
+                        let key = (thread % 4) * 1000 + round;
+                        let found = batcher
+                            .find(key, |keys| {
+                                queries.fetch_add(1, Ordering::Relaxed);
+                                let mut distinct = keys.to_vec();
+                                distinct.dedup();
+                                assert_eq!(distinct.len(), keys.len(), "distinct keys");
+                                thread::sleep(Duration::from_micros(200));
+                                Ok(squares(keys))
+                            })
+                            .unwrap();
+                        let expected = (key != 0).then(|| key * key);
+                        assert_eq!(found, expected, "thread {thread} round {round}");
+                    }
+                });
+            }
+        });
+        let queries = queries.load(Ordering::Relaxed);
+        assert!(
+            queries < (THREADS * ROUNDS) as usize / 2,
+            "{queries} queries for {} lookups",
+            THREADS * ROUNDS
+        );
+    }
+
+    #[test]
+    fn a_failed_batch_fails_every_lookup_in_it_and_the_next_batch_runs() {
+        const THREADS: usize = 8;
+        let batcher = Batcher::default();
+        let failures = AtomicUsize::new(0);
+        let barrier = Barrier::new(THREADS);
+        let first = AtomicUsize::new(0);
+        thread::scope(|scope| {
+            for thread in 0..THREADS {
+                let (batcher, failures, barrier, first) = (&batcher, &failures, &barrier, &first);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let found = batcher.find(thread as u32 + 1, |keys| {
+                        if first.fetch_add(1, Ordering::Relaxed) == 0 {
+                            thread::sleep(Duration::from_millis(20));
+                            return Err(InfraError::unavailable("connection lost"));
+                        }
+                        Ok(squares(keys))
+                    });
+                    match found {
+                        Ok(value) => assert_eq!(value, Some((thread as u32 + 1).pow(2))),
+                        Err(error) => {
+                            assert!(matches!(error, InfraError::Unavailable(_)));
+                            failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            }
+        });
+        // The first batch failed (at least its leader), later ones did not.
+        let failures = failures.load(Ordering::Relaxed);
+        assert!((1..THREADS).contains(&failures), "{failures}");
+        // And the batcher is usable afterwards.
+        assert_eq!(batcher.find(2, |keys| Ok(squares(keys))).unwrap(), Some(4));
+    }
+}
