@@ -13,7 +13,7 @@ mod value;
 
 use std::time::Duration;
 
-use adapters_crypto::{JwtAlgorithm, JwtSettings, SecretKey};
+use adapters_crypto::{AccessKeys, JwtAlgorithm, JwtSettings, SecretKey};
 use adapters_db::DatabaseUrl;
 use adapters_http::{MetricsToken, RefreshCookie, RefreshCookieMode};
 use base64::Engine;
@@ -454,9 +454,10 @@ impl Settings {
             pool_size: variables.db.pool_size,
             jwt: JwtSettings {
                 algorithm: auth.algorithm,
-                access_secret,
+                access_keys: AccessKeys::Hmac(access_secret),
                 refresh_secret,
                 issuer: auth.issuer.clone(),
+                audience: None,
                 access_lifetime_secs: u64::from(auth.access_token_expire_mins) * 60,
                 refresh_lifetime_secs: u64::from(auth.refresh_token_expire_mins) * 60,
                 verified_cache_entries: auth.verified_token_cache,

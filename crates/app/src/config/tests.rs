@@ -120,8 +120,11 @@ fn the_first_superuser_needs_both_variables_and_a_policy_password() {
 #[test]
 fn local_without_secrets_gets_distinct_random_keys_and_a_warning() {
     let s = settings(&[]).unwrap();
-    assert_ne!(s.jwt.access_secret, s.jwt.refresh_secret);
-    assert!(s.jwt.access_secret.byte_len() >= 64);
+    assert_ne!(
+        s.jwt.access_keys,
+        AccessKeys::Hmac(s.jwt.refresh_secret.clone())
+    );
+    assert!(matches!(&s.jwt.access_keys, AccessKeys::Hmac(key) if key.byte_len() >= 64));
     assert_eq!(s.warnings.len(), 2);
     assert!(s.warnings[0].contains("AUTH__SECRET_ACCESS_KEY"));
 }
@@ -148,7 +151,7 @@ fn variables_override_defaults() {
     assert!(matches!(s.database_url, DatabaseUrl::Postgres(_)));
     assert_eq!(s.pool_size, 3);
     assert_eq!(s.jwt.algorithm, JwtAlgorithm::Hs512);
-    assert_eq!(s.jwt.access_secret, SecretKey::new(KEY_64));
+    assert_eq!(s.jwt.access_keys, AccessKeys::Hmac(SecretKey::new(KEY_64)));
     assert_eq!(s.jwt.access_lifetime_secs, 300);
     assert_eq!(s.jwt.issuer, "acme");
     assert_eq!(s.bcrypt_cost, 4);
@@ -164,13 +167,13 @@ fn variables_override_defaults() {
 fn a_secret_like_0123_stays_a_string() {
     // config's try_parsing would turn it into the number 123.
     let s = settings(&[("AUTH__SECRET_ACCESS_KEY", "0123")]).unwrap();
-    assert_eq!(s.jwt.access_secret, SecretKey::new("0123"));
+    assert_eq!(s.jwt.access_keys, AccessKeys::Hmac(SecretKey::new("0123")));
 }
 
 #[test]
 fn bad_values_name_their_variable() {
     assert_eq!(
-        error_variable(&[("AUTH__ALGORITHM", "RS256")]),
+        error_variable(&[("AUTH__ALGORITHM", "ES384")]),
         "AUTH__ALGORITHM"
     );
     assert_eq!(error_variable(&[("DB__URL", "mysql://x")]), "DB__URL");
