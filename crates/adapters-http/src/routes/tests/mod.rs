@@ -39,6 +39,7 @@ mod protocol;
 mod scopes;
 mod sessions;
 mod token;
+mod well_known;
 
 fn bearer(token: &str) -> (header::HeaderName, String) {
     (header::AUTHORIZATION, format!("Bearer {token}"))
