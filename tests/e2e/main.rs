@@ -18,4 +18,5 @@ mod scopes;
 mod security;
 mod seed_flow;
 mod sessions;
+mod signing;
 mod support;
