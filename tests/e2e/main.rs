@@ -14,6 +14,7 @@ mod hardening;
 mod lifecycle;
 mod metrics;
 mod operations;
+mod resource_server;
 mod scopes;
 mod security;
 mod seed_flow;
