@@ -226,7 +226,8 @@ fn hmac_kid(secret: &SecretKey) -> String {
 ///
 /// Exact, not a shortcut: apart from expiry, whether a token is accepted
 /// and what its claims are depend only on its text and on the keys, which
-/// are fixed for the life of the service. So a hit is the decode's own
+/// are fixed for the life of the service (a key set too: a rotation is a
+/// restart, README). So a hit is the decode's own
 /// answer, and expiry is checked against the caller's clock on every hit,
 /// as on every decode. Only accepted, unexpired tokens are stored (a
 /// forged or altered one differs in its text, so it is decoded, and
