@@ -30,6 +30,8 @@
 #                              (BENCH_SCALE_SESSIONS, BENCH_SCALE_FAILURES); 0 skips it
 #   BENCH_SCALE_SAMPLE=10000   how many of the loaded users and sessions its requests spread over
 #   BENCH_ONLY=scale           only the scale scenario (its table: bench/results/scale.md)
+#   BENCH_ONLY=keys            only verify and users/me under HS256, EdDSA and ES256 on
+#                              SQLite (its table: bench/results/keys.md)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -58,8 +60,8 @@ SCALE_FAILURES=${BENCH_SCALE_FAILURES:-$((SCALE_USERS / 10))}
 SCALE_SAMPLE=${BENCH_SCALE_SAMPLE:-10000}
 ONLY=${BENCH_ONLY:-}
 case $ONLY in
-    "" | all | scale) ;;
-    *) printf 'bench: BENCH_ONLY=%s: only "scale" (or nothing, for all)\n' "$ONLY" >&2; exit 2 ;;
+    "" | all | scale | keys) ;;
+    *) printf 'bench: BENCH_ONLY=%s: only "scale" or "keys" (or nothing, for all)\n' "$ONLY" >&2; exit 2 ;;
 esac
 
 PASSWORD=bench-password-1
@@ -80,6 +82,8 @@ STARTED_PIDS=()
 HTTP_CEILING_RUNS=()     # requests/s of the bare actix route, each run
 PAIRED=""                # the last of them, the base of the next rows
 ME_RPS=""                # users/me with the JWT, the base of its API-key row
+HS_VERIFY_RPS=""         # verify and users/me under HS256 on SQLite: the bases of
+HS_ME_RPS=""             # the EdDSA and ES256 rows
 CEILING_PID=""
 CEILING_ADDR=""
 HASH_MS=""               # one bcrypt hash at cost ROUNDS, milliseconds
@@ -342,6 +346,7 @@ scenario_verify() {
         "$base/api/auth/token/verify/$ACCESS"
     parse "$WORK/verify-$backend.wrk"
     row "POST /token/verify/{token}" "$backend" "http:$PAIRED" ratio:70
+    [[ $backend != sqlite ]] || HS_VERIFY_RPS=$RPS
 }
 
 scenario_me() {
@@ -353,6 +358,7 @@ scenario_me() {
     parse "$WORK/me-$backend.wrk"
     row "GET /users/me (bearer)" "$backend" "http:$PAIRED" "ratio:$goal"
     ME_RPS=$RPS
+    [[ $backend != sqlite ]] || HS_ME_RPS=$RPS
 }
 
 # users/me with an API key (issue 13): its ratio is to users/me with the
@@ -441,6 +447,63 @@ scenario_verify_decoded() {
     parse "$WORK/verify-decoded.wrk"
     row "POST /token/verify/{token}, every token decoded (cache off)" sqlite "http:$PAIRED" -
     stop_server "$pid"
+}
+
+# Access tokens signed with an asymmetric key (docs/api.md §12): verify and
+# users/me under EdDSA and ES256, each on a fresh SQLite database, their
+# ratio to the same route under HS256 in this run (target: verify at least
+# half). A token's first check is a signature verification (tens of
+# microseconds, against about one for HMAC); every later one is a hit of
+# the verified-token cache, so the steady state is near HS256's. The
+# "cache off" rows show the signature check's own cost.
+scenario_keys() {
+    local algorithm pid base
+    for algorithm in EdDSA ES256; do
+        start_zentra "keys-$algorithm" "sqlite:///$WORK/keys-$algorithm.db" \
+            AUTH__ALGORITHM="$algorithm" AUTH__SIGNING_KEYS="$("$RELEASE/zentra" new-key --algorithm "$algorithm")"
+        pid=$SERVER_PID
+        base="http://$SERVER_ADDR"
+        sleep 1
+        prepare_user "$base"
+        BENCH_METHOD=POST wrk_run "$WORK/verify-$algorithm.wrk" request.lua "$CONNECTIONS" "$DURATION" 2 \
+            "$base/api/auth/token/verify/$ACCESS"
+        parse "$WORK/verify-$algorithm.wrk"
+        row "POST /token/verify/{token}, $algorithm (ratio to HS256)" sqlite "http:$HS_VERIFY_RPS" ratio:50
+        BENCH_METHOD=GET BENCH_BEARER=$ACCESS wrk_run "$WORK/me-$algorithm.wrk" request.lua \
+            "$CONNECTIONS" "$DURATION" 2 "$base/api/auth/users/me"
+        parse "$WORK/me-$algorithm.wrk"
+        row "GET /users/me (bearer), $algorithm (ratio to HS256)" sqlite "http:$HS_ME_RPS" -
+        stop_server "$pid"
+        start_zentra "keys-$algorithm-decoded" "sqlite:///$WORK/keys-$algorithm.db" AUTH__VERIFIED_TOKEN_CACHE=0 \
+            AUTH__ALGORITHM="$algorithm" AUTH__SIGNING_KEYS="$("$RELEASE/zentra" new-key --algorithm "$algorithm")"
+        pid=$SERVER_PID
+        base="http://$SERVER_ADDR"
+        sleep 1
+        # A new key: log in again for a token it signed.
+        ACCESS=$(curl -fsS -X POST "$base/api/auth/token" --data-urlencode "username=$USER_NAME" \
+            --data-urlencode "password=$PASSWORD" | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')
+        [[ -n $ACCESS ]] || die "no access token under $algorithm"
+        BENCH_METHOD=POST wrk_run "$WORK/verify-$algorithm-decoded.wrk" request.lua "$CONNECTIONS" "$DURATION" 2 \
+            "$base/api/auth/token/verify/$ACCESS"
+        parse "$WORK/verify-$algorithm-decoded.wrk"
+        row "POST /token/verify/{token}, $algorithm, every token decoded (cache off; ratio to HS256)" sqlite \
+            "http:$HS_VERIFY_RPS" -
+        stop_server "$pid"
+    done
+}
+
+# BENCH_ONLY=keys: verify and users/me under HS256, then scenario_keys.
+bench_keys() {
+    local pid base
+    start_zentra zentra-keys-hs256 "sqlite:///$WORK/zentra.db"
+    pid=$SERVER_PID
+    base="http://$SERVER_ADDR"
+    sleep 1
+    prepare_user "$base"
+    scenario_verify sqlite "$base"
+    scenario_me sqlite "$base"
+    stop_server "$pid"
+    scenario_keys
 }
 
 # Runs every scenario against a zentra started on DB_URL.
@@ -881,6 +944,17 @@ table() {
         scale_table
         return
     fi
+    if [[ $ONLY == keys ]]; then
+        echo "${DURATION}s at $CONNECTIONS connections, SQLite; the HS256 rows' ratio is to the HTTP ceiling" \
+            "measured just before them, the EdDSA and ES256 rows' to the same route under HS256."
+        echo
+        echo "| scenario | backend | requests/s | p50 | p99 | errors | ratio | target |"
+        echo "|---|---|---:|---:|---:|---|---:|---|"
+        for line in "${ROWS[@]}"; do
+            format_row "$line"
+        done
+        return
+    fi
     echo "Fast scenarios: ${DURATION}s at $CONNECTIONS connections; register and login:" \
         "${HASH_DURATION}s at $HASH_CONNECTIONS connections; errors are answers ≥ 400 plus socket" \
         "errors and timeouts; ratio is to the HTTP ceiling measured just before the scenario" \
@@ -932,6 +1006,11 @@ main() {
     if [[ $ONLY == scale ]]; then
         ((SCALE_USERS > 0)) || die "BENCH_ONLY=scale with BENCH_SCALE_USERS=0 runs nothing"
         results=scale.md
+    elif [[ $ONLY == keys ]]; then
+        results=keys.md
+        start_ceiling
+        bench_keys
+        stop_server "$CEILING_PID"
     else
         start_ceiling
 
@@ -940,6 +1019,7 @@ main() {
         measure_startup "sqlite:///$sqlite_file"
         measure_metrics_cost "sqlite:///$sqlite_file"
         scenario_verify_decoded "sqlite:///$sqlite_file"
+        scenario_keys
 
         if postgres_reachable; then
             PG_DB=zentra_bench_$$
@@ -951,7 +1031,7 @@ main() {
 
         stop_server "$CEILING_PID"
     fi
-    measure_scale
+    [[ $ONLY == keys ]] || measure_scale
 
     mkdir -p "$BENCH/results"
     table | tee "$BENCH/results/$results"

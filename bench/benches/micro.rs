@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use actix_web::{body::MessageBody, http::StatusCode};
-use adapters_crypto::{JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey};
+use adapters_crypto::{AccessKeys, JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey};
 use adapters_http::Envelope;
 use criterion::{Criterion, criterion_group, criterion_main};
 use domain::{Clock, Scopes, SystemClock, TokenKind, TokenRequest, TokenService, Username};
@@ -15,9 +15,10 @@ use domain::{Clock, Scopes, SystemClock, TokenKind, TokenRequest, TokenService, 
 fn token_service(verified_cache_entries: usize) -> JwtTokenService {
     JwtTokenService::new(&JwtSettings {
         algorithm: JwtAlgorithm::Hs256,
-        access_secret: SecretKey::new(vec![b'a'; 32]),
+        access_keys: AccessKeys::Hmac(SecretKey::new(vec![b'a'; 32])),
         refresh_secret: SecretKey::new(vec![b'r'; 32]),
         issuer: "zentra".to_owned(),
+        audience: None,
         access_lifetime_secs: 15 * 60,
         refresh_lifetime_secs: 7 * 24 * 60 * 60,
         verified_cache_entries,

@@ -1,7 +1,7 @@
 //! Token decoding never panics, and accepts nothing it did not sign.
 #![no_main]
 
-use adapters_crypto::{JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey};
+use adapters_crypto::{AccessKeys, JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey};
 use domain::{TokenKind, TokenService};
 use libfuzzer_sys::fuzz_target;
 
@@ -11,9 +11,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let service = JwtTokenService::new(&JwtSettings {
         algorithm: JwtAlgorithm::Hs256,
-        access_secret: SecretKey::new(*b"fuzz-access-key-fuzz-access-key-0123"),
+        access_keys: AccessKeys::Hmac(SecretKey::new(*b"fuzz-access-key-fuzz-access-key-0123")),
         refresh_secret: SecretKey::new(*b"fuzz-refresh-key-fuzz-refresh-key-012"),
         issuer: "zentra".into(),
+        audience: None,
         access_lifetime_secs: 900,
         refresh_lifetime_secs: 3600,
         // Every input through jsonwebtoken's decode: none is remembered.

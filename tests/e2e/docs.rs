@@ -17,6 +17,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("/api/auth/users/me/password", "post"),
     ("/api/auth/logout", "post"),
     ("/api/auth/logout/all", "post"),
+    ("/.well-known/jwks.json", "get"),
+    ("/.well-known/oauth-authorization-server", "get"),
 ];
 
 fn the_document_is_valid_openapi_3_1_and_covers_every_route(backend: Backend) {

@@ -3,11 +3,7 @@
 //! python3 and `prometheus_client` these tests skip with a notice, unless
 //! `ZENTRA_REQUIRE_PROMETHEUS=1` (set by `.ci/run`, which installs it).
 
-use std::{
-    io::Write,
-    process::{Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -30,23 +26,7 @@ print(json.dumps(samples))
 
 /// Whether the parser can run here; panics when it must and cannot.
 fn parser_available() -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import prometheus_client.parser"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success());
-    if !ok {
-        assert!(
-            std::env::var(REQUIRE_VAR).as_deref() != Ok("1"),
-            "{REQUIRE_VAR}=1 but python3 cannot import prometheus_client \
-             (python3 -m pip install prometheus_client)"
-        );
-        eprintln!(
-            "skipped: python3 with prometheus_client is needed to parse /metrics \
-             (python3 -m pip install prometheus_client)"
-        );
-    }
-    ok
+    crate::support::python_can_import("prometheus_client.parser", REQUIRE_VAR, "prometheus_client")
 }
 
 /// One sample as the parser read it.
@@ -57,26 +37,9 @@ struct Sample {
 }
 
 fn parse(text: &str) -> Vec<Sample> {
-    let mut python = Command::new("python3")
-        .args(["-c", PARSER])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start python3");
-    python
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let output = python.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "the Prometheus parser refused the text:\n{}\n{text}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let samples: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let output =
+        crate::support::python(PARSER, &[], text, "the Prometheus parser refused the text");
+    let samples: Vec<Value> = serde_json::from_slice(&output).unwrap();
     samples
         .into_iter()
         .map(|sample| Sample {

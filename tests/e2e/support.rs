@@ -656,3 +656,51 @@ pub fn claims(token: &str) -> Value {
     let middle = token.split('.').nth(1).expect("a JWT has three parts");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(middle).expect("base64url")).expect("JSON")
 }
+
+/// Whether python3 can `import modules` (an independent implementation a
+/// test checks the service against). Without it the test skips with a
+/// notice, unless `require_var` is 1 (`.ci/run` installs `package` and sets
+/// it): then this panics.
+pub fn python_can_import(modules: &str, require_var: &str, package: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !ok {
+        assert!(
+            std::env::var(require_var).as_deref() != Ok("1"),
+            "{require_var}=1 but python3 cannot import {modules} (python3 -m pip install {package})"
+        );
+        eprintln!("skipped: needs python3 with {modules} (python3 -m pip install {package})");
+    }
+    ok
+}
+
+/// Runs the python3 `script` with `args`, `input` on its standard input,
+/// for a minute at most; its standard output. Panics with `failure` and
+/// python's standard error if it fails.
+pub fn python(script: &str, args: &[&str], input: &str, failure: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut python = Command::new("timeout")
+        .args(["60", "python3", "-c", script])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    python
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = python.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{failure}:\n{}\n{input}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}

@@ -40,6 +40,7 @@ pub use error::ApiError;
 pub use extract::{Admin, Authorized, Me, RequiredScope};
 pub use lanes::{Lane, Lanes, UseCase, WorkerPool};
 pub use metrics::{Metrics, MetricsToken, PoolStatus, PoolUsage};
+pub use routes::well_known::JWKS_MAX_AGE_SECS;
 
 /// Whether the service can do its job right now (docs/api.md §6, `/api/health`).
 pub trait ReadinessProbe: Send + Sync {
@@ -65,6 +66,11 @@ pub struct HttpSettings {
     /// `BACKEND_CORS_ORIGINS`: besides the service's own, the origins a
     /// cookie-authenticated request may come from.
     pub cors_origins: Vec<String>,
+    /// The public JWK Set of `/.well-known/jwks.json` (docs/api.md §12).
+    pub jwks: serde_json::Value,
+    /// The service's URL as clients reach it, without a trailing slash: the
+    /// base of the discovery document's URLs.
+    pub public_url: String,
 }
 
 /// The defaults of docs/api.md §7 and §8.
@@ -77,6 +83,8 @@ impl Default for HttpSettings {
             client_timeout: Duration::from_secs(10),
             refresh_cookie: RefreshCookie::default(),
             cors_origins: Vec::new(),
+            jwks: serde_json::json!({ "keys": [] }),
+            public_url: "http://127.0.0.1:8000".to_owned(),
         }
     }
 }
@@ -93,7 +101,14 @@ pub fn configure(
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     move |config| {
         routes::mount(config, service.scopes().known());
+        let well_known = routes::well_known::WellKnown::new(
+            &settings.jwks,
+            service.issuer(),
+            &settings.public_url,
+            service.scopes().known(),
+        );
         config
+            .app_data(web::Data::new(well_known))
             .app_data(web::Data::from(service))
             .app_data(web::Data::from(admin))
             .app_data(web::Data::from(probe))

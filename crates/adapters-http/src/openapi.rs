@@ -150,6 +150,8 @@ pub fn document(known: &domain::Scopes) -> openapi::OpenApi {
     paths(
         crate::routes::health::root,
         crate::routes::health::health,
+        crate::routes::well_known::jwks,
+        crate::routes::well_known::metadata,
         crate::routes::auth::register,
         crate::routes::auth::login,
         crate::routes::auth::verify,
@@ -180,7 +182,7 @@ pub fn document(known: &domain::Scopes) -> openapi::OpenApi {
     modifiers(&Security),
     tags((name = "auth", description = "Authentication (prefix /api/auth)"),
          (name = "admin", description = "Administration, for superusers with the scope `admin` (prefix /api/admin)"),
-         (name = "service", description = "Liveness and readiness")),
+         (name = "service", description = "Liveness, readiness, and the keys and metadata other services verify tokens with")),
 )]
 pub struct ApiDoc;
 
@@ -325,6 +327,8 @@ mod tests {
     const ROUTES: &[(&str, &str, Option<&str>)] = &[
         ("/", "get", None),
         ("/api/health", "get", None),
+        ("/.well-known/jwks.json", "get", None),
+        ("/.well-known/oauth-authorization-server", "get", None),
         ("/api/auth/register", "post", None),
         ("/api/auth/token", "post", None),
         ("/api/auth/token/verify/{token}", "post", None),

@@ -1,3 +1,4 @@
+use adapters_crypto::JwtAlgorithm;
 use clap::{Parser, Subcommand};
 
 /// Zentra: user authentication as a service.
@@ -17,8 +18,15 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Print a fresh random URL-safe secret for AUTH__SECRET_*_KEY.
-    NewKey,
+    /// Print a fresh random URL-safe secret for AUTH__SECRET_*_KEY, or
+    /// with --algorithm ES256|EdDSA|RS256 a private JWK for
+    /// AUTH__SIGNING_KEYS.
+    NewKey {
+        /// ES256, EdDSA or RS256: a private signing key (JWK, with its kid).
+        /// HS256, HS384, HS512 or none: a secret.
+        #[arg(long, value_parser = parse_algorithm)]
+        algorithm: Option<JwtAlgorithm>,
+    },
     /// Load and validate the configuration, print it with secrets masked.
     CheckConfig,
     /// Create a user; the password is read from the first line of stdin.
@@ -48,4 +56,8 @@ impl Cli {
     pub fn command(&self) -> Command {
         self.command.clone().unwrap_or(Command::Serve)
     }
+}
+
+fn parse_algorithm(raw: &str) -> Result<JwtAlgorithm, String> {
+    raw.parse()
 }

@@ -13,7 +13,7 @@ mod value;
 
 use std::time::Duration;
 
-use adapters_crypto::{JwtAlgorithm, JwtSettings, SecretKey};
+use adapters_crypto::{AccessKeys, JwtAlgorithm, JwtSettings, SecretKey, SigningKeys};
 use adapters_db::DatabaseUrl;
 use adapters_http::{MetricsToken, RefreshCookie, RefreshCookieMode};
 use base64::Engine;
@@ -188,16 +188,29 @@ variables! {
 variables! {
     /// `AUTH__*`: tokens, password hashing and failed-login limits.
     pub struct AuthSettings {
-        /// HS256 | HS384 | HS512
+        /// HS256 | HS384 | HS512 | ES256 | EdDSA | RS256. The last three sign
+        /// access tokens with AUTH__SIGNING_KEYS, which other services verify
+        /// with /.well-known/jwks.json; refresh tokens are then HS256.
         algorithm: JwtAlgorithm = "HS256";
-        /// The key that signs access tokens: at least 32/48/64 bytes for
-        /// HS256/384/512; make one with: zentra new-key. Required outside
-        /// local; unset (or empty) in local: random per start.
+        /// The key that signs access tokens under HS*: at least 32/48/64
+        /// bytes for HS256/384/512; make one with: zentra new-key. Required
+        /// outside local; unset (or empty) in local: random per start.
         secret_access_key: Option<SecretKey> = "";
         /// The same for refresh tokens. It must differ from the access key.
         secret_refresh_key: Option<SecretKey> = "";
-        /// The iss claim, checked on every token.
+        /// Under ES256, EdDSA or RS256: the private signing keys, a JWK Set
+        /// ({"keys": [...]}) or one JWK; make one with: zentra new-key
+        /// --algorithm EdDSA. The first signs, the others only verify
+        /// (rotation, README). Required outside local; unset in local: a
+        /// random key per start.
+        signing_keys: Option<SigningKeys> = "";
+        /// Or a file holding them (not both).
+        signing_keys_file: String = "";
+        /// The iss claim, checked on every token (and the issuer of
+        /// /.well-known/oauth-authorization-server).
         issuer: String = "zentra";
+        /// When set, access tokens carry it as aud and every token must.
+        audience: String = "";
         /// Accepted access tokens remembered, so that one presented again
         /// is not decoded again (0-1000000; 0: decode every time). Expiry
         /// is still checked on every use; about 0.5 KB each at most.
@@ -247,6 +260,10 @@ variables! {
         host: String = "127.0.0.1";
         /// 0 picks a free port (printed on stdout).
         port: u16 = "8000";
+        /// The service's URL as clients reach it (https://auth.example.com),
+        /// for the absolute URLs of /.well-known/oauth-authorization-server.
+        /// Unset: http://HOST:PORT as bound.
+        public_url: String = "";
         /// Larger request bodies get 413.
         body_limit_bytes: usize = "65536", range 1..=64 * 1024 * 1024;
         /// true only behind a proxy that appends to X-Forwarded-For itself.
@@ -338,6 +355,9 @@ pub struct Settings {
     /// `DB__FIRST_SUPERUSER` and its password, when both are set.
     pub first_superuser: Option<(Username, Password)>,
     pub server: ServerSettings,
+    /// `SERVER__PUBLIC_URL` without a trailing slash; `None`: the address
+    /// bound, known once listening.
+    pub public_url: Option<String>,
     pub cors_origins: Vec<String>,
     /// The refresh token in a cookie for browsers (`AUTH__REFRESH_COOKIE*`).
     pub refresh_cookie: RefreshCookie,
@@ -428,28 +448,23 @@ impl Settings {
             return Err(ConfigError::at("auth.issuer", "must not be empty"));
         }
         let mut warnings = Vec::new();
-        let access_secret = signing_key(
-            "auth.secret_access_key",
-            &mut auth.secret_access_key,
-            auth.algorithm,
-            environment,
-            &mut warnings,
-        )?;
+        let access_keys = access_keys(auth, environment, &mut warnings)?;
         let refresh_secret = signing_key(
             "auth.secret_refresh_key",
             &mut auth.secret_refresh_key,
-            auth.algorithm,
+            auth.algorithm.refresh_algorithm(),
             environment,
             &mut warnings,
         )?;
         // With one key for both kinds, only the `type` claim would keep a
         // refresh token from passing as an access token.
-        if access_secret == refresh_secret {
+        if access_keys == AccessKeys::Hmac(refresh_secret.clone()) {
             return Err(ConfigError::at(
                 "auth.secret_refresh_key",
                 format!("must differ from {}", name_of("auth.secret_access_key")),
             ));
         }
+        let public_url = public_url(&variables.server)?;
 
         let auth = &variables.auth;
         let scopes = ScopeCatalogue::new(&auth.scopes, auth.default_scopes.clone())
@@ -461,9 +476,10 @@ impl Settings {
             pool_size: variables.db.pool_size,
             jwt: JwtSettings {
                 algorithm: auth.algorithm,
-                access_secret,
+                access_keys,
                 refresh_secret,
                 issuer: auth.issuer.clone(),
+                audience: (!auth.audience.is_empty()).then(|| auth.audience.clone()),
                 access_lifetime_secs: u64::from(auth.access_token_expire_mins) * 60,
                 refresh_lifetime_secs: u64::from(auth.refresh_token_expire_mins) * 60,
                 verified_cache_entries: auth.verified_token_cache,
@@ -479,6 +495,7 @@ impl Settings {
             refresh_reuse_grace_secs: auth.refresh_reuse_grace_secs,
             first_superuser,
             server: variables.server.clone(),
+            public_url,
             cors_origins: variables.backend_cors_origins.clone(),
             refresh_cookie: RefreshCookie {
                 mode: auth.refresh_cookie,
@@ -548,6 +565,127 @@ fn from_config(error: config::ConfigError) -> ConfigError {
             ..
         } => ConfigError::at(&path, error.to_string()),
         other => ConfigError::new("environment", other.to_string()),
+    }
+}
+
+/// What signs access tokens: the HMAC secret under HS*, else the key set
+/// of `AUTH__SIGNING_KEYS` or `AUTH__SIGNING_KEYS_FILE` (random in `local`
+/// when neither is set), whose first key must be of `AUTH__ALGORITHM`.
+fn access_keys(
+    auth: &mut AuthSettings,
+    environment: Environment,
+    warnings: &mut Vec<String>,
+) -> Result<AccessKeys, ConfigError> {
+    let algorithm = auth.algorithm;
+    let from_file = signing_keys_file(&auth.signing_keys_file)?;
+    if from_file.is_some() && auth.signing_keys.is_some() {
+        return Err(ConfigError::at(
+            "auth.signing_keys_file",
+            format!(
+                "and {} are both set: keep one",
+                name_of("auth.signing_keys")
+            ),
+        ));
+    }
+    let given = from_file.or_else(|| auth.signing_keys.take());
+    if algorithm.is_hmac() {
+        if given.is_some() {
+            return Err(ConfigError::at(
+                "auth.algorithm",
+                format!(
+                    "is {algorithm}, which signs with {}, but {} is set: set the algorithm of its first key",
+                    name_of("auth.secret_access_key"),
+                    name_of("auth.signing_keys")
+                ),
+            ));
+        }
+        let secret = signing_key(
+            "auth.secret_access_key",
+            &mut auth.secret_access_key,
+            algorithm,
+            environment,
+            warnings,
+        )?;
+        return Ok(AccessKeys::Hmac(secret));
+    }
+    if auth.secret_access_key.is_some() {
+        warnings.push(format!(
+            "{} is not used under {}={algorithm} (access tokens sign with {})",
+            name_of("auth.secret_access_key"),
+            name_of("auth.algorithm"),
+            name_of("auth.signing_keys")
+        ));
+    }
+    let keys = match given {
+        Some(keys) => keys,
+        None if environment == Environment::Local => {
+            warnings.push(format!(
+                "{} is not set: using a random {algorithm} key for this run (tokens will not survive a restart)",
+                name_of("auth.signing_keys")
+            ));
+            SigningKeys::generate(algorithm)
+                .and_then(|jwk| SigningKeys::parse(&jwk))
+                .map_err(|error| ConfigError::at("auth.signing_keys", error.to_string()))?
+        }
+        None => {
+            return Err(ConfigError::at(
+                "auth.signing_keys",
+                format!(
+                    "is required under {}={algorithm} outside ENVIRONMENT=local (or {})",
+                    name_of("auth.algorithm"),
+                    name_of("auth.signing_keys_file")
+                ),
+            ));
+        }
+    };
+    if keys.algorithm() != algorithm {
+        return Err(ConfigError::at(
+            "auth.algorithm",
+            format!(
+                "is {algorithm}, but the first signing key (kid {:?}) is {}",
+                keys.kids().next().unwrap_or_default(),
+                keys.algorithm()
+            ),
+        ));
+    }
+    auth.signing_keys = Some(keys.clone());
+    Ok(AccessKeys::Signing(keys))
+}
+
+/// The key set in `AUTH__SIGNING_KEYS_FILE`, if it names a file.
+fn signing_keys_file(path: &str) -> Result<Option<SigningKeys>, ConfigError> {
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|error| {
+        ConfigError::at(
+            "auth.signing_keys_file",
+            format!("cannot read {path}: {error}"),
+        )
+    })?;
+    SigningKeys::parse(&text)
+        .map(Some)
+        .map_err(|error| ConfigError::at("auth.signing_keys_file", error.to_string()))
+}
+
+/// `SERVER__PUBLIC_URL`: an http(s) URL with no query or fragment, kept
+/// without its trailing slash so that paths append to it.
+fn public_url(server: &ServerSettings) -> Result<Option<String>, ConfigError> {
+    let url = server.public_url.trim_end_matches('/');
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let host = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match host {
+        Some(rest) if !rest.is_empty() && !rest.contains(['?', '#', ' ']) => {
+            Ok(Some(url.to_owned()))
+        }
+        _ => Err(ConfigError::at(
+            "server.public_url",
+            "must be an http:// or https:// URL without query or fragment",
+        )),
     }
 }
 

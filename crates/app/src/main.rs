@@ -1,5 +1,6 @@
 use std::{io::BufRead, process::ExitCode};
 
+use adapters_crypto::{JwtAlgorithm, SigningKeys};
 use app::{
     cli::{Cli, Command},
     config::{Settings, random_key},
@@ -21,9 +22,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command();
-    if command == Command::NewKey {
-        println!("{}", random_key());
-        return ExitCode::SUCCESS;
+    if let Command::NewKey { algorithm } = command {
+        return new_key(algorithm);
     }
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
@@ -46,7 +46,7 @@ fn main() -> ExitCode {
             superuser,
         } => create_user(&settings, username, !inactive, superuser),
         Command::Grant { username, scopes } => grant(&settings, &username, &scopes),
-        Command::NewKey => unreachable!("handled before the configuration is read"),
+        Command::NewKey { .. } => unreachable!("handled before the configuration is read"),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -55,6 +55,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `zentra new-key`: a secret for HS*, a private JWK for the others. Reads
+/// no configuration: a broken one must not stop making the key that fixes it.
+fn new_key(algorithm: Option<JwtAlgorithm>) -> ExitCode {
+    match algorithm {
+        Some(algorithm) if !algorithm.is_hmac() => match SigningKeys::generate(algorithm) {
+            Ok(jwk) => println!("{jwk}"),
+            Err(error) => {
+                eprintln!("zentra: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => println!("{}", random_key()),
+    }
+    ExitCode::SUCCESS
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

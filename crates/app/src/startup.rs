@@ -9,7 +9,7 @@ use actix_web::{
     middleware::{Condition, from_fn},
     web,
 };
-use adapters_crypto::{BcryptHasher, JwtTokenService, Sha256KeyMinter};
+use adapters_crypto::{AccessKeys, BcryptHasher, JwtTokenService, Sha256KeyMinter};
 use adapters_db::{
     DbPool, DieselApiKeyRepository, DieselAuditRepository, DieselLoginFailureRepository,
     DieselSessionRepository, DieselUserRepository,
@@ -147,6 +147,15 @@ pub fn ensure_first_superuser(settings: &Settings, admin: &AdminService) -> anyh
     Ok(())
 }
 
+/// The public keys other services verify access tokens with: none under
+/// HS*, whose key is a secret.
+fn public_jwks(keys: &AccessKeys) -> serde_json::Value {
+    match keys {
+        AccessKeys::Hmac(_) => serde_json::json!({ "keys": [] }),
+        AccessKeys::Signing(keys) => keys.public_jwks(),
+    }
+}
+
 impl Application {
     /// Connects to the database (running its migrations), wires the
     /// adapters and binds the listener.
@@ -192,16 +201,6 @@ impl Application {
             upkeep::prune_periodically(Arc::clone(&service), Arc::clone(&lanes), every);
         }
         let probe: Arc<dyn ReadinessProbe> = Arc::new(DatabaseProbe(pool));
-        let http = HttpSettings {
-            body_limit_bytes: settings.server.body_limit_bytes,
-            trust_forwarded_for: settings.server.trust_forwarded_for,
-            trusted_proxy_hops: settings.server.trusted_proxy_hops,
-            client_timeout: Duration::from_secs(settings.server.client_timeout_secs),
-            refresh_cookie: settings.refresh_cookie.clone(),
-            cors_origins: settings.cors_origins.clone(),
-        };
-        let client_timeout = http.client_timeout;
-
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .with_context(|| {
                 format!(
@@ -210,6 +209,20 @@ impl Application {
                 )
             })?;
         let address = listener.local_addr()?;
+        let http = HttpSettings {
+            body_limit_bytes: settings.server.body_limit_bytes,
+            trust_forwarded_for: settings.server.trust_forwarded_for,
+            trusted_proxy_hops: settings.server.trusted_proxy_hops,
+            client_timeout: Duration::from_secs(settings.server.client_timeout_secs),
+            refresh_cookie: settings.refresh_cookie.clone(),
+            cors_origins: settings.cors_origins.clone(),
+            jwks: public_jwks(&settings.jwt.access_keys),
+            public_url: settings
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{address}")),
+        };
+        let client_timeout = http.client_timeout;
         let cors_origins = settings.cors_origins.clone();
         let credentials = settings.refresh_cookie.enabled();
         let server = HttpServer::new(move || {

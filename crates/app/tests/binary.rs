@@ -16,7 +16,8 @@ fn zentra(env: &[(&str, &str)]) -> std::process::Output {
 #[test]
 fn a_bad_value_stops_the_start_with_one_line_naming_the_variable() {
     for (variable, value) in [
-        ("AUTH__ALGORITHM", "RS256"),
+        ("AUTH__ALGORITHM", "ES384"),
+        ("AUTH__SIGNING_KEYS", "{\"kty\": \"oct\"}"),
         ("DB__URL", "mysql://localhost/x"),
         ("AUTH__ROUNDS", "99"),
         ("SERVER__PORT", "port"),
@@ -109,6 +110,45 @@ fn new_key_prints_a_fresh_url_safe_key_without_any_configuration() {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
         "{a}"
     );
+}
+
+#[test]
+fn new_key_with_an_algorithm_prints_a_private_jwk_the_service_starts_with() {
+    let dir = tempfile::tempdir().unwrap();
+    for (algorithm, kty) in [("EdDSA", "OKP"), ("ES256", "EC"), ("RS256", "RSA")] {
+        let output = zentra_in(dir.path(), &["new-key", "--algorithm", algorithm], &[], "");
+        assert!(output.status.success(), "{output:?}");
+        let text = stdout(&output);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let jwk: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(jwk["kty"], kty);
+        assert_eq!(jwk["alg"], algorithm);
+        assert!(jwk["d"].is_string(), "{jwk}");
+        let kid = jwk["kid"].as_str().unwrap();
+        let checked = zentra_in(
+            dir.path(),
+            &["check-config"],
+            &[
+                ("ENVIRONMENT", "production"),
+                ("AUTH__ALGORITHM", algorithm),
+                ("AUTH__SIGNING_KEYS", text.trim()),
+                (
+                    "AUTH__SECRET_REFRESH_KEY",
+                    "0123456789abcdef0123456789abcdef",
+                ),
+            ],
+            "",
+        );
+        assert!(checked.status.success(), "{checked:?}");
+        let shown = stdout(&checked);
+        assert!(shown.contains(&format!("kid {kid})")), "{shown}");
+        assert!(!shown.contains(jwk["d"].as_str().unwrap()), "{shown}");
+    }
+    let hmac = zentra_in(dir.path(), &["new-key", "--algorithm", "HS512"], &[], "");
+    assert!(hmac.status.success());
+    assert!(stdout(&hmac).trim().len() >= 64);
+    let unknown = zentra_in(dir.path(), &["new-key", "--algorithm", "ES384"], &[], "");
+    assert_eq!(unknown.status.code(), Some(2));
 }
 
 #[test]

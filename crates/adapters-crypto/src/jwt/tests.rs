@@ -12,9 +12,10 @@ const REFRESH_KEY: &[u8] = b"refresh-key-refresh-key-refresh-key-01234567";
 fn settings(algorithm: JwtAlgorithm) -> JwtSettings {
     JwtSettings {
         algorithm,
-        access_secret: SecretKey::new(ACCESS_KEY),
+        access_keys: AccessKeys::Hmac(SecretKey::new(ACCESS_KEY)),
         refresh_secret: SecretKey::new(REFRESH_KEY),
         issuer: "zentra".into(),
+        audience: None,
         access_lifetime_secs: 900,
         refresh_lifetime_secs: 604_800,
         verified_cache_entries: 1024,
@@ -152,7 +153,7 @@ fn a_signed_token_with_a_malformed_scope_or_session_is_refused() {
 }
 
 #[test]
-fn the_header_names_the_configured_algorithm_and_jwt() {
+fn the_header_names_the_configured_algorithm_jwt_and_the_keys_kid() {
     for (algorithm, name) in [
         (JwtAlgorithm::Hs256, "HS256"),
         (JwtAlgorithm::Hs384, "HS384"),
@@ -164,6 +165,8 @@ fn the_header_names_the_configured_algorithm_and_jwt() {
             serde_json::from_slice(&base64url_decode(token.split('.').next().unwrap())).unwrap();
         assert_eq!(header["alg"], name);
         assert_eq!(header["typ"], "JWT");
+        let kid = header["kid"].as_str().unwrap();
+        assert_eq!(kid, hmac_kid(&SecretKey::new(ACCESS_KEY)));
         assert!(service.decode(&token, TokenKind::Access, NOW).is_ok());
     }
 }
@@ -263,6 +266,49 @@ fn another_key_another_hmac_size_or_another_or_no_issuer_is_refused() {
         assert_eq!(
             service.decode(&token, TokenKind::Access, NOW),
             Err(TokenError::Invalid)
+        );
+    }
+}
+
+#[test]
+fn an_hmac_kid_is_stable_for_its_key_differs_between_keys_and_shows_nothing_of_it() {
+    let kid = hmac_kid(&SecretKey::new(ACCESS_KEY));
+    assert_eq!(kid, hmac_kid(&SecretKey::new(ACCESS_KEY)));
+    assert_ne!(kid, hmac_kid(&SecretKey::new(REFRESH_KEY)));
+    assert!(kid.starts_with("hs-") && kid.len() == 19, "{kid}");
+    assert!(!kid.contains("access"));
+}
+
+#[test]
+fn an_hmac_token_without_kid_from_before_kids_is_accepted_one_with_another_kid_is_not() {
+    // access_claims() are forged without kid, as every token was before
+    // docs/api.md §12: sessions outlive the upgrade.
+    let service = service();
+    let no_kid = forge(Algorithm::HS256, ACCESS_KEY, &access_claims());
+    assert!(service.decode(&no_kid, TokenKind::Access, NOW).is_ok());
+    let mut refresh = access_claims();
+    refresh["type"] = json!("refresh");
+    refresh["fam"] = json!("family");
+    let old_refresh = forge(Algorithm::HS256, REFRESH_KEY, &refresh);
+    assert!(
+        service
+            .decode(&old_refresh, TokenKind::Refresh, NOW)
+            .is_ok()
+    );
+
+    for kid in ["someone-elses", &hmac_kid(&SecretKey::new(REFRESH_KEY)), ""] {
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(kid.to_owned());
+        let token = jsonwebtoken::encode(
+            &header,
+            &access_claims(),
+            &EncodingKey::from_secret(ACCESS_KEY),
+        )
+        .unwrap();
+        assert_eq!(
+            service.decode(&token, TokenKind::Access, NOW),
+            Err(TokenError::Invalid),
+            "{kid}"
         );
     }
 }
@@ -404,7 +450,11 @@ fn garbage_and_oversized_tokens_are_refused() {
 fn algorithms_parse_from_their_names_only() {
     assert_eq!("HS384".parse::<JwtAlgorithm>(), Ok(JwtAlgorithm::Hs384));
     assert!("hs256".parse::<JwtAlgorithm>().is_err());
-    assert!("RS256".parse::<JwtAlgorithm>().is_err());
+    assert_eq!("EdDSA".parse::<JwtAlgorithm>(), Ok(JwtAlgorithm::EdDsa));
+    assert_eq!("ES256".parse::<JwtAlgorithm>(), Ok(JwtAlgorithm::Es256));
+    assert_eq!("RS256".parse::<JwtAlgorithm>(), Ok(JwtAlgorithm::Rs256));
+    assert!("eddsa".parse::<JwtAlgorithm>().is_err());
+    assert!("ES384".parse::<JwtAlgorithm>().is_err());
     assert!("none".parse::<JwtAlgorithm>().is_err());
 }
 
@@ -417,6 +467,42 @@ fn secrets_are_redacted_in_debug_output() {
     ] {
         assert!(!debug.contains("access-key"), "{debug}");
         assert!(!debug.contains("refresh-key"), "{debug}");
+    }
+}
+
+#[test]
+fn with_an_audience_access_tokens_carry_it_and_must_name_it() {
+    let service = JwtTokenService::new(&JwtSettings {
+        audience: Some("orders-api".into()),
+        ..settings(JwtAlgorithm::Hs256)
+    });
+    let issued = issue(&service, TokenKind::Access, None);
+    assert_eq!(payload(&issued.token)["aud"], "orders-api");
+    assert!(
+        service
+            .decode(&issued.token, TokenKind::Access, NOW)
+            .is_ok()
+    );
+    // Refresh tokens only come back here: no audience.
+    let refresh = issue(&service, TokenKind::Refresh, None);
+    assert!(payload(&refresh.token).get("aud").is_none());
+    assert!(
+        service
+            .decode(&refresh.token, TokenKind::Refresh, NOW)
+            .is_ok()
+    );
+
+    let mut other = access_claims();
+    other["aud"] = json!("billing-api");
+    let mut listed = access_claims();
+    listed["aud"] = json!(["billing-api", "orders-api"]);
+    for (claims, accepted) in [(access_claims(), false), (other, false), (listed, true)] {
+        let token = forge(Algorithm::HS256, ACCESS_KEY, &claims);
+        assert_eq!(
+            service.decode(&token, TokenKind::Access, NOW).is_ok(),
+            accepted,
+            "{claims}"
+        );
     }
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod me;
 pub(crate) mod sessions;
 #[cfg(test)]
 mod tests;
+pub(crate) mod well_known;
 pub(crate) mod wire;
 
 #[cfg(feature = "fuzzing")]
@@ -183,6 +184,16 @@ pub(crate) fn mount(config: &mut web::ServiceConfig, known_scopes: &domain::Scop
         .service(
             web::resource("/api/health")
                 .route(get_or_head().to(health::health))
+                .default_service(not_allowed(GET)),
+        )
+        .service(
+            web::resource("/.well-known/jwks.json")
+                .route(get_or_head().to(well_known::jwks))
+                .default_service(not_allowed(GET)),
+        )
+        .service(
+            web::resource("/.well-known/oauth-authorization-server")
+                .route(get_or_head().to(well_known::metadata))
                 .default_service(not_allowed(GET)),
         )
         .service(admin::scope());

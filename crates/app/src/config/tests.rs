@@ -38,6 +38,7 @@ fn an_empty_environment_gives_the_documented_defaults() {
         ServerSettings {
             host: "127.0.0.1".into(),
             port: 8000,
+            public_url: String::new(),
             body_limit_bytes: 65_536,
             trust_forwarded_for: false,
             trusted_proxy_hops: 1,
@@ -134,8 +135,11 @@ fn the_first_superuser_needs_both_variables_and_a_policy_password() {
 #[test]
 fn local_without_secrets_gets_distinct_random_keys_and_a_warning() {
     let s = settings(&[]).unwrap();
-    assert_ne!(s.jwt.access_secret, s.jwt.refresh_secret);
-    assert!(s.jwt.access_secret.byte_len() >= 64);
+    assert_ne!(
+        s.jwt.access_keys,
+        AccessKeys::Hmac(s.jwt.refresh_secret.clone())
+    );
+    assert!(matches!(&s.jwt.access_keys, AccessKeys::Hmac(key) if key.byte_len() >= 64));
     assert_eq!(s.warnings.len(), 2);
     assert!(s.warnings[0].contains("AUTH__SECRET_ACCESS_KEY"));
 }
@@ -162,7 +166,7 @@ fn variables_override_defaults() {
     assert!(matches!(s.database_url, DatabaseUrl::Postgres(_)));
     assert_eq!(s.pool_size, 3);
     assert_eq!(s.jwt.algorithm, JwtAlgorithm::Hs512);
-    assert_eq!(s.jwt.access_secret, SecretKey::new(KEY_64));
+    assert_eq!(s.jwt.access_keys, AccessKeys::Hmac(SecretKey::new(KEY_64)));
     assert_eq!(s.jwt.access_lifetime_secs, 300);
     assert_eq!(s.jwt.issuer, "acme");
     assert_eq!(s.bcrypt_cost, 4);
@@ -178,13 +182,13 @@ fn variables_override_defaults() {
 fn a_secret_like_0123_stays_a_string() {
     // config's try_parsing would turn it into the number 123.
     let s = settings(&[("AUTH__SECRET_ACCESS_KEY", "0123")]).unwrap();
-    assert_eq!(s.jwt.access_secret, SecretKey::new("0123"));
+    assert_eq!(s.jwt.access_keys, AccessKeys::Hmac(SecretKey::new("0123")));
 }
 
 #[test]
 fn bad_values_name_their_variable() {
     assert_eq!(
-        error_variable(&[("AUTH__ALGORITHM", "RS256")]),
+        error_variable(&[("AUTH__ALGORITHM", "ES384")]),
         "AUTH__ALGORITHM"
     );
     assert_eq!(error_variable(&[("DB__URL", "mysql://x")]), "DB__URL");
@@ -395,5 +399,188 @@ fn the_readme_documents_every_variable() {
     for variable in Variables::variables("") {
         let name = variable.name();
         assert!(readme.contains(&format!("`{name}`")), "{name}");
+    }
+}
+
+// --- signing keys, audience and the public URL (docs/api.md §12) ------------
+
+fn new_jwk(algorithm: JwtAlgorithm) -> serde_json::Value {
+    serde_json::from_str(&SigningKeys::generate(algorithm).unwrap()).unwrap()
+}
+
+fn jwk_set(keys: &[&serde_json::Value]) -> String {
+    serde_json::json!({ "keys": keys }).to_string()
+}
+
+const PRODUCTION: (&str, &str) = ("ENVIRONMENT", "production");
+const REFRESH: (&str, &str) = ("AUTH__SECRET_REFRESH_KEY", KEY_32);
+
+#[test]
+fn an_asymmetric_algorithm_signs_with_the_key_set_and_needs_no_access_secret() {
+    let (first, second) = (new_jwk(JwtAlgorithm::EdDsa), new_jwk(JwtAlgorithm::Es256));
+    let set = jwk_set(&[&first, &second]);
+    let s = settings(&[
+        PRODUCTION,
+        REFRESH,
+        ("AUTH__ALGORITHM", "EdDSA"),
+        ("AUTH__SIGNING_KEYS", &set),
+    ])
+    .unwrap();
+    assert_eq!(s.jwt.algorithm, JwtAlgorithm::EdDsa);
+    let AccessKeys::Signing(keys) = &s.jwt.access_keys else {
+        panic!("{:?}", s.jwt.access_keys)
+    };
+    assert_eq!(
+        keys.kids().collect::<Vec<_>>(),
+        [
+            first["kid"].as_str().unwrap(),
+            second["kid"].as_str().unwrap()
+        ]
+    );
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
+    // The refresh secret is still required, for HS256.
+    assert_eq!(
+        error_variable(&[
+            PRODUCTION,
+            ("AUTH__ALGORITHM", "EdDSA"),
+            ("AUTH__SIGNING_KEYS", &set)
+        ]),
+        "AUTH__SECRET_REFRESH_KEY"
+    );
+}
+
+#[test]
+fn the_key_set_may_come_from_a_file_but_not_from_both_places() {
+    let jwk = new_jwk(JwtAlgorithm::Es256);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.json");
+    std::fs::write(&path, jwk_set(&[&jwk])).unwrap();
+    let path = path.to_str().unwrap();
+    let from_file = settings(&[
+        PRODUCTION,
+        REFRESH,
+        ("AUTH__ALGORITHM", "ES256"),
+        ("AUTH__SIGNING_KEYS_FILE", path),
+    ])
+    .unwrap();
+    assert!(matches!(from_file.jwt.access_keys, AccessKeys::Signing(_)));
+    let both = settings(&[
+        ("AUTH__ALGORITHM", "ES256"),
+        ("AUTH__SIGNING_KEYS_FILE", path),
+        ("AUTH__SIGNING_KEYS", &jwk.to_string()),
+    ])
+    .unwrap_err();
+    assert_eq!(both.variable, "AUTH__SIGNING_KEYS_FILE");
+    assert!(both.message.contains("AUTH__SIGNING_KEYS"), "{both}");
+    let missing = settings(&[
+        ("AUTH__ALGORITHM", "ES256"),
+        ("AUTH__SIGNING_KEYS_FILE", "/nonexistent/keys.json"),
+    ])
+    .unwrap_err();
+    assert_eq!(missing.variable, "AUTH__SIGNING_KEYS_FILE");
+    assert!(
+        missing.message.contains("/nonexistent/keys.json"),
+        "{missing}"
+    );
+}
+
+#[test]
+fn the_algorithm_must_be_that_of_the_first_key() {
+    let (ed, es) = (new_jwk(JwtAlgorithm::EdDsa), new_jwk(JwtAlgorithm::Es256));
+    let error = settings(&[
+        ("AUTH__ALGORITHM", "ES256"),
+        ("AUTH__SIGNING_KEYS", &jwk_set(&[&ed, &es])),
+    ])
+    .unwrap_err();
+    assert_eq!(error.variable, "AUTH__ALGORITHM");
+    assert!(error.message.contains("EdDSA"), "{error}");
+    // Keys under HS*: a forgotten AUTH__ALGORITHM, not a silent HS256.
+    let error = settings(&[("AUTH__SIGNING_KEYS", &jwk_set(&[&ed]))]).unwrap_err();
+    assert_eq!(error.variable, "AUTH__ALGORITHM");
+}
+
+#[test]
+fn a_bad_key_set_stops_the_start_naming_the_variable_and_not_the_private_key() {
+    let jwk = new_jwk(JwtAlgorithm::EdDsa);
+    let private = jwk["d"].as_str().unwrap();
+    let mut public = jwk.clone();
+    public.as_object_mut().unwrap().remove("d");
+    let mut contradicting = jwk.clone();
+    contradicting["alg"] = serde_json::json!("ES256");
+    for (set, said) in [
+        (jwk_set(&[&jwk, &jwk]), "already the kid"),
+        (jwk_set(&[&public]), "\"d\" is missing"),
+        (jwk_set(&[&contradicting]), "\"alg\" is \"ES256\""),
+        ("not json".to_owned(), "not JSON"),
+    ] {
+        let error =
+            settings(&[("AUTH__ALGORITHM", "EdDSA"), ("AUTH__SIGNING_KEYS", &set)]).unwrap_err();
+        assert_eq!(error.variable, "AUTH__SIGNING_KEYS", "{error}");
+        assert!(error.message.contains(said), "{error}");
+        assert!(!error.to_string().contains(private), "{error}");
+        assert_eq!(error.to_string().lines().count(), 1, "{error}");
+    }
+}
+
+#[test]
+fn outside_local_the_key_set_is_required_and_in_local_a_random_key_serves() {
+    let error = settings(&[PRODUCTION, REFRESH, ("AUTH__ALGORITHM", "EdDSA")]).unwrap_err();
+    assert_eq!(error.variable, "AUTH__SIGNING_KEYS");
+    let local = settings(&[("AUTH__ALGORITHM", "ES256")]).unwrap();
+    let AccessKeys::Signing(keys) = &local.jwt.access_keys else {
+        panic!("{:?}", local.jwt.access_keys)
+    };
+    assert_eq!(keys.algorithm(), JwtAlgorithm::Es256);
+    assert!(
+        local
+            .warnings
+            .iter()
+            .any(|warning| warning.contains("AUTH__SIGNING_KEYS is not set")),
+        "{:?}",
+        local.warnings
+    );
+}
+
+#[test]
+fn check_config_shows_signing_keys_by_their_kids_only() {
+    let jwk = new_jwk(JwtAlgorithm::EdDsa);
+    let s = settings(&[
+        ("AUTH__ALGORITHM", "EdDSA"),
+        ("AUTH__SIGNING_KEYS", &jwk.to_string()),
+    ])
+    .unwrap();
+    let described = s.describe();
+    let kid = jwk["kid"].as_str().unwrap();
+    assert!(
+        described.contains(&format!(
+            "AUTH__SIGNING_KEYS = ******** (1 key(s), kid {kid})"
+        )),
+        "{described}"
+    );
+    assert!(
+        !described.contains(jwk["d"].as_str().unwrap()),
+        "{described}"
+    );
+    assert!(!format!("{s:?}").contains(jwk["d"].as_str().unwrap()));
+}
+
+#[test]
+fn an_audience_is_optional() {
+    assert_eq!(settings(&[]).unwrap().jwt.audience, None);
+    let s = settings(&[("AUTH__AUDIENCE", "orders-api")]).unwrap();
+    assert_eq!(s.jwt.audience.as_deref(), Some("orders-api"));
+}
+
+#[test]
+fn the_public_url_is_an_http_url_kept_without_its_trailing_slash() {
+    assert_eq!(settings(&[]).unwrap().public_url, None);
+    let s = settings(&[("SERVER__PUBLIC_URL", "https://auth.example.com/")]).unwrap();
+    assert_eq!(s.public_url.as_deref(), Some("https://auth.example.com"));
+    for bad in ["auth.example.com", "ftp://x", "https://", "https://x/?a=1"] {
+        assert_eq!(
+            error_variable(&[("SERVER__PUBLIC_URL", bad)]),
+            "SERVER__PUBLIC_URL",
+            "{bad}"
+        );
     }
 }

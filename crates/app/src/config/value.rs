@@ -3,7 +3,7 @@
 
 use std::{fmt, ops::RangeInclusive};
 
-use adapters_crypto::{JwtAlgorithm, SecretKey};
+use adapters_crypto::{JwtAlgorithm, SecretKey, SigningKeys};
 use adapters_db::DatabaseUrl;
 use adapters_http::{MetricsToken, RefreshCookieMode};
 use domain::{Scopes, Username};
@@ -102,6 +102,29 @@ macro_rules! secrets {
 
 // A signing key; the metrics scrape token; the first superuser's password.
 secrets!(SecretKey, MetricsToken, SecretText);
+
+/// Private signing keys: empty counts as unset; shown by their kids only.
+impl Value for Option<SigningKeys> {
+    fn parse(raw: &str) -> Result<Self, String> {
+        if raw.trim().is_empty() {
+            return Ok(None);
+        }
+        SigningKeys::parse(raw)
+            .map(Some)
+            .map_err(|error| error.to_string())
+    }
+
+    fn show(&self) -> String {
+        match self {
+            Some(keys) => format!(
+                "******** ({} key(s), kid {})",
+                keys.kids().count(),
+                keys.kids().collect::<Vec<_>>().join(", ")
+            ),
+            None => "(not set)".to_owned(),
+        }
+    }
+}
 
 /// A secret that is text (a password): `Debug` never shows it.
 #[derive(Debug, Clone)]

@@ -12,7 +12,8 @@ use actix_web::{
     test::{self, TestRequest},
 };
 use adapters_crypto::{
-    BcryptHasher, JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey, Sha256KeyMinter,
+    AccessKeys, BcryptHasher, JwtAlgorithm, JwtSettings, JwtTokenService, SecretKey,
+    Sha256KeyMinter,
 };
 use domain::{
     AdminService, AuthPolicy, AuthService, CreateUserError, InfraError, LoginLimits,
@@ -38,6 +39,7 @@ mod protocol;
 mod scopes;
 mod sessions;
 mod token;
+mod well_known;
 
 fn bearer(token: &str) -> (header::HeaderName, String) {
     (header::AUTHORIZATION, format!("Bearer {token}"))
@@ -49,9 +51,10 @@ const BODY_LIMIT: usize = 1024;
 fn tokens() -> JwtTokenService {
     JwtTokenService::new(&JwtSettings {
         algorithm: JwtAlgorithm::Hs256,
-        access_secret: SecretKey::new(*b"handler-tests-access-key-32-bytes!!"),
+        access_keys: AccessKeys::Hmac(SecretKey::new(*b"handler-tests-access-key-32-bytes!!")),
         refresh_secret: SecretKey::new(*b"handler-tests-refresh-key-32-bytes!"),
         issuer: "zentra".into(),
+        audience: None,
         access_lifetime_secs: 900,
         refresh_lifetime_secs: 3600,
         verified_cache_entries: 64,
