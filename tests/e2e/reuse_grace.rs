@@ -51,6 +51,46 @@ fn within_the_grace_the_retired_token_gets_the_same_pair(backend: Backend) {
     );
 }
 
+fn under_asymmetric_keys_the_pair_answered_again_is_the_same_text(backend: Backend) {
+    // ES256 (RFC 6979) and EdDSA signatures are deterministic: the pair
+    // signed again under the same claims is the same text.
+    for algorithm in ["ES256", "EdDSA"] {
+        let key = crate::signing::new_key(algorithm);
+        let keys = crate::signing::key_set(&[&key]);
+        let Some((app, _db)) = TestApp::spawn_with(
+            backend,
+            &[
+                ("AUTH__REFRESH_REUSE_GRACE_SECS", "30"),
+                ("AUTH__ALGORITHM", algorithm),
+                ("AUTH__SIGNING_KEYS", keys.as_str()),
+            ],
+        ) else {
+            return;
+        };
+        let (_, first) = app.signed_in("agent47");
+
+        let tab_a = refresh(&app, &first);
+        let tab_b = refresh(&app, &first);
+
+        assert_eq!(tab_a.status, 201, "{algorithm}: {}", tab_a.body);
+        assert_eq!(tab_b.status, 201, "{algorithm}: {}", tab_b.body);
+        assert_eq!(
+            tab_b.body["access_token"], tab_a.body["access_token"],
+            "{algorithm}"
+        );
+        assert_eq!(
+            tab_b.body["refresh_token"], tab_a.body["refresh_token"],
+            "{algorithm}"
+        );
+        assert_eq!(
+            app.get("/api/auth/users/me", Some(&tab_b.str("access_token")))
+                .status,
+            200,
+            "{algorithm}"
+        );
+    }
+}
+
 fn tabs_refreshing_at_once_all_get_the_winners_pair(backend: Backend) {
     let Some((app, _db)) = grace(backend, "30") else {
         return;
@@ -115,6 +155,7 @@ fn a_grace_out_of_range_stops_the_start(backend: Backend) {
 
 crate::on_both_backends!(
     within_the_grace_the_retired_token_gets_the_same_pair,
+    under_asymmetric_keys_the_pair_answered_again_is_the_same_text,
     tabs_refreshing_at_once_all_get_the_winners_pair,
     after_the_grace_a_replay_still_ends_the_session,
     a_grace_out_of_range_stops_the_start,
