@@ -9,7 +9,7 @@ use domain::{
 };
 
 use crate::audit::insert_event;
-use crate::connection::AnyConnection;
+use crate::connection::{AnyConnection, on_backend};
 use crate::error::query_error;
 use crate::pool::{DbPool, checkout};
 use crate::rows::{NewEventRow, from_db_time, stored_scopes, to_db_time};
@@ -292,27 +292,32 @@ impl SessionRepository for DieselSessionRepository {
                 }
             }
             AnyConnection::Sqlite(_) => conn.write_transaction(|conn| {
-                let scopes: Option<String> = diesel::update(
-                    sessions::table
-                        .filter(sessions::family.eq(&rotation.family))
-                        .filter(sessions::user_id.eq(rotation.user_id))
-                        .filter(sessions::current_token_id.eq(&rotation.current_token_id))
-                        .filter(sessions::revoked.eq(false))
-                        .filter(sessions::expires_at.gt(now)),
-                )
-                .set((
-                    sessions::current_token_id.eq(&rotation.next_token_id),
-                    sessions::expires_at.eq(expires_at),
-                    sessions::client_address.eq(rotation.device.client_address.as_deref()),
-                    sessions::user_agent.eq(rotation.device.user_agent.as_deref()),
-                    sessions::last_used_at.eq(Some(now)),
-                    sessions::previous_token_id.eq(Some(&rotation.current_token_id)),
-                    sessions::successor_access_id.eq(successor_id),
-                    sessions::successor_scopes.eq(successor_scopes.as_deref()),
-                ))
-                .returning(sessions::scopes)
-                .get_result(conn)
-                .optional()?;
+                // On the backend's own connection, so that the statement is
+                // prepared once and found by its type (`on_backend`), not
+                // rendered again on every refresh.
+                let scopes: Option<String> = on_backend!(&mut *conn, |conn| {
+                    diesel::update(
+                        sessions::table
+                            .filter(sessions::family.eq(&rotation.family))
+                            .filter(sessions::user_id.eq(rotation.user_id))
+                            .filter(sessions::current_token_id.eq(&rotation.current_token_id))
+                            .filter(sessions::revoked.eq(false))
+                            .filter(sessions::expires_at.gt(now)),
+                    )
+                    .set((
+                        sessions::current_token_id.eq(&rotation.next_token_id),
+                        sessions::expires_at.eq(expires_at),
+                        sessions::client_address.eq(rotation.device.client_address.as_deref()),
+                        sessions::user_agent.eq(rotation.device.user_agent.as_deref()),
+                        sessions::last_used_at.eq(Some(now)),
+                        sessions::previous_token_id.eq(Some(&rotation.current_token_id)),
+                        sessions::successor_access_id.eq(successor_id),
+                        sessions::successor_scopes.eq(successor_scopes.as_deref()),
+                    ))
+                    .returning(sessions::scopes)
+                    .get_result(conn)
+                    .optional()
+                })?;
                 match scopes {
                     Some(scopes) => {
                         insert_event(conn, &event)?;
