@@ -1,6 +1,8 @@
 //! The `ApiKeyRepository` port on diesel: one `api_keys` row per key,
 //! found by its digest (docs/api.md §10).
 
+use std::sync::Arc;
+
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use domain::{
@@ -9,6 +11,7 @@ use domain::{
 };
 
 use crate::audit::insert_event;
+use crate::batch::Lookups;
 use crate::connection::{AnyConnection, on_backend};
 use crate::error::query_error;
 use crate::pool::{DbPool, checkout};
@@ -47,12 +50,17 @@ const API_KEY_COLUMNS: ApiKeyColumns = (
 #[derive(Debug, Clone)]
 pub struct DieselApiKeyRepository {
     pool: DbPool,
+    /// Lookups by digest (a key and its owner), batched on Postgres.
+    lookups: Arc<Lookups<String, (ApiKeyRow, UserWithDetailsRow)>>,
 }
 
 impl DieselApiKeyRepository {
     #[must_use]
     pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            lookups: Arc::default(),
+        }
     }
 }
 
@@ -123,18 +131,32 @@ impl ApiKeyRepository for DieselApiKeyRepository {
     }
 
     /// Every request with a key runs this: one query for the key and its
-    /// owner, on the backend's own connection (statement cached by type).
+    /// owner, on the backend's own connection (statement cached by type);
+    /// on Postgres, with the lookups waiting at the same time.
     fn find(&self, digest: &KeyDigest) -> Result<Option<(ApiKey, User)>, InfraError> {
-        let mut conn = checkout(&self.pool)?;
-        let found: Option<(ApiKeyRow, UserWithDetailsRow)> = on_backend!(&mut *conn, |conn| {
-            api_keys::table
-                .inner_join(users::table.left_join(user_details::table))
-                .filter(api_keys::digest.eq(digest.as_str()))
-                .select((API_KEY_COLUMNS, user_with_details()))
-                .first(conn)
-        })
-        .optional()
-        .map_err(query_error)?;
+        let found = self.lookups.find(
+            &self.pool,
+            digest.as_str().to_owned(),
+            |conn, digest| {
+                on_backend!(conn, |conn| {
+                    api_keys::table
+                        .inner_join(users::table.left_join(user_details::table))
+                        .filter(api_keys::digest.eq(digest))
+                        .select((API_KEY_COLUMNS, user_with_details()))
+                        .first(conn)
+                        .optional()
+                })
+            },
+            |conn, digests| {
+                on_backend!(conn, |conn| {
+                    api_keys::table
+                        .inner_join(users::table.left_join(user_details::table))
+                        .filter(api_keys::digest.eq_any(digests))
+                        .select((api_keys::digest, (API_KEY_COLUMNS, user_with_details())))
+                        .load(conn)
+                })
+            },
+        )?;
         found
             .map(|(key, owner)| Ok((key.into_key()?, owner.into_user()?)))
             .transpose()

@@ -17,17 +17,30 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use diesel::QueryResult;
 use domain::InfraError;
 
+use crate::connection::AnyConnection;
+use crate::error::query_error;
+use crate::pool::{DbPool, checkout};
+
 /// How many batches may run at once, each on its leader's own pooled
-/// connection. One: measured on the 2-core benchmark machine (Postgres
-/// beside the service, users/me at 64 connections, rounds in turn), one
-/// batch at a time served 37.2k requests/s, two 31.0k, four 24.9k — every
-/// query in flight is one more Postgres backend to wake, and the batch
-/// grows with the load instead (README, Performance).
-pub(crate) const MAX_LEADERS: usize = 1;
+/// connection. Measured on the 2-core benchmark machine (Postgres beside
+/// the service, users/me at 64 connections, rounds in turn; requests/s):
+///
+/// | at once | one user | 300 users at random |
+/// |---|---:|---:|
+/// | no batching | 35.1k | 25.6k |
+/// | 1 | 37.2k | 35.4k |
+/// | 2 | 39.2k | 36.3k |
+/// | 4 | 24.9k | 20.7k |
+///
+/// Every query in flight is one more Postgres backend to wake on the same
+/// two cores; with two, a batch need not wait for the previous one's round
+/// trip, and the batch grows with the load (README, Performance).
+pub(crate) const MAX_LEADERS: usize = 2;
 
 /// At most this many lookups go into one query.
 pub(crate) const MAX_BATCH: usize = 64;
@@ -169,6 +182,62 @@ impl<K: Eq + Hash + Clone, V: Clone> Batcher<K, V> {
 
     fn lock(&self) -> MutexGuard<'_, Queue<K, V>> {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A lookup by key that is batched on Postgres, where each query is a
+/// round trip, and not on SQLite, where a query is a function call.
+pub(crate) struct Lookups<K, V> {
+    batcher: Batcher<K, V>,
+    /// Whether the pool's connections are Postgres ones, once seen.
+    postgres: OnceLock<bool>,
+}
+
+impl<K, V> Default for Lookups<K, V> {
+    fn default() -> Self {
+        Self {
+            batcher: Batcher::default(),
+            postgres: OnceLock::new(),
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for Lookups<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lookups").finish_non_exhaustive()
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Lookups<K, V> {
+    /// The value of `key`: by `one` on SQLite; on Postgres by `many`, with
+    /// the lookups waiting at the same time ([`Batcher`]), which answers
+    /// each value found with its key.
+    ///
+    /// # Errors
+    /// [`InfraError`] when the store fails.
+    pub(crate) fn find(
+        &self,
+        pool: &DbPool,
+        key: K,
+        one: impl FnOnce(&mut AnyConnection, &K) -> QueryResult<Option<V>>,
+        many: impl Fn(&mut AnyConnection, &[K]) -> QueryResult<Vec<(K, V)>>,
+    ) -> Result<Option<V>, InfraError> {
+        if self.postgres.get() != Some(&true) {
+            let mut conn = checkout(pool)?;
+            if !*self
+                .postgres
+                .get_or_init(|| matches!(&*conn, AnyConnection::Postgresql(_)))
+            {
+                return one(&mut conn, &key).map_err(query_error);
+            }
+        }
+        self.batcher.find(key, |keys| {
+            let mut conn = checkout(pool)?;
+            Ok(many(&mut conn, keys)
+                .map_err(query_error)?
+                .into_iter()
+                .collect())
+        })
     }
 }
 

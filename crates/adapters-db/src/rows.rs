@@ -268,7 +268,7 @@ impl UserWithDetailsRow {
 }
 
 /// An `api_keys` row (all but the digest it is found by).
-#[derive(Debug, Queryable)]
+#[derive(Debug, Clone, Queryable)]
 pub(crate) struct ApiKeyRow {
     pub id: i64,
     pub user_id: i64,

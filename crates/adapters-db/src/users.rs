@@ -10,11 +10,10 @@ use domain::{
     Username,
 };
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::audit::insert_event;
-use crate::batch::Batcher;
+use crate::batch::Lookups;
 use crate::connection::{AnyConnection, on_backend};
 use crate::error::{create_user_error, query_error, update_details_error, update_user_error};
 use crate::pool::{DbPool, checkout};
@@ -54,10 +53,8 @@ macro_rules! page {
 #[derive(Debug, Clone)]
 pub struct DieselUserRepository {
     pool: DbPool,
-    /// Postgres: concurrent lookups by username share one query.
-    lookups: Arc<Batcher<String, UserWithDetailsRow>>,
-    /// Whether the pool's connections are Postgres ones, once seen.
-    postgres: Arc<OnceLock<bool>>,
+    /// Lookups by username, batched on Postgres.
+    lookups: Arc<Lookups<String, UserWithDetailsRow>>,
 }
 
 impl DieselUserRepository {
@@ -66,40 +63,7 @@ impl DieselUserRepository {
         Self {
             pool,
             lookups: Arc::default(),
-            postgres: Arc::default(),
         }
-    }
-
-    /// Whether lookups are batched: on Postgres, where each is a round
-    /// trip (not on SQLite, where a query is a function call).
-    fn batches_lookups(&self) -> Result<bool, InfraError> {
-        if let Some(postgres) = self.postgres.get() {
-            return Ok(*postgres);
-        }
-        let conn = checkout(&self.pool)?;
-        Ok(*self
-            .postgres
-            .get_or_init(|| matches!(&*conn, AnyConnection::Postgresql(_))))
-    }
-
-    /// The users among `usernames`, in one query.
-    fn find_many(
-        &self,
-        usernames: &[String],
-    ) -> Result<HashMap<String, UserWithDetailsRow>, InfraError> {
-        let mut conn = checkout(&self.pool)?;
-        let rows: Vec<UserWithDetailsRow> = on_backend!(&mut *conn, |conn| {
-            users::table
-                .left_join(user_details::table)
-                .filter(users::username.eq_any(usernames))
-                .select(user_with_details())
-                .load(conn)
-        })
-        .map_err(query_error)?;
-        Ok(rows
-            .into_iter()
-            .map(|row| (row.username.clone(), row))
-            .collect())
     }
 }
 
@@ -133,23 +97,35 @@ impl UserRepository for DieselUserRepository {
     /// wait at the same time share one round trip ([`Batcher`]); on
     /// SQLite, where a query is a function call, each runs on its own.
     fn find_by_username(&self, username: &Username) -> Result<Option<User>, InfraError> {
-        let row = if self.batches_lookups()? {
-            self.lookups
-                .find(username.as_ref().to_owned(), |names| self.find_many(names))?
-        } else {
-            let mut conn = checkout(&self.pool)?;
-            // On the backend's own connection, so the statement is cached
-            // by type (see `on_backend`).
-            on_backend!(&mut *conn, |conn| {
-                users::table
-                    .left_join(user_details::table)
-                    .filter(users::username.eq(username.as_ref()))
-                    .select(user_with_details())
-                    .first::<UserWithDetailsRow>(conn)
-            })
-            .optional()
-            .map_err(query_error)?
-        };
+        let row = self.lookups.find(
+            &self.pool,
+            username.as_ref().to_owned(),
+            |conn, username| {
+                // On the backend's own connection, so the statement is
+                // cached by type (see `on_backend`).
+                on_backend!(conn, |conn| {
+                    users::table
+                        .left_join(user_details::table)
+                        .filter(users::username.eq(username))
+                        .select(user_with_details())
+                        .first::<UserWithDetailsRow>(conn)
+                        .optional()
+                })
+            },
+            |conn, usernames| {
+                let rows: Vec<UserWithDetailsRow> = on_backend!(conn, |conn| {
+                    users::table
+                        .left_join(user_details::table)
+                        .filter(users::username.eq_any(usernames))
+                        .select(user_with_details())
+                        .load(conn)
+                })?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| (row.username.clone(), row))
+                    .collect())
+            },
+        )?;
         row.map(UserWithDetailsRow::into_user).transpose()
     }
 

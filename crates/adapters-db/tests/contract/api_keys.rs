@@ -18,6 +18,7 @@ contract!(
     deleting_a_user_deletes_their_keys,
     use_is_written_at_most_once_a_minute_even_by_racing_requests,
     expired_keys_are_pruned,
+    concurrent_lookups_each_find_their_own_key_and_owner,
 );
 
 struct Keys {
@@ -222,4 +223,41 @@ fn expired_keys_are_pruned(db: &TestDb) {
         .map(|key| key.prefix)
         .collect();
     assert_eq!(left, ["live"]);
+}
+
+fn concurrent_lookups_each_find_their_own_key_and_owner(db: &TestDb) {
+    // On Postgres concurrent lookups share queries: each still gets its
+    // own key with its own owner (or none).
+    const THREADS: usize = 8;
+    let k = keys(db);
+    let mut stored = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        let owner = crate::active_user(&k.users, name);
+        stored.push((format!("digest-{name}"), name));
+        k.store(owner.id, &format!("digest-{name}"), NOW + 100);
+    }
+    let found = race(THREADS, |i| {
+        (0..30)
+            .map(|round| {
+                let pick = (i + round) % 4;
+                let digest = stored
+                    .get(pick)
+                    .map_or("digest-nobody".to_owned(), |(digest, _)| digest.clone());
+                let found = k.keys.find(&KeyDigest::new(digest)).unwrap();
+                (
+                    pick,
+                    found.map(|(key, owner)| (key.prefix, owner.username.to_string())),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    for (pick, found) in found.into_iter().flatten() {
+        match stored.get(pick) {
+            Some((digest, owner)) => assert_eq!(
+                found,
+                Some((digest.chars().take(8).collect(), (*owner).to_owned()))
+            ),
+            None => assert_eq!(found, None),
+        }
+    }
 }
