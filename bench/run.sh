@@ -351,7 +351,7 @@ scenario_verify() {
 
 scenario_me() {
     local backend=$1 base=$2 goal=50
-    [[ $backend == sqlite ]] || goal=20
+    [[ $backend == sqlite ]] || goal=25
     pair_ceiling "me-$backend"
     BENCH_METHOD=GET BENCH_BEARER=$ACCESS wrk_run "$WORK/me-$backend.wrk" request.lua \
         "$CONNECTIONS" "$DURATION" 2 "$base/api/auth/users/me"
