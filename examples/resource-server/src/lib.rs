@@ -9,8 +9,9 @@
 //!   made-up kids cannot make it fetch on every request.
 //! - Each key is used with its own `alg` only (never the token's word for
 //!   it), and only the asymmetric algorithms: an HMAC key would be a secret.
-//! - `iss`, `exp` (no leeway), `aud` (when expected) and `type: access` are
-//!   checked; the scope is Zentra's space-separated `scope` claim.
+//! - `iss`, `exp` (no leeway), `aud` (required when expected) and
+//!   `type: access` are checked; the scope is Zentra's space-separated
+//!   `scope` claim.
 //! - Fetching blocks (ureq): it runs on actix's blocking pool, never on an
 //!   async worker, and holds no lock while it waits on the network. A
 //!   cached key costs a read lock and a signature check; an unknown kid
@@ -274,10 +275,16 @@ impl Verifier {
         let mut validation = Validation::new(key.algorithm);
         validation.leeway = 0;
         validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         match &self.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
+            // `set_audience` alone checks `aud` only when a token has one.
+            Some(audience) => {
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+                validation.set_audience(&[audience]);
+            }
+            None => {
+                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+                validation.validate_aud = false;
+            }
         }
         let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
             .map_err(|_| Refusal::Unauthorized)?

@@ -210,3 +210,26 @@ fn a_slow_fetch_holds_up_neither_known_kids_nor_forged_ones() {
     assert!(matches!(verifier.keys.lookup("forged-2"), Lookup::Refused));
     assert_eq!(verifier.keys.fetches(), 2, "no fetch for the forged kid");
 }
+
+#[test]
+fn with_an_audience_expected_a_token_without_aud_is_refused() {
+    let served = Arc::new(Mutex::new(jwks(&["k1"])));
+    let verifier = Verifier::new(
+        cache(&served, Duration::ZERO),
+        "zentra".into(),
+        Some("orders-api".into()),
+    );
+    let key = verifier.keys.fetched("k1").unwrap();
+    let mut addressed = claims("items:read");
+    addressed["aud"] = json!("orders-api");
+    assert!(verifier.decode(&token("k1", &addressed), &key).is_ok());
+    let mut elsewhere = claims("items:read");
+    elsewhere["aud"] = json!("billing-api");
+    for bad in [claims("items:read"), elsewhere] {
+        assert_eq!(
+            verifier.decode(&token("k1", &bad), &key).unwrap_err(),
+            Refusal::Unauthorized,
+            "{bad}"
+        );
+    }
+}
