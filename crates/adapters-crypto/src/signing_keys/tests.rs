@@ -152,21 +152,22 @@ fn an_alg_or_use_that_contradicts_the_key_is_refused() {
 
 #[test]
 fn a_public_part_of_another_key_is_refused() {
-    for algorithm in [
-        JwtAlgorithm::EdDsa,
-        JwtAlgorithm::Es256,
-        JwtAlgorithm::Rs256,
+    for (algorithm, member, said) in [
+        (
+            JwtAlgorithm::EdDsa,
+            "x",
+            "\"x\" is not the public key of \"d\"",
+        ),
+        (JwtAlgorithm::Es256, "x", "not a P-256 key pair"),
+        (JwtAlgorithm::Rs256, "n", "not an RSA key pair"),
     ] {
         let mut jwk = generated(algorithm);
         let other = generated(algorithm);
-        let member = if algorithm == JwtAlgorithm::Rs256 {
-            "n"
-        } else {
-            "x"
-        };
         jwk[member] = other[member].clone();
+        let kid = jwk["kid"].as_str().unwrap().to_owned();
         let message = error(&[jwk]);
-        assert!(message.starts_with("key 1 (kid "), "{message}");
+        let said = format!("key 1 (kid {kid:?}): {said}");
+        assert!(message.starts_with(&said), "{algorithm}: {message}");
     }
 }
 
