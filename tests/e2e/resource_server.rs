@@ -5,7 +5,7 @@
 
 use std::{
     sync::{Arc, Mutex},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -97,7 +97,10 @@ fn the_example_resource_server_verifies_offline_and_guards_by_scope(backend: Bac
     let altered = format!("{}{flipped}{}", &token[..at], &token[at + 1..]);
     assert_eq!(items(&server, Some(&altered)).0, 401);
 
-    // Made-up kids: every one refused, and not one fetch per request.
+    // Made-up kids: every one refused, and not one fetch per request: at
+    // most one when the loop begins and one per cool-down it lasts (timed,
+    // so that a loaded host cannot fail it).
+    let began = Instant::now();
     for forged in 0..20 {
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(format!("forged-{forged}"));
@@ -106,9 +109,11 @@ fn the_example_resource_server_verifies_offline_and_guards_by_scope(backend: Bac
             jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(b"x")).unwrap();
         assert_eq!(items(&server, Some(&forged)).0, 401);
     }
+    let cool_downs = began.elapsed().as_millis() / COOL_DOWN.as_millis();
+    let allowed = 1 + 1 + usize::try_from(cool_downs).unwrap();
     assert!(
-        verifier.keys().fetches() <= 2,
-        "{}",
+        verifier.keys().fetches() <= allowed,
+        "{} fetches, {allowed} allowed",
         verifier.keys().fetches()
     );
 

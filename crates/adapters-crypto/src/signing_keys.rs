@@ -76,8 +76,9 @@ impl SigningKeys {
     ///
     /// # Errors
     /// Not JSON, no key, a key that is not a private Ed25519, P-256 or RSA
-    /// (2048 bits or more) key, a member that contradicts the key (`alg`,
-    /// `use`, a public part of another key), or two keys with one `kid`.
+    /// (2048 to 4096 bits) key, a member that contradicts the key (`alg`,
+    /// `use`, a public part of another key), a key whose signature does not
+    /// verify with its public key, or two keys with one `kid`.
     pub fn parse(text: &str) -> Result<Self, KeySetError> {
         let value: Value = serde_json::from_str(text)
             .map_err(|error| KeySetError::new(format!("not JSON: {error}")))?;
@@ -268,6 +269,7 @@ impl SigningKey {
             .map_err(|error| format!("not a usable key: {error}"))?;
         let decoding =
             DecodingKey::from_jwk(&public).map_err(|error| format!("not a usable key: {error}"))?;
+        round_trips(&encoding, &decoding, jwt_algorithm)?;
         let kid = match text(jwk, "kid")? {
             Some("") => return Err("\"kid\" is empty".into()),
             Some(kid) => kid.to_owned(),
@@ -284,6 +286,26 @@ impl SigningKey {
             decoding,
             public,
         })
+    }
+}
+
+/// Signs a probe with `encoding` and verifies it with `decoding`, the very
+/// keys tokens will use: whatever the checks above miss (a key the
+/// verifier refuses, a public key that is not the private one's), a key
+/// that cannot verify its own signature stops the start, not every token.
+fn round_trips(
+    encoding: &EncodingKey,
+    decoding: &DecodingKey,
+    algorithm: jsonwebtoken::Algorithm,
+) -> Result<(), String> {
+    use jsonwebtoken::crypto::{sign, verify};
+    const PROBE: &[u8] = b"zentra signing key probe";
+    let signature =
+        sign(PROBE, encoding, algorithm).map_err(|error| format!("cannot sign: {error}"))?;
+    match verify(&signature, PROBE, decoding, algorithm) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err("its tokens would not verify with its own public key".into()),
+        Err(error) => Err(format!("its tokens would not verify: {error}")),
     }
 }
 
@@ -351,6 +373,14 @@ fn rsa_der(jwk: &Map<String, Value>) -> Result<Vec<u8>, String> {
     if bits < MIN_RSA_BITS {
         return Err(format!(
             "a {bits}-bit modulus; RS256 keys need {MIN_RSA_BITS} bits or more"
+        ));
+    }
+    // jsonwebtoken verifies with `RsaPublicKey::new`, which refuses larger
+    // moduli: such a key would sign tokens that no one here could verify.
+    if bits > rsa::RsaPublicKey::MAX_SIZE {
+        return Err(format!(
+            "a {bits}-bit modulus; RS256 keys are verified up to {} bits",
+            rsa::RsaPublicKey::MAX_SIZE
         ));
     }
     key.to_pkcs1_der()

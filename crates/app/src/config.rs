@@ -465,6 +465,9 @@ impl Settings {
             ));
         }
         let public_url = public_url(&variables.server)?;
+        if !auth.algorithm.is_hmac() && environment != Environment::Local {
+            discovery_warnings(auth, public_url.as_deref(), &mut warnings);
+        }
 
         let auth = &variables.auth;
         let scopes = ScopeCatalogue::new(&auth.scopes, auth.default_scopes.clone())
@@ -650,6 +653,28 @@ fn access_keys(
     }
     auth.signing_keys = Some(keys.clone());
     Ok(AccessKeys::Signing(keys))
+}
+
+/// Under an asymmetric algorithm others discover the service (docs/api.md
+/// §12): RFC 8414 §2 wants `issuer` to be the https URL the metadata is
+/// served from, and strict clients refuse another; unset, the metadata's
+/// URLs are the bound address, wrong behind a proxy.
+fn discovery_warnings(auth: &AuthSettings, public_url: Option<&str>, warnings: &mut Vec<String>) {
+    let algorithm = auth.algorithm;
+    if !(auth.issuer.starts_with("https://") || auth.issuer.starts_with("http://")) {
+        warnings.push(format!(
+            "{} is {:?}, not a URL: under {}={algorithm}, RFC 8414 wants the issuer to be the https URL discovery is served from (strict clients refuse another)",
+            name_of("auth.issuer"),
+            auth.issuer,
+            name_of("auth.algorithm"),
+        ));
+    }
+    if public_url.is_none() {
+        warnings.push(format!(
+            "{} is not set: the discovery metadata and its jwks_uri name the bound address over http://, wrong behind a proxy",
+            name_of("server.public_url"),
+        ));
+    }
 }
 
 /// The key set in `AUTH__SIGNING_KEYS_FILE`, if it names a file.

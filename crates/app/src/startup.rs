@@ -272,3 +272,28 @@ impl Application {
         self.server.await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access_keys(vars: &[(&str, &str)]) -> AccessKeys {
+        let vars = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        Settings::from_vars(vars).unwrap().jwt.access_keys
+    }
+
+    #[test]
+    fn the_jwks_is_empty_under_hs_star_and_holds_the_public_keys_otherwise() {
+        for algorithm in ["HS256", "HS512"] {
+            let keys = access_keys(&[("AUTH__ALGORITHM", algorithm)]);
+            assert_eq!(public_jwks(&keys), serde_json::json!({ "keys": [] }));
+        }
+        let keys = access_keys(&[("AUTH__ALGORITHM", "EdDSA")]);
+        let AccessKeys::Signing(set) = &keys else {
+            panic!("{keys:?}")
+        };
+        let jwks = public_jwks(&keys);
+        assert_eq!(jwks, set.public_jwks());
+        assert_eq!(jwks["keys"][0]["kid"], set.kids().next().unwrap());
+    }
+}

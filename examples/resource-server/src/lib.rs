@@ -9,10 +9,13 @@
 //!   made-up kids cannot make it fetch on every request.
 //! - Each key is used with its own `alg` only (never the token's word for
 //!   it), and only the asymmetric algorithms: an HMAC key would be a secret.
-//! - `iss`, `exp` (no leeway), `aud` (when expected) and `type: access` are
-//!   checked; the scope is Zentra's space-separated `scope` claim.
+//! - `iss`, `exp` (no leeway), `aud` (required when expected) and
+//!   `type: access` are checked; the scope is Zentra's space-separated
+//!   `scope` claim.
 //! - Fetching blocks (ureq): it runs on actix's blocking pool, never on an
-//!   async worker; a cached key costs a lock and a signature check.
+//!   async worker, and holds no lock while it waits on the network. A
+//!   cached key costs a read lock and a signature check; an unknown kid
+//!   within the cool-down is refused at once, with no task spawned.
 
 use std::{
     collections::HashMap,
@@ -118,34 +121,65 @@ impl JwksCache {
         self.fetches.load(Ordering::Relaxed)
     }
 
-    /// The key `kid` if it is cached and fresh: never blocks on the network.
-    fn cached(&self, kid: &str) -> Option<Key> {
+    /// What the cache says about `kid` at once, under the read lock (held
+    /// for a map look-up only: no fetch ever holds a lock).
+    fn lookup(&self, kid: &str) -> Lookup {
         let cached = self.cached.read().unwrap_or_else(|e| e.into_inner());
-        let fresh = cached.fetched_at.is_some_and(|at| at.elapsed() < MAX_AGE);
-        fresh.then(|| cached.keys.get(kid).cloned()).flatten()
-    }
-
-    /// The key `kid`, fetching the JWKS first if it is stale or lacks
-    /// `kid` and the cool-down has passed. Blocking.
-    fn fetched(&self, kid: &str) -> Option<Key> {
-        let mut cached = self.cached.write().unwrap_or_else(|e| e.into_inner());
         let fresh = cached.fetched_at.is_some_and(|at| at.elapsed() < MAX_AGE);
         let cooling = cached
             .tried_at
             .is_some_and(|at| at.elapsed() < self.cool_down);
-        let held = fresh && cached.keys.contains_key(kid);
-        if !held && !cooling {
-            cached.tried_at = Some(Instant::now());
-            self.fetches.fetch_add(1, Ordering::Relaxed);
-            // A failed fetch keeps the keys we have: Zentra being down for
-            // a moment must not refuse tokens we can still check.
-            if let Ok(keys) = (self.fetch)().and_then(|text| parse_jwks(&text)) {
-                cached.keys = keys;
-                cached.fetched_at = Some(Instant::now());
+        match cached.keys.get(kid) {
+            // Within the cool-down, a stale key still serves: a fetch is
+            // under way or has just failed, and Zentra being down for a
+            // moment must not refuse tokens we can still check.
+            Some(key) if fresh || cooling => Lookup::Held(key.clone()),
+            None if cooling => Lookup::Refused,
+            _ => Lookup::Fetch,
+        }
+    }
+
+    /// The key `kid`, fetching the JWKS first if it is stale or lacks
+    /// `kid` and the cool-down has passed. Blocking, but never while
+    /// holding the lock: the fetch is claimed (`tried_at`) under the write
+    /// lock, made without it, and its keys swapped in under it again.
+    fn fetched(&self, kid: &str) -> Option<Key> {
+        let started = {
+            let mut cached = self.cached.write().unwrap_or_else(|e| e.into_inner());
+            let fresh = cached.fetched_at.is_some_and(|at| at.elapsed() < MAX_AGE);
+            let cooling = cached
+                .tried_at
+                .is_some_and(|at| at.elapsed() < self.cool_down);
+            if (fresh && cached.keys.contains_key(kid)) || cooling {
+                return cached.keys.get(kid).cloned();
             }
+            let now = Instant::now();
+            cached.tried_at = Some(now);
+            now
+        };
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let fetched = (self.fetch)().and_then(|text| parse_jwks(&text));
+        let mut cached = self.cached.write().unwrap_or_else(|e| e.into_inner());
+        // A failed fetch keeps the keys we have; so does a fetch overtaken
+        // by a later one that has already swapped its keys in.
+        if let Ok(keys) = fetched
+            && cached.fetched_at.is_none_or(|at| at < started)
+        {
+            cached.keys = keys;
+            cached.fetched_at = Some(Instant::now());
         }
         cached.keys.get(kid).cloned()
     }
+}
+
+/// What [`JwksCache::lookup`] finds, without blocking.
+enum Lookup {
+    /// A key to check the token with.
+    Held(Key),
+    /// An unknown kid within the cool-down: 401 at once, no fetch.
+    Refused,
+    /// Worth a fetch (on the blocking pool).
+    Fetch,
 }
 
 /// The usable keys of a JWK Set: each with a kid and an asymmetric `alg`.
@@ -241,10 +275,16 @@ impl Verifier {
         let mut validation = Validation::new(key.algorithm);
         validation.leeway = 0;
         validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         match &self.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
+            // `set_audience` alone checks `aud` only when a token has one.
+            Some(audience) => {
+                validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+                validation.set_audience(&[audience]);
+            }
+            None => {
+                validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+                validation.validate_aud = false;
+            }
         }
         let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
             .map_err(|_| Refusal::Unauthorized)?
@@ -272,9 +312,10 @@ impl Verifier {
             .ok()
             .and_then(|header| header.kid)
             .ok_or(Refusal::Unauthorized)?;
-        let key = match self.keys.cached(&kid) {
-            Some(key) => key,
-            None => {
+        let key = match self.keys.lookup(&kid) {
+            Lookup::Held(key) => key,
+            Lookup::Refused => return Err(Refusal::Unauthorized),
+            Lookup::Fetch => {
                 let verifier = Arc::clone(self);
                 web::block(move || verifier.keys.fetched(&kid))
                     .await

@@ -1,4 +1,4 @@
-use std::sync::Mutex;
+use std::sync::{Mutex, mpsc};
 
 use jsonwebtoken::{EncodingKey, Header};
 
@@ -55,7 +55,11 @@ fn unknown_kids_cause_one_fetch_per_cool_down_not_one_per_request() {
         assert!(keys.fetched(&format!("forged-{forged}")).is_none());
     }
     assert_eq!(keys.fetches(), 1);
-    assert!(keys.cached("k1").is_some(), "the known key stays cached");
+    assert!(
+        matches!(keys.lookup("k1"), Lookup::Held(_)),
+        "the known key stays cached"
+    );
+    assert!(matches!(keys.lookup("forged-0"), Lookup::Refused));
 }
 
 #[test]
@@ -67,7 +71,7 @@ fn a_kid_published_since_is_fetched_once_the_cool_down_has_passed() {
     assert!(keys.fetched("new").is_none(), "within the cool-down");
     std::thread::sleep(Duration::from_millis(60));
     assert!(keys.fetched("new").is_some());
-    assert!(keys.cached("old").is_some());
+    assert!(matches!(keys.lookup("old"), Lookup::Held(_)));
     assert_eq!(keys.fetches(), 2);
 }
 
@@ -144,4 +148,88 @@ fn a_token_is_checked_with_its_keys_algorithm_issuer_type_and_scope() {
         verifier.decode(&confused, &key).unwrap_err(),
         Refusal::Unauthorized
     );
+}
+
+/// The answer of `authorize` to a token with `kid` (and the right claims).
+fn answer(verifier: &Arc<Verifier>, kid: &str) -> Result<Claims, Refusal> {
+    let request = actix_web::test::TestRequest::default()
+        .insert_header((
+            AUTHORIZATION,
+            format!("Bearer {}", token(kid, &claims("items:read"))),
+        ))
+        .to_http_request();
+    actix_web::rt::System::new().block_on(verifier.authorize(&request, ITEMS_SCOPE))
+}
+
+#[test]
+fn a_slow_fetch_holds_up_neither_known_kids_nor_forged_ones() {
+    let (started_tx, started) = mpsc::channel();
+    let (release, released) = mpsc::channel::<()>();
+    let released = Mutex::new(released);
+    let calls = AtomicUsize::new(0);
+    let keys = JwksCache::new(
+        move || {
+            // The first fetch answers at once, the next one when released.
+            if calls.fetch_add(1, Ordering::SeqCst) > 0 {
+                started_tx.send(()).unwrap();
+                let _ = released.lock().unwrap().recv();
+            }
+            Ok(jwks(&["k1"]))
+        },
+        Duration::from_secs(3600),
+    );
+    let verifier = Arc::new(Verifier::new(keys, "zentra".into(), None));
+    assert!(verifier.keys.fetched("k1").is_some());
+    // As if the cool-down had passed: the next unknown kid fetches.
+    verifier.keys.cached.write().unwrap().tried_at = None;
+    let fetching = {
+        let verifier = Arc::clone(&verifier);
+        std::thread::spawn(move || verifier.keys.fetched("k2"))
+    };
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
+
+    // While that fetch waits on the network:
+    let (answers_tx, answers) = mpsc::channel();
+    {
+        let verifier = Arc::clone(&verifier);
+        std::thread::spawn(move || {
+            let known = answer(&verifier, "k1");
+            let forged = answer(&verifier, "forged");
+            let _ = answers_tx.send((known, forged));
+        });
+    }
+    let answered = answers.recv_timeout(Duration::from_secs(5));
+    release.send(()).unwrap();
+    assert!(fetching.join().unwrap().is_none());
+
+    let (known, forged) = answered.expect("answered while the fetch was under way");
+    assert_eq!(known.unwrap().sub, "agent47");
+    assert_eq!(forged.unwrap_err(), Refusal::Unauthorized);
+    // Within the cool-down the fetch began, a forged kid is refused with
+    // no task spawned (and so no fetch).
+    assert!(matches!(verifier.keys.lookup("forged-2"), Lookup::Refused));
+    assert_eq!(verifier.keys.fetches(), 2, "no fetch for the forged kid");
+}
+
+#[test]
+fn with_an_audience_expected_a_token_without_aud_is_refused() {
+    let served = Arc::new(Mutex::new(jwks(&["k1"])));
+    let verifier = Verifier::new(
+        cache(&served, Duration::ZERO),
+        "zentra".into(),
+        Some("orders-api".into()),
+    );
+    let key = verifier.keys.fetched("k1").unwrap();
+    let mut addressed = claims("items:read");
+    addressed["aud"] = json!("orders-api");
+    assert!(verifier.decode(&token("k1", &addressed), &key).is_ok());
+    let mut elsewhere = claims("items:read");
+    elsewhere["aud"] = json!("billing-api");
+    for bad in [claims("items:read"), elsewhere] {
+        assert_eq!(
+            verifier.decode(&token("k1", &bad), &key).unwrap_err(),
+            Refusal::Unauthorized,
+            "{bad}"
+        );
+    }
 }

@@ -420,6 +420,17 @@ fn signed_tokens_are_remembered_once_verified() {
     }
 }
 
+/// The first bytes of a base64url member as a derived `Debug` shows bytes:
+/// `12, 34, …` (without the brackets, to match inside a longer list).
+fn decimal_bytes(base64url: &str) -> String {
+    let bytes = URL_SAFE_NO_PAD.decode(base64url).unwrap();
+    let shown = format!("{:?}", &bytes[..8]);
+    shown
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned()
+}
+
 #[test]
 fn no_private_member_shows_in_debug_output() {
     for algorithm in ALGORITHMS {
@@ -431,6 +442,12 @@ fn no_private_member_shows_in_debug_output() {
             for member in ["d", "p", "q", "dp", "dq", "qi"] {
                 if let Some(private) = jwk[member].as_str() {
                     assert!(!shown.contains(private), "{member} in {shown}");
+                    // A derived Debug shows the DER as decimal bytes.
+                    let decimal = decimal_bytes(private);
+                    assert!(
+                        !shown.contains(&decimal),
+                        "{member} as {decimal} in {shown}"
+                    );
                 }
             }
             assert!(shown.contains(&kid(jwk)), "{shown}");

@@ -152,21 +152,22 @@ fn an_alg_or_use_that_contradicts_the_key_is_refused() {
 
 #[test]
 fn a_public_part_of_another_key_is_refused() {
-    for algorithm in [
-        JwtAlgorithm::EdDsa,
-        JwtAlgorithm::Es256,
-        JwtAlgorithm::Rs256,
+    for (algorithm, member, said) in [
+        (
+            JwtAlgorithm::EdDsa,
+            "x",
+            "\"x\" is not the public key of \"d\"",
+        ),
+        (JwtAlgorithm::Es256, "x", "not a P-256 key pair"),
+        (JwtAlgorithm::Rs256, "n", "not an RSA key pair"),
     ] {
         let mut jwk = generated(algorithm);
         let other = generated(algorithm);
-        let member = if algorithm == JwtAlgorithm::Rs256 {
-            "n"
-        } else {
-            "x"
-        };
         jwk[member] = other[member].clone();
+        let kid = jwk["kid"].as_str().unwrap().to_owned();
         let message = error(&[jwk]);
-        assert!(message.starts_with("key 1 (kid "), "{message}");
+        let said = format!("key 1 (kid {kid:?}): {said}");
+        assert!(message.starts_with(&said), "{algorithm}: {message}");
     }
 }
 
@@ -230,5 +231,57 @@ fn debug_shows_kids_and_algorithms_only() {
     assert_eq!(
         shown,
         format!("[({:?}, \"RS256\")]", jwk["kid"].as_str().unwrap())
+    );
+}
+
+/// An RSA private JWK of 4104 bits (made for this test with Python's
+/// `cryptography`): past what jsonwebtoken's verifier takes.
+const RSA_4104: &str = include_str!("rsa_4104.json");
+
+#[test]
+fn an_rsa_key_above_4096_bits_is_refused_at_load() {
+    let jwk: Value = serde_json::from_str(RSA_4104).unwrap();
+    let message = error(&[jwk]);
+    assert!(
+        message.contains("a 4104-bit modulus; RS256 keys are verified up to 4096 bits"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_key_whose_signature_its_public_key_cannot_verify_is_refused() {
+    // The 4104-bit key as the size check would let it through: it signs,
+    // and the verifier refuses its public key.
+    let big = {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        let jwk: Value = serde_json::from_str(RSA_4104).unwrap();
+        let number = |name: &str| {
+            rsa::BigUint::from_bytes_be(&member(jwk.as_object().unwrap(), name).unwrap())
+        };
+        let key = rsa::RsaPrivateKey::from_components(
+            number("n"),
+            number("e"),
+            number("d"),
+            vec![number("p"), number("q")],
+        )
+        .unwrap();
+        EncodingKey::from_rsa_der(key.to_pkcs1_der().unwrap().as_bytes())
+    };
+    let rs256 = jsonwebtoken::Algorithm::RS256;
+    let public = Jwk::from_encoding_key(&big, rs256).unwrap();
+    let message = round_trips(&big, &DecodingKey::from_jwk(&public).unwrap(), rs256).unwrap_err();
+    assert_eq!(
+        message,
+        "its tokens would not verify with its own public key"
+    );
+
+    // A decoding key of another key pair.
+    let ed = |jwk: &Value| SigningKey::from_private_jwk(jwk).unwrap();
+    let (one, other) = (ed(&generated(JwtAlgorithm::EdDsa)), ed(&rfc8037()));
+    let eddsa = jsonwebtoken::Algorithm::EdDSA;
+    assert!(round_trips(&one.encoding, &one.decoding, eddsa).is_ok());
+    assert_eq!(
+        round_trips(&one.encoding, &other.decoding, eddsa).unwrap_err(),
+        "its tokens would not verify with its own public key"
     );
 }

@@ -1,3 +1,5 @@
+use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
+
 use super::*;
 
 const KEY_32: &str = "0123456789abcdef0123456789abcdef";
@@ -414,6 +416,10 @@ fn jwk_set(keys: &[&serde_json::Value]) -> String {
 
 const PRODUCTION: (&str, &str) = ("ENVIRONMENT", "production");
 const REFRESH: (&str, &str) = ("AUTH__SECRET_REFRESH_KEY", KEY_32);
+const DISCOVERED_AT: [(&str, &str); 2] = [
+    ("AUTH__ISSUER", "https://auth.example.com"),
+    ("SERVER__PUBLIC_URL", "https://auth.example.com"),
+];
 
 #[test]
 fn an_asymmetric_algorithm_signs_with_the_key_set_and_needs_no_access_secret() {
@@ -422,6 +428,8 @@ fn an_asymmetric_algorithm_signs_with_the_key_set_and_needs_no_access_secret() {
     let s = settings(&[
         PRODUCTION,
         REFRESH,
+        DISCOVERED_AT[0],
+        DISCOVERED_AT[1],
         ("AUTH__ALGORITHM", "EdDSA"),
         ("AUTH__SIGNING_KEYS", &set),
     ])
@@ -561,7 +569,14 @@ fn check_config_shows_signing_keys_by_their_kids_only() {
         !described.contains(jwk["d"].as_str().unwrap()),
         "{described}"
     );
-    assert!(!format!("{s:?}").contains(jwk["d"].as_str().unwrap()));
+    let shown = format!("{s:?}");
+    assert!(!shown.contains(jwk["d"].as_str().unwrap()), "{shown}");
+    // A derived Debug would show the key's DER as decimal bytes.
+    let d = URL_SAFE_NO_PAD.decode(jwk["d"].as_str().unwrap()).unwrap();
+    let decimal = format!("{:?}", &d[..8]);
+    let decimal = decimal.trim_start_matches('[').trim_end_matches(']');
+    assert!(!shown.contains(decimal), "{decimal} in {shown}");
+    assert!(!described.contains(decimal), "{decimal} in {described}");
 }
 
 #[test]
@@ -583,4 +598,44 @@ fn the_public_url_is_an_http_url_kept_without_its_trailing_slash() {
             "{bad}"
         );
     }
+}
+
+#[test]
+fn outside_local_an_asymmetric_algorithm_warns_of_an_issuer_or_public_url_discovery_cannot_use() {
+    let jwk = new_jwk(JwtAlgorithm::EdDsa);
+    let set = jwk_set(&[&jwk]);
+    let base = [
+        PRODUCTION,
+        REFRESH,
+        ("AUTH__ALGORITHM", "EdDSA"),
+        ("AUTH__SIGNING_KEYS", set.as_str()),
+    ];
+    let warnings = |extra: &[(&str, &str)]| {
+        let vars: Vec<_> = base.iter().chain(extra).copied().collect();
+        settings(&vars).unwrap().warnings
+    };
+    let both = warnings(&[]);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert!(
+        both[0].starts_with("AUTH__ISSUER is \"zentra\", not a URL"),
+        "{both:?}"
+    );
+    assert!(both[0].contains("RFC 8414"), "{both:?}");
+    assert!(
+        both[1].starts_with("SERVER__PUBLIC_URL is not set"),
+        "{both:?}"
+    );
+    assert_eq!(warnings(&[DISCOVERED_AT[1]]), both[..1], "the issuer alone");
+    assert_eq!(warnings(&[DISCOVERED_AT[0]]), both[1..], "the URL alone");
+    assert!(warnings(&DISCOVERED_AT).is_empty());
+    // Neither in local nor under HS*: nothing is discovered there.
+    let local = settings(&[
+        REFRESH,
+        ("AUTH__ALGORITHM", "EdDSA"),
+        ("AUTH__SIGNING_KEYS", &set),
+    ])
+    .unwrap();
+    assert!(local.warnings.is_empty(), "{:?}", local.warnings);
+    let hs = settings(&[PRODUCTION, REFRESH, ("AUTH__SECRET_ACCESS_KEY", KEY_64)]).unwrap();
+    assert!(hs.warnings.is_empty(), "{:?}", hs.warnings);
 }

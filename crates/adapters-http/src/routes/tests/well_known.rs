@@ -12,8 +12,10 @@ fn with_http(http: HttpSettings) -> TestApp {
     }
 }
 
+/// What the route serves by default; that HS* gives it no key is the app's
+/// mapping (`startup::public_jwks`, and `tests/e2e/signing.rs`).
 #[actix_web::test]
-async fn under_hs256_the_jwks_is_empty_and_cacheable_for_five_minutes() {
+async fn by_default_the_jwks_is_empty_and_cacheable_for_five_minutes() {
     let app = app(MockUserRepository::new()).await;
     let (status, headers, json) =
         send(&app, TestRequest::get().uri("/.well-known/jwks.json")).await;
