@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use diesel::QueryResult;
@@ -157,7 +158,16 @@ impl<K: Eq + Hash + Clone, V: Clone> Batcher<K, V> {
                 keys.push(waiter.key.clone());
             }
         }
-        let found = run(&keys);
+        // A panic in `run` must not leave the others asleep for ever (their
+        // lane threads would never come back): they get an error, the lead
+        // passes on, and then the panic goes on up this thread.
+        let (found, panicked) = match panic::catch_unwind(AssertUnwindSafe(|| run(&keys))) {
+            Ok(found) => (found, None),
+            Err(panicked) => (
+                Err(InfraError::unexpected("the batched lookup panicked")),
+                Some(panicked),
+            ),
+        };
         let failure = found
             .as_ref()
             .err()
@@ -177,6 +187,9 @@ impl<K: Eq + Hash + Clone, V: Clone> Batcher<K, V> {
             queue.waiting.remove(0).wake(Signal::Lead);
         }
         drop(queue);
+        if let Some(panicked) = panicked {
+            panic::resume_unwind(panicked);
+        }
         found.map(|mut values| values.remove(&key))
     }
 
@@ -300,6 +313,32 @@ mod tests {
             queries < (THREADS * ROUNDS) as usize / 2,
             "{queries} queries for {} lookups",
             THREADS * ROUNDS
+        );
+    }
+
+    #[test]
+    fn a_panicking_batch_gives_its_lead_back_and_lookups_go_on() {
+        // On a thread of its own, so that a lookup left asleep fails the
+        // test instead of hanging it.
+        let (sent, answered) = std::sync::mpsc::channel();
+        thread::spawn(move || {
+            let batcher = Batcher::default();
+            // More panics than leaders: a leader lost to each would leave
+            // none, and every later lookup would sleep for ever.
+            for key in 0..=MAX_LEADERS as u32 {
+                let found = panic::catch_unwind(AssertUnwindSafe(|| {
+                    batcher.find(key, |_| -> Result<HashMap<u32, u32>, InfraError> {
+                        panic!("a bug in the query")
+                    })
+                }));
+                assert!(found.is_err(), "the panic reaches its caller");
+            }
+            let _ = sent.send(batcher.find(3, |keys| Ok(squares(keys))).unwrap());
+        });
+        assert_eq!(
+            answered.recv_timeout(Duration::from_secs(10)),
+            Ok(Some(9)),
+            "lookups after the panics are answered"
         );
     }
 
