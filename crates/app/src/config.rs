@@ -444,6 +444,17 @@ impl Settings {
                 ),
             ));
         }
+        // A pair answered again within the grace carries the access token
+        // of the rotation: it must still be alive by the end of the grace.
+        if auth.refresh_reuse_grace_secs >= u64::from(auth.access_token_expire_mins) * 60 {
+            return Err(ConfigError::at(
+                "auth.refresh_reuse_grace_secs",
+                format!(
+                    "must be shorter than the access lifetime ({} minutes)",
+                    name_of("auth.access_token_expire_mins")
+                ),
+            ));
+        }
         if auth.issuer.is_empty() {
             return Err(ConfigError::at("auth.issuer", "must not be empty"));
         }

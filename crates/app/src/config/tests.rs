@@ -66,6 +66,17 @@ fn the_refresh_reuse_grace_is_read_and_bounded() {
             "{bad}"
         );
     }
+    // The access token answered again must outlive the grace.
+    let short = [
+        ("AUTH__ACCESS_TOKEN_EXPIRE_MINS", "1"),
+        ("AUTH__REFRESH_REUSE_GRACE_SECS", "60"),
+    ];
+    assert_eq!(error_variable(&short), "AUTH__REFRESH_REUSE_GRACE_SECS");
+    let fits = [
+        ("AUTH__ACCESS_TOKEN_EXPIRE_MINS", "1"),
+        ("AUTH__REFRESH_REUSE_GRACE_SECS", "59"),
+    ];
+    assert_eq!(settings(&fits).unwrap().refresh_reuse_grace_secs, 59);
 }
 
 #[test]
