@@ -251,6 +251,24 @@ impl Mocks {
     }
 }
 
+/// A refresh with `rt` of agent47's family `fam-1`, whose session was
+/// granted `session` at login, by a user (id 7) now granted `grants`; no
+/// token signing expected yet.
+fn refresh_of_fam_1(session: &'static str, grants: &str) -> Mocks {
+    let mut ports = Mocks::default();
+    ports.token_decodes(
+        "rt",
+        Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))),
+    );
+    ports.user_exists(user_granted("agent47", true, grants));
+    ports
+        .sessions
+        .expect_scopes()
+        .withf(|family, owner| family == "fam-1" && *owner == 7)
+        .returning(move |_, _| Ok(Some(scopes(session))));
+    ports
+}
+
 /// The catalogue of these tests: the built-ins and the operator's
 /// `items:read items:write`; a new user is granted `me`.
 fn catalogue() -> ScopeCatalogue {

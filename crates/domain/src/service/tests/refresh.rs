@@ -135,18 +135,7 @@ fn an_inactive_user_can_refresh() {
 const GRACE: u64 = 10;
 
 fn refreshing_under_grace() -> Mocks {
-    let mut ports = Mocks::default();
-    ports.token_decodes(
-        "rt",
-        Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))),
-    );
-    ports.user_exists(user("agent47", true));
-    ports
-        .sessions
-        .expect_scopes()
-        .withf(|family, owner| family == "fam-1" && *owner == 7)
-        .returning(|_, _| Ok(Some(scopes("me items:read"))));
-    ports
+    refresh_of_fam_1("me items:read", "me")
 }
 
 #[test]

@@ -93,21 +93,10 @@ fn an_unknown_scope_is_refused_before_anything_is_counted() {
     ));
 }
 
-/// A refresh of agent47's family `fam-1`, whose session was granted
-/// `session` at login, by a user now granted `grants`.
+/// [`refresh_of_fam_1`], with tokens signed as `tokens_are_issued` does.
 fn refreshing(session: &'static str, grants: &str) -> Mocks {
-    let mut ports = Mocks::default();
-    ports.token_decodes(
-        "rt",
-        Ok(claims(TokenKind::Refresh, "agent47", Some("fam-1"))),
-    );
-    ports.user_exists(user_granted("agent47", true, grants));
+    let mut ports = refresh_of_fam_1(session, grants);
     ports.tokens_are_issued();
-    ports
-        .sessions
-        .expect_scopes()
-        .withf(|family, owner| family == "fam-1" && *owner == 7)
-        .returning(move |_, _| Ok(Some(scopes(session))));
     ports
 }
 
