@@ -145,7 +145,7 @@ fn a_login_and_users_me_are_counted_by_route_pattern(backend: Backend) {
         .is_some(),
         "{text}"
     );
-    for lane in ["database", "hashing"] {
+    for lane in ["database", "hashing", "lookup"] {
         assert!(
             value(&samples, "zentra_lane_queued_calls", &[("lane", lane)]).is_some(),
             "{text}"
@@ -200,6 +200,61 @@ fn a_token_guards_the_scrape(backend: Backend) {
     );
 }
 
+/// The lookup lane (README, Performance): on Postgres `users/me` with a
+/// bearer token runs on `DB__LOOKUP_THREADS` threads that share queries and
+/// hold a connection only while leading one, two at most (the contract
+/// suite's `many_concurrent_lookups_hold_no_more_connections_than_promised`),
+/// so the pool grows by two, not by the threads, and answers a storm of
+/// lookups from 24 threads on the database lane's one connection and those
+/// two. SQLite has no such lane.
+fn bearer_lookups_share_a_few_connections(backend: Backend) {
+    if !parser_available() {
+        return;
+    }
+    let Some((app, _db)) = TestApp::spawn_with(
+        backend,
+        &[("DB__POOL_SIZE", "1"), ("DB__LOOKUP_THREADS", "24")],
+    ) else {
+        return;
+    };
+    let hashing = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let lookup_connections = match backend {
+        Backend::Postgres => 2,
+        Backend::Sqlite => 0,
+    };
+    let (access, _) = app.signed_in("agent47");
+    std::thread::scope(|scope| {
+        for _ in 0..32 {
+            scope.spawn(|| {
+                for _ in 0..25 {
+                    let reply = app.get("/api/auth/users/me", Some(&access));
+                    assert_eq!(reply.status, 200, "{}", reply.body);
+                }
+            });
+        }
+    });
+    let (_, _, text) = scrape(&app, None);
+    let samples = parse(&text);
+    assert_eq!(
+        value(&samples, "zentra_db_pool_connections_max", &[]),
+        Some((1 + hashing + lookup_connections) as f64),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "zentra_http_requests_total",
+            &[
+                ("route", "/api/auth/users/me"),
+                ("method", "GET"),
+                ("status", "200")
+            ]
+        ),
+        Some(800.0),
+        "{text}"
+    );
+}
+
 fn disabled_metrics_are_a_404(backend: Backend) {
     let Some((app, _db)) = TestApp::spawn_with(backend, &[("METRICS__ENABLED", "false")]) else {
         return;
@@ -213,5 +268,6 @@ fn disabled_metrics_are_a_404(backend: Backend) {
 crate::on_both_backends!(
     a_login_and_users_me_are_counted_by_route_pattern,
     a_token_guards_the_scrape,
+    bearer_lookups_share_a_few_connections,
     disabled_metrics_are_a_404,
 );

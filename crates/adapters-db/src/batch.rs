@@ -204,6 +204,10 @@ pub(crate) struct Lookups<K, V> {
     batcher: Batcher<K, V>,
     /// Whether the pool's connections are Postgres ones, once seen.
     postgres: OnceLock<bool>,
+    /// Held by the one caller that looks (the others wait for its answer):
+    /// the many threads of a lookup lane, started together, must not each
+    /// check a connection out to see the backend.
+    learning: Mutex<()>,
 }
 
 impl<K, V> Default for Lookups<K, V> {
@@ -211,6 +215,7 @@ impl<K, V> Default for Lookups<K, V> {
         Self {
             batcher: Batcher::default(),
             postgres: OnceLock::new(),
+            learning: Mutex::new(()),
         }
     }
 }
@@ -235,14 +240,9 @@ impl<K: Eq + Hash + Clone, V: Clone> Lookups<K, V> {
         one: impl FnOnce(&mut AnyConnection, &K) -> QueryResult<Option<V>>,
         many: impl Fn(&mut AnyConnection, &[K]) -> QueryResult<Vec<(K, V)>>,
     ) -> Result<Option<V>, InfraError> {
-        if self.postgres.get() != Some(&true) {
+        if !self.is_postgres(pool)? {
             let mut conn = checkout(pool)?;
-            if !*self
-                .postgres
-                .get_or_init(|| matches!(&*conn, AnyConnection::Postgresql(_)))
-            {
-                return one(&mut conn, &key).map_err(query_error);
-            }
+            return one(&mut conn, &key).map_err(query_error);
         }
         self.batcher.find(key, |keys| {
             let mut conn = checkout(pool)?;
@@ -251,6 +251,24 @@ impl<K: Eq + Hash + Clone, V: Clone> Lookups<K, V> {
                 .into_iter()
                 .collect())
         })
+    }
+}
+
+impl<K, V> Lookups<K, V> {
+    /// Whether the pool's connections are Postgres ones: seen once, on a
+    /// connection checked out by one caller at a time.
+    fn is_postgres(&self, pool: &DbPool) -> Result<bool, InfraError> {
+        if let Some(postgres) = self.postgres.get() {
+            return Ok(*postgres);
+        }
+        let _learning = self.learning.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(postgres) = self.postgres.get() {
+            return Ok(*postgres);
+        }
+        let conn = checkout(pool)?;
+        Ok(*self
+            .postgres
+            .get_or_init(|| matches!(&*conn, AnyConnection::Postgresql(_))))
     }
 }
 

@@ -38,6 +38,16 @@ pub use sessions::DieselSessionRepository;
 pub use url::{DatabaseUrl, UrlError};
 pub use users::DieselUserRepository;
 
+/// The connections that user lookups by username hold at once on the
+/// backend `url` names, however many threads ask: on Postgres lookups
+/// waiting together share one query ([`DieselUserRepository`]), and at
+/// most this many such queries run at once; on SQLite (`None`) each lookup
+/// takes a connection of its own.
+#[must_use]
+pub fn shared_lookup_connections(url: &DatabaseUrl) -> Option<u32> {
+    (!url.is_sqlite()).then(|| u32::try_from(batch::MAX_LEADERS).unwrap_or(u32::MAX))
+}
+
 /// How long start-up waits for the database before giving up.
 pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 

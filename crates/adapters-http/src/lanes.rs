@@ -2,14 +2,23 @@
 //!
 //! Use cases are synchronous (their ports block on the database and on
 //! bcrypt), so none may run on actix's async workers. Each runs, start to
-//! finish, on one of two **lanes**: a fixed set of threads taking calls from
+//! finish, on one of the **lanes**: a fixed set of threads taking calls from
 //! one bounded queue ([`WorkerPool`]). [`UseCase::lane`] is the one place
 //! that says which: anything that hashes a password runs on the hashing
 //! lane (one thread per core: a bcrypt hash holds a core for ~250 ms),
-//! everything else on the database lane (one thread per pooled connection).
-//! A use case does its database calls on its own lane's thread — no thread
-//! ever waits for another pool's thread — and the database pool holds a
-//! connection for every lane thread, so none waits for a connection either.
+//! everything else on the database lane (one thread per pooled connection),
+//! but for the lookup lane below. A use case does its database calls on its
+//! own lane's thread — no thread ever waits for another pool's thread — and
+//! the database pool holds a connection for every thread that may hold one
+//! at once, so none waits for a connection either.
+//!
+//! On Postgres a third lane, **lookup**, runs `users/me` with a bearer
+//! token: its one database call is the user lookup, which the database
+//! adapter batches with the lookups waiting beside it. A thread waiting in
+//! a batch holds no connection, only a batch's leader does (two at most),
+//! so this lane has many threads (`DB__LOOKUP_THREADS`) on a few
+//! connections: the more lookups wait together, the fewer queries answer
+//! them. Without it (SQLite, or 0 threads) the database lane runs them.
 //!
 //! A full queue answers 503 with `Retry-After` at once (the service is
 //! behind: clients should come back, not wait); a panicking call answers
@@ -45,7 +54,11 @@ pub enum UseCase {
     ChangePassword,
     /// Gives back the places of an admitted attempt its lane never ran.
     AbandonAttempt,
+    /// The user of a bearer token: one user lookup.
     CurrentUser,
+    /// The owner of an API key: the key's lookup, and now and then a
+    /// write (its last use).
+    CurrentUserByKey,
     UpdateDetails,
     Refresh,
     Logout,
@@ -81,13 +94,16 @@ pub enum UseCase {
     RevokeSession,
 }
 
-/// The two lanes.
+/// The lanes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
     /// Database calls only: a few hundred microseconds each.
     Database,
     /// Work that hashes or checks a password, with its database calls.
     Hashing,
+    /// A user lookup and nothing else: the database lane when there is no
+    /// lookup lane.
+    Lookup,
 }
 
 impl UseCase {
@@ -103,7 +119,7 @@ impl UseCase {
             Self::AdmitLogin
             | Self::AdmitPasswordChange
             | Self::AbandonAttempt
-            | Self::CurrentUser
+            | Self::CurrentUserByKey
             | Self::UpdateDetails
             | Self::Refresh
             | Self::Logout
@@ -126,22 +142,47 @@ impl UseCase {
             | Self::AdminRevokeApiKey
             | Self::ListSessions
             | Self::RevokeSession => Lane::Database,
+            Self::CurrentUser => Lane::Lookup,
         }
     }
 }
 
-/// The service's two lanes. Dropping it lets their threads finish the
-/// queued calls and exit.
+/// The service's lanes. Dropping it lets their threads finish the queued
+/// calls and exit.
 #[derive(Debug)]
 pub struct Lanes {
     database: WorkerPool,
     hashing: WorkerPool,
+    lookup: Option<WorkerPool>,
 }
 
 impl Lanes {
+    /// The database and hashing lanes; the database lane also runs the
+    /// lookups.
     #[must_use]
     pub fn new(database: WorkerPool, hashing: WorkerPool) -> Self {
-        Self { database, hashing }
+        Self {
+            database,
+            hashing,
+            lookup: None,
+        }
+    }
+
+    /// Lookups on their own lane (see the module's documentation).
+    #[must_use]
+    pub fn with_lookup(self, lookup: WorkerPool) -> Self {
+        Self {
+            lookup: Some(lookup),
+            ..self
+        }
+    }
+
+    fn pool(&self, lane: Lane) -> &WorkerPool {
+        match lane {
+            Lane::Database => &self.database,
+            Lane::Hashing => &self.hashing,
+            Lane::Lookup => self.lookup.as_ref().unwrap_or(&self.database),
+        }
     }
 
     /// Runs `work`, the use case `use_case`, on its lane and awaits its
@@ -158,20 +199,17 @@ impl Lanes {
         T: Send + 'static,
         E: Into<ApiError> + Send + 'static,
     {
-        let pool = match use_case.lane() {
-            Lane::Database => &self.database,
-            Lane::Hashing => &self.hashing,
-        };
-        pool.run(work).await
+        self.pool(use_case.lane()).run(work).await
     }
 
     /// Calls waiting in `lane`'s queue (not those running): for the
-    /// metrics.
+    /// metrics. Without a lookup lane its calls wait in the database
+    /// lane's queue, and the lookup lane's is empty.
     #[must_use]
     pub fn queued(&self, lane: Lane) -> usize {
         match lane {
-            Lane::Database => self.database.queued(),
-            Lane::Hashing => self.hashing.queued(),
+            Lane::Lookup => self.lookup.as_ref().map_or(0, WorkerPool::queued),
+            other => self.pool(other).queued(),
         }
     }
 }
@@ -350,6 +388,7 @@ mod tests {
             UseCase::AdmitPasswordChange,
             UseCase::AbandonAttempt,
             UseCase::CurrentUser,
+            UseCase::CurrentUserByKey,
             UseCase::UpdateDetails,
             UseCase::Refresh,
             UseCase::Logout,
@@ -367,6 +406,28 @@ mod tests {
         ] {
             assert_eq!(thread_of(use_case).await.unwrap(), "zentra-db-0");
         }
+    }
+
+    #[actix_web::test]
+    async fn lookups_run_on_the_lookup_lane_when_there_is_one() {
+        let lanes = Lanes::new(WorkerPool::new("db", 1, 8), WorkerPool::new("hash", 1, 8))
+            .with_lookup(WorkerPool::new("lookup", 1, 8));
+        let thread_of = |use_case| {
+            lanes.run(use_case, || {
+                Ok::<_, ApiError>(thread::current().name().unwrap_or_default().to_owned())
+            })
+        };
+        assert_eq!(
+            thread_of(UseCase::CurrentUser).await.unwrap(),
+            "zentra-lookup-0"
+        );
+        // An API key's owner may be written to (its last use): not on the
+        // lookup lane, whose threads have no connection of their own.
+        assert_eq!(
+            thread_of(UseCase::CurrentUserByKey).await.unwrap(),
+            "zentra-db-0"
+        );
+        assert_eq!(thread_of(UseCase::Refresh).await.unwrap(), "zentra-db-0");
     }
 
     /// Polls `future` once: enough for [`WorkerPool::run`] to queue its

@@ -162,6 +162,7 @@ pub struct Metrics {
     logins: [Counter; 4],
     database_queued: Gauge,
     hashing_queued: Gauge,
+    lookup_queued: Gauge,
     pool_in_use: Gauge,
     pool_max: Gauge,
 }
@@ -192,6 +193,7 @@ impl Metrics {
         Self {
             database_queued: gauge(LANE_QUEUED, vec![Label::new("lane", "database")]),
             hashing_queued: gauge(LANE_QUEUED, vec![Label::new("lane", "hashing")]),
+            lookup_queued: gauge(LANE_QUEUED, vec![Label::new("lane", "lookup")]),
             pool_in_use: gauge(POOL_IN_USE, vec![]),
             pool_max: gauge(POOL_MAX, vec![]),
             logins,
@@ -279,6 +281,7 @@ impl Metrics {
         self.database_queued
             .set(lanes.queued(Lane::Database) as f64);
         self.hashing_queued.set(lanes.queued(Lane::Hashing) as f64);
+        self.lookup_queued.set(lanes.queued(Lane::Lookup) as f64);
         let pool = self.pool.usage();
         self.pool_in_use.set(f64::from(pool.in_use));
         self.pool_max.set(f64::from(pool.max));

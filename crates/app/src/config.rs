@@ -171,6 +171,11 @@ variables! {
         url: DatabaseUrl = "sqlite:///zentra.db";
         /// Connections in the pool (1-1024; :memory: always uses one).
         pool_size: u32 = "8", range 1..=1024;
+        /// Threads that look up the user of each bearer-token request on
+        /// Postgres, where lookups waiting together share one query (0-1024;
+        /// 0: none, the database lane does it). They hold a connection only
+        /// while leading a query, two at most. SQLite does without them.
+        lookup_threads: u32 = "32", range 0..=1024;
         /// Seconds between deletions of expired sessions and of failed
         /// logins older than the window (0-86400; 0: never, besides the
         /// user's own at each login).
@@ -343,6 +348,7 @@ pub struct Settings {
     pub environment: Environment,
     pub database_url: DatabaseUrl,
     pub pool_size: u32,
+    pub lookup_threads: u32,
     pub jwt: JwtSettings,
     pub bcrypt_cost: u32,
     pub login_limits: LoginLimits,
@@ -488,6 +494,7 @@ impl Settings {
             environment,
             database_url: variables.db.url.clone(),
             pool_size: variables.db.pool_size,
+            lookup_threads: variables.db.lookup_threads,
             jwt: JwtSettings {
                 algorithm: auth.algorithm,
                 access_keys,

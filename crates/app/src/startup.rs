@@ -63,10 +63,37 @@ const HASH_QUEUE_PER_THREAD: usize = 16;
 /// microseconds a call, a full queue is well under a second of work.
 const DB_QUEUE_PER_THREAD: usize = 64;
 
+/// Calls that may wait per lookup-lane thread: its threads are many, and
+/// mostly asleep in a batch.
+const LOOKUP_QUEUE_PER_THREAD: usize = 16;
+
 /// Threads of the hashing lane: one per core, since a bcrypt hash holds a
 /// core for its whole run; more would only share the cores more slowly.
 fn hashing_threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+/// The lookup lane (`Lanes`): its threads, and the connections they may
+/// hold at once, which the pool adds to the other lanes' ones.
+struct LookupLane {
+    threads: usize,
+    connections: u32,
+}
+
+/// `DB__LOOKUP_THREADS` threads where user lookups share queries
+/// (Postgres), holding at most as many connections as there are such
+/// queries at once; none on SQLite, where every lookup takes a connection.
+fn lookup_lane(settings: &Settings) -> LookupLane {
+    match adapters_db::shared_lookup_connections(&settings.database_url) {
+        Some(leaders) if settings.lookup_threads > 0 => LookupLane {
+            threads: usize::try_from(settings.lookup_threads).unwrap_or(1),
+            connections: leaders.min(settings.lookup_threads),
+        },
+        _ => LookupLane {
+            threads: 0,
+            connections: 0,
+        },
+    }
 }
 
 /// The use cases, wired to the adapters, and the pool under them.
@@ -91,10 +118,13 @@ pub fn wire(settings: &Settings) -> anyhow::Result<Wired> {
 /// As [`wire`].
 pub fn wire_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Wired> {
     let url = &settings.database_url;
-    // A connection for every lane thread (`DB__POOL_SIZE` database threads,
-    // and the hashing threads, whose use cases query too): no thread ever
-    // waits for a connection another holds.
-    let connections = settings.pool_size + u32::try_from(hashing_threads()).unwrap_or(1);
+    // A connection for every thread that may hold one at once
+    // (`DB__POOL_SIZE` database threads, the hashing threads, whose use
+    // cases query too, and the lookup lane's leaders): no thread ever waits
+    // for a connection another holds.
+    let connections = settings.pool_size
+        + u32::try_from(hashing_threads()).unwrap_or(1)
+        + lookup_lane(settings).connections;
     let pool = adapters_db::connect(url, connections)
         .with_context(|| format!("cannot open the database at {url}"))?;
     // bcrypt runs on the calling thread: the hashing lane's (see `Lanes`).
@@ -177,17 +207,26 @@ impl Application {
             Ok(wired)
         })
         .await??;
-        // The database lane gets the connections the hashing lane does not
-        // (an in-memory SQLite database has one connection for both).
+        // The database lane gets the connections the other lanes do not
+        // (an in-memory SQLite database has one connection for all).
         let hashing = hashing_threads();
-        let database = usize::try_from(pool.max_size())
+        let lookup = lookup_lane(&settings);
+        let database = usize::try_from(pool.max_size().saturating_sub(lookup.connections))
             .unwrap_or(1)
             .saturating_sub(hashing)
             .max(1);
-        let lanes = Arc::new(Lanes::new(
+        let mut lanes = Lanes::new(
             WorkerPool::new("db", database, database * DB_QUEUE_PER_THREAD),
             WorkerPool::new("hashing", hashing, hashing * HASH_QUEUE_PER_THREAD),
-        ));
+        );
+        if lookup.threads > 0 {
+            lanes = lanes.with_lookup(WorkerPool::new(
+                "lookup",
+                lookup.threads,
+                lookup.threads * LOOKUP_QUEUE_PER_THREAD,
+            ));
+        }
+        let lanes = Arc::new(lanes);
         let metrics = settings.metrics.enabled.then(|| {
             Arc::new(Metrics::new(
                 settings.metrics.token.clone(),

@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use adapters_db::schema::{user_details, users};
-use adapters_db::{DbPool, DieselUserRepository, build_pool, connect, ping};
+use adapters_db::{
+    DbPool, DieselUserRepository, build_pool, connect, ping, shared_lookup_connections,
+};
 use diesel::prelude::*;
 use domain::{
     Action, CreateUserError, FullName, NewEvent, NewUser, Origin, Scopes, User, UserDetails,
@@ -31,6 +33,7 @@ contract!(
     concurrent_bootstraps_of_one_superuser_create_one_and_record_one_event,
     concurrent_lookups_each_find_their_own_user,
     a_lookup_sees_every_change_committed_before_it_under_concurrent_lookups,
+    many_concurrent_lookups_hold_no_more_connections_than_promised,
 );
 
 fn count_rows(pool: &DbPool) -> (i64, i64) {
@@ -459,4 +462,57 @@ fn a_lookup_sees_every_change_committed_before_it_under_concurrent_lookups(db: &
             std::panic::resume_unwind(panic);
         }
     });
+}
+
+/// The app sizes its lookup lane's connections by
+/// `shared_lookup_connections` (many threads, a few connections): on
+/// Postgres lookups from many threads at once never hold more. 24 threads
+/// look up on a pool of 24 while a watcher counts the connections checked
+/// out (checked: with batching off it sees a dozen and more).
+fn many_concurrent_lookups_hold_no_more_connections_than_promised(db: &TestDb) {
+    let Some(connections) = shared_lookup_connections(&db.url) else {
+        // SQLite: each lookup takes a connection of its own.
+        assert!(db.url.is_sqlite());
+        return;
+    };
+    const THREADS: usize = 24;
+    let (repo, pool) = db.repo(THREADS as u32);
+    for index in 0..THREADS {
+        active_user(&repo, &format!("user{index}"));
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let most = std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let state = pool.state();
+                most = most.max(state.connections - state.idle_connections);
+            }
+            most
+        });
+        let lookups: Vec<_> = (0..THREADS)
+            .map(|index| {
+                let repo = &repo;
+                scope.spawn(move || {
+                    let mine = name(&format!("user{index}"));
+                    for round in 0..100 {
+                        let found = repo.find_by_username(&mine);
+                        assert!(
+                            matches!(&found, Ok(Some(user)) if user.username == mine),
+                            "thread {index}, round {round}: {found:?}"
+                        );
+                    }
+                })
+            })
+            .collect();
+        for lookup in lookups {
+            lookup.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        watcher.join().unwrap()
+    });
+    assert!(
+        most <= connections,
+        "{most} connections checked out at once (promised at most {connections})"
+    );
 }
