@@ -33,7 +33,7 @@ pub use connection::AnyConnection;
 pub use error::{ConnectError, SetupError};
 pub use login_failures::DieselLoginFailureRepository;
 pub use migrations::run_migrations;
-pub use pool::{DbPool, PooledConnection, build_pool, checkout, ping};
+pub use pool::{DbPool, PooledConnection, SqliteSync, build_pool, build_pool_with, checkout, ping};
 pub use sessions::DieselSessionRepository;
 pub use url::{DatabaseUrl, UrlError};
 pub use users::DieselUserRepository;
@@ -57,19 +57,19 @@ pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Errors
 /// [`SetupError`] when the database cannot be reached or migrated.
 pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<DbPool, SetupError> {
-    connect_with_timeout(url, pool_size, DEFAULT_CONNECTION_TIMEOUT)
+    connect_with(url, pool_size, SqliteSync::default())
 }
 
-/// [`connect`] with an explicit connection timeout.
+/// [`connect`] with SQLite's commits synced as `sqlite_sync` says.
 ///
 /// # Errors
 /// [`SetupError`] when the database cannot be reached or migrated.
-pub fn connect_with_timeout(
+pub fn connect_with(
     url: &DatabaseUrl,
     pool_size: u32,
-    connection_timeout: Duration,
+    sqlite_sync: SqliteSync,
 ) -> Result<DbPool, SetupError> {
-    let pool = build_pool(url, pool_size, connection_timeout)?;
+    let pool = build_pool_with(url, pool_size, DEFAULT_CONNECTION_TIMEOUT, sqlite_sync)?;
     let mut conn = pool.get().map_err(SetupError::Connect)?;
     run_migrations(&mut conn)?;
     drop(conn);

@@ -32,13 +32,64 @@ pub type PooledConnection = r2d2::PooledConnection<AnyConnectionManager>;
 /// 17k -> 38.9k.
 const POSTGRES_SETTINGS: &str = "SET plan_cache_mode = force_generic_plan";
 
-/// Set on every new SQLite connection. Without a busy timeout concurrent
-/// writers fail at once with "database is locked"; WAL lets readers and
-/// one writer work together; SQLite leaves foreign keys off unless asked.
+/// Set on every new SQLite connection, before its [`SqliteSync`]. Without
+/// a busy timeout concurrent writers fail at once with "database is
+/// locked"; WAL lets readers and one writer work together; SQLite leaves
+/// foreign keys off unless asked. A checkpoint (copying the WAL back into
+/// the file, and syncing it) runs once the WAL holds 10,000 pages (about
+/// 40 MB) instead of SQLite's 1,000: rotations on a 2-core host, in turn
+/// (3.0k -> 3.5k req/s on a new file, 2.2k -> 2.5k on a million users).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; \
+     PRAGMA wal_autocheckpoint = 10000; \
      PRAGMA foreign_keys = ON;";
+
+/// When a SQLite commit reaches the disk (`PRAGMA synchronous`; the file
+/// is in WAL mode). Postgres decides this on the server
+/// (`synchronous_commit`, on by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSync {
+    /// Every commit is on disk before it is answered (`FULL`: the WAL is
+    /// synced at each commit): a power cut or an operating-system crash
+    /// loses nothing acknowledged — a logout, a revocation, a password
+    /// change stay done.
+    #[default]
+    Full,
+    /// The WAL is synced at checkpoints only (`NORMAL`): a crash of the
+    /// service loses nothing, a power cut may undo the last commits. About
+    /// twice the rotations per second (README, Performance).
+    Normal,
+}
+
+impl SqliteSync {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Full => "PRAGMA synchronous = FULL",
+            Self::Normal => "PRAGMA synchronous = NORMAL",
+        }
+    }
+}
+
+impl std::str::FromStr for SqliteSync {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.to_ascii_lowercase().as_str() {
+            "full" => Ok(Self::Full),
+            "normal" => Ok(Self::Normal),
+            _ => Err(format!("{raw:?} is not full or normal")),
+        }
+    }
+}
+
+impl std::fmt::Display for SqliteSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Full => "full",
+            Self::Normal => "normal",
+        })
+    }
+}
 
 /// How long [`ping`] waits for a free connection: the health route must
 /// answer within a second.
@@ -48,12 +99,19 @@ const PING_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct AnyConnectionManager {
     url: DatabaseUrl,
+    sqlite_sync: SqliteSync,
 }
 
 impl AnyConnectionManager {
+    /// SQLite connections with [`SqliteSync::Full`].
     #[must_use]
     pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+        Self::with_sqlite_sync(url, SqliteSync::default())
+    }
+
+    #[must_use]
+    pub fn with_sqlite_sync(url: DatabaseUrl, sqlite_sync: SqliteSync) -> Self {
+        Self { url, sqlite_sync }
     }
 }
 
@@ -71,12 +129,12 @@ impl r2d2::ManageConnection for AnyConnectionManager {
                 let _ = conn.batch_execute(POSTGRES_SETTINGS);
                 Ok(AnyConnection::Postgresql(conn))
             }
-            DatabaseUrl::SqliteMemory => open_sqlite(":memory:"),
+            DatabaseUrl::SqliteMemory => open_sqlite(":memory:", self.sqlite_sync),
             DatabaseUrl::SqliteFile(path) => {
                 // `build_pool` has checked the directory; one removed since
                 // fails to open like any other unreadable file.
                 create_private(path);
-                open_sqlite(&sqlite_filename(path)?)
+                open_sqlite(&sqlite_filename(path)?, self.sqlite_sync)
             }
         }
     }
@@ -93,9 +151,10 @@ impl r2d2::ManageConnection for AnyConnectionManager {
     }
 }
 
-fn open_sqlite(filename: &str) -> Result<AnyConnection, ConnectError> {
+fn open_sqlite(filename: &str, sync: SqliteSync) -> Result<AnyConnection, ConnectError> {
     let mut conn = SqliteConnection::establish(filename)?;
     conn.batch_execute(SQLITE_PRAGMAS)
+        .and_then(|()| conn.batch_execute(sync.pragma()))
         .map_err(ConnectError::Pragmas)?;
     Ok(AnyConnection::Sqlite(conn))
 }
@@ -152,6 +211,19 @@ pub fn build_pool(
     size: u32,
     connection_timeout: Duration,
 ) -> Result<DbPool, SetupError> {
+    build_pool_with(url, size, connection_timeout, SqliteSync::default())
+}
+
+/// [`build_pool`] with SQLite's commits synced as `sqlite_sync` says.
+///
+/// # Errors
+/// As [`build_pool`].
+pub fn build_pool_with(
+    url: &DatabaseUrl,
+    size: u32,
+    connection_timeout: Duration,
+    sqlite_sync: SqliteSync,
+) -> Result<DbPool, SetupError> {
     if size == 0 {
         return Err(SetupError::PoolSize);
     }
@@ -169,7 +241,7 @@ pub fn build_pool(
             .max_lifetime(None),
         DatabaseUrl::SqliteFile(_) | DatabaseUrl::Postgres(_) => builder.max_size(size),
     };
-    let manager = AnyConnectionManager::new(url.clone());
+    let manager = AnyConnectionManager::with_sqlite_sync(url.clone(), sqlite_sync);
     if url.sqlite_file().is_some() {
         // A new SQLite file switches to WAL on its first connection, which
         // takes the write lock: let one connection do it before the pool

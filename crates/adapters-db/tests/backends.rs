@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use adapters_db::test_support::fresh_sqlite;
 use adapters_db::{
-    AnyConnection, DatabaseUrl, DieselUserRepository, SetupError, build_pool, connect,
+    AnyConnection, DatabaseUrl, DieselUserRepository, SetupError, SqliteSync, build_pool, connect,
+    connect_with,
 };
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -57,6 +58,12 @@ struct BusyTimeout {
 }
 
 #[derive(QueryableByName)]
+struct WalAutocheckpoint {
+    #[diesel(sql_type = Integer)]
+    wal_autocheckpoint: i32,
+}
+
+#[derive(QueryableByName)]
 struct Synchronous {
     #[diesel(sql_type = Integer)]
     synchronous: i32,
@@ -88,8 +95,33 @@ fn sqlite_pragmas_are_set_on_every_pooled_connection() {
         assert_eq!(fk.foreign_keys, 1);
         assert_eq!(journal.journal_mode, "wal");
         assert_eq!(busy.timeout, 5000);
+        let checkpoint: WalAutocheckpoint = diesel::sql_query("PRAGMA wal_autocheckpoint")
+            .get_result(conn)
+            .unwrap();
+        assert_eq!(sync.synchronous, 2, "FULL");
+        assert_eq!(checkpoint.wal_autocheckpoint, 10_000);
+    }
+}
+
+/// `DB__SQLITE_SYNCHRONOUS=normal`: every pooled connection, not only the
+/// first.
+#[test]
+fn sqlite_commits_can_be_synced_at_checkpoints_only() {
+    let (_dir, url) = fresh_sqlite();
+    let pool = connect_with(&DatabaseUrl::parse(&url).unwrap(), 3, SqliteSync::Normal).unwrap();
+    let mut held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
+    for conn in &mut held {
+        let AnyConnection::Sqlite(conn) = &mut **conn else {
+            panic!("a sqlite URL gave another backend");
+        };
+        let sync: Synchronous = diesel::sql_query("PRAGMA synchronous")
+            .get_result(conn)
+            .unwrap();
         assert_eq!(sync.synchronous, 1, "NORMAL");
     }
+    assert_eq!("Normal".parse::<SqliteSync>(), Ok(SqliteSync::Normal));
+    assert_eq!("full".parse::<SqliteSync>(), Ok(SqliteSync::Full));
+    assert!("off".parse::<SqliteSync>().is_err());
 }
 
 #[test]

@@ -14,7 +14,7 @@ mod value;
 use std::time::Duration;
 
 use adapters_crypto::{AccessKeys, JwtAlgorithm, JwtSettings, SecretKey, SigningKeys};
-use adapters_db::DatabaseUrl;
+use adapters_db::{DatabaseUrl, SqliteSync};
 use adapters_http::{MetricsToken, RefreshCookie, RefreshCookieMode};
 use base64::Engine;
 use domain::{LoginLimits, Password, ScopeCatalogue, Scopes, Username};
@@ -176,6 +176,10 @@ variables! {
         /// 0: none, the database lane does it). They hold a connection only
         /// while leading a query, two at most. SQLite does without them.
         lookup_threads: u32 = "32", range 0..=1024;
+        /// SQLite only: full syncs every commit to disk before answering;
+        /// normal syncs at checkpoints, about twice the writes per second,
+        /// but a power cut or OS crash may undo the last commits.
+        sqlite_synchronous: SqliteSync = "full";
         /// Seconds between deletions of expired sessions and of failed
         /// logins older than the window (0-86400; 0: never, besides the
         /// user's own at each login).
@@ -349,6 +353,7 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     pub pool_size: u32,
     pub lookup_threads: u32,
+    pub sqlite_sync: SqliteSync,
     pub jwt: JwtSettings,
     pub bcrypt_cost: u32,
     pub login_limits: LoginLimits,
@@ -495,6 +500,7 @@ impl Settings {
             database_url: variables.db.url.clone(),
             pool_size: variables.db.pool_size,
             lookup_threads: variables.db.lookup_threads,
+            sqlite_sync: variables.db.sqlite_synchronous,
             jwt: JwtSettings {
                 algorithm: auth.algorithm,
                 access_keys,

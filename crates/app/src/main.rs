@@ -89,10 +89,11 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let pool = adapters_db::build_pool(
+    let pool = adapters_db::build_pool_with(
         &settings.database_url,
         1,
         adapters_db::DEFAULT_CONNECTION_TIMEOUT,
+        settings.sqlite_sync,
     )?;
     let mut connection = pool.get()?;
     let applied = adapters_db::run_migrations(&mut connection)?;

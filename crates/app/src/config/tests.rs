@@ -22,6 +22,8 @@ fn an_empty_environment_gives_the_documented_defaults() {
         DatabaseUrl::parse("sqlite:///zentra.db").unwrap()
     );
     assert_eq!(s.pool_size, 8);
+    assert_eq!(s.lookup_threads, 32);
+    assert_eq!(s.sqlite_sync, SqliteSync::Full);
     assert_eq!(s.jwt.algorithm, JwtAlgorithm::Hs256);
     assert_eq!(s.jwt.issuer, "zentra");
     assert_eq!(s.jwt.access_lifetime_secs, 15 * 60);
@@ -162,6 +164,8 @@ fn variables_override_defaults() {
     let s = settings(&[
         ("DB__URL", "postgres://postgres@127.0.0.1:5432/test"),
         ("DB__POOL_SIZE", "3"),
+        ("DB__LOOKUP_THREADS", "0"),
+        ("DB__SQLITE_SYNCHRONOUS", "normal"),
         ("AUTH__ALGORITHM", "HS512"),
         ("AUTH__SECRET_ACCESS_KEY", KEY_64),
         ("AUTH__SECRET_REFRESH_KEY", &KEY_64.to_uppercase()),
@@ -178,6 +182,8 @@ fn variables_override_defaults() {
     .unwrap();
     assert!(matches!(s.database_url, DatabaseUrl::Postgres(_)));
     assert_eq!(s.pool_size, 3);
+    assert_eq!(s.lookup_threads, 0);
+    assert_eq!(s.sqlite_sync, SqliteSync::Normal);
     assert_eq!(s.jwt.algorithm, JwtAlgorithm::Hs512);
     assert_eq!(s.jwt.access_keys, AccessKeys::Hmac(SecretKey::new(KEY_64)));
     assert_eq!(s.jwt.access_lifetime_secs, 300);
@@ -189,6 +195,15 @@ fn variables_override_defaults() {
     assert_eq!(s.server.client_timeout_secs, 30);
     assert_eq!(s.cors_origins, ["http://a.test", "http://b.test"]);
     assert!(s.warnings.is_empty());
+}
+
+#[test]
+fn an_unknown_sqlite_synchronous_is_refused() {
+    let error = settings(&[("DB__SQLITE_SYNCHRONOUS", "off")]).unwrap_err();
+    assert!(
+        error.to_string().contains("DB__SQLITE_SYNCHRONOUS"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::{fmt, ops::RangeInclusive};
 
 use adapters_crypto::{JwtAlgorithm, SecretKey, SigningKeys};
-use adapters_db::DatabaseUrl;
+use adapters_db::{DatabaseUrl, SqliteSync};
 use adapters_http::{MetricsToken, RefreshCookieMode};
 use domain::{Scopes, Username};
 use secrecy::{ExposeSecret, SecretString};
@@ -62,6 +62,16 @@ impl Value for RefreshCookieMode {
 }
 
 impl Value for JwtAlgorithm {
+    fn parse(raw: &str) -> Result<Self, String> {
+        raw.trim().parse()
+    }
+
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Value for SqliteSync {
     fn parse(raw: &str) -> Result<Self, String> {
         raw.trim().parse()
     }
