@@ -29,6 +29,8 @@
 #                              as many sessions and a tenth as many failed logins
 #                              (BENCH_SCALE_SESSIONS, BENCH_SCALE_FAILURES); 0 skips it
 #   BENCH_SCALE_SAMPLE=10000   how many of the loaded users and sessions its requests spread over
+#   BENCH_SCALE_MMAP_MB=1024   DB__SQLITE_MMAP_MB of an extra users/me run on the large SQLite
+#                              file (0 skips it)
 #   BENCH_ONLY=scale           only the scale scenario (its table: bench/results/scale.md)
 #   BENCH_ONLY=keys            only verify and users/me under HS256, EdDSA and ES256 on
 #                              SQLite (its table: bench/results/keys.md)
@@ -594,6 +596,8 @@ SCALE_ROWS=()            # "scenario|backend|empty rps|p99|errors|large rps|p99|
 SCALE_RES=()             # "backend|idle empty|idle large|after empty|after large|start-up empty|large"
 SCALE_LOADS=()           # "backend|what was loaded and how long it took"
 SCALE_PG_NOTES=()        # what the Postgres lookup showed, one line each
+SCALE_SQLITE_NOTES=()    # the large SQLite file read through a memory map, one line each
+SCALE_MMAP_MB=${BENCH_SCALE_MMAP_MB:-1024}  # DB__SQLITE_MMAP_MB of that extra run (0: none)
 SCALE_BACKEND=""
 declare -A SCALE_URL SCALE_BASE SCALE_PID
 
@@ -840,6 +844,9 @@ scale_backend() {
     idle_empty=$(rss_mb "${SCALE_PID[empty]}")
     idle_large=$(rss_mb "${SCALE_PID[large]}")
     scale_pair "GET /users/me (large: $SCALE_SAMPLE users at random)" me "$CONNECTIONS" "$DURATION" 2
+    if [[ $backend == sqlite ]] && ((SCALE_MMAP_MB > 0)); then
+        scale_mapped
+    fi
     scale_pair "POST /token/refresh (rotating; large: $SCALE_SAMPLE sessions)" refresh "$CONNECTIONS" "$DURATION" 2
     scale_pair "POST /token (login; large: $SCALE_SAMPLE users)" login "$HASH_CONNECTIONS" "$HASH_DURATION" 30
     scale_pair "POST /register (unique names)" register "$HASH_CONNECTIONS" "$HASH_DURATION" 30
@@ -858,6 +865,21 @@ scale_backend() {
     else
         rm -f "$WORK"/scale-*.db "$WORK"/scale-*.db-wal "$WORK"/scale-*.db-shm
     fi
+}
+
+# scale_mapped — users/me again, the large SQLite file served by a third
+# zentra with DB__SQLITE_MMAP_MB set, beside the empty one (a row of its
+# own), and what its memory looked like after (README, Performance).
+scale_mapped() {
+    local plain=${SCALE_BASE[large]} pid status
+    start_zentra scale-sqlite-mapped "${SCALE_URL[large]}" DB__SQLITE_MMAP_MB="$SCALE_MMAP_MB"
+    pid=$SERVER_PID
+    SCALE_BASE[large]="http://$SERVER_ADDR"
+    scale_pair "GET /users/me, the large file memory-mapped (DB__SQLITE_MMAP_MB=$SCALE_MMAP_MB)" me "$CONNECTIONS" "$DURATION" 2
+    SCALE_BASE[large]=$plain
+    status=/proc/$pid/status
+    SCALE_SQLITE_NOTES+=("memory-mapped (DB__SQLITE_MMAP_MB=$SCALE_MMAP_MB), after its run: VmRSS $(rss_mb "$pid") MB, of which anonymous $(awk '/^RssAnon:/ { printf "%.1f", $2 / 1024 }' "$status") MB and file pages $(awk '/^RssFile:/ { printf "%.1f", $2 / 1024 }' "$status") MB (counted once per connection that mapped them); PSS $(awk '/^Pss:/ { printf "%.1f", $2 / 1024 }' "/proc/$pid/smaps_rollup") MB")
+    stop_server "$pid"
 }
 
 measure_scale() {
@@ -918,6 +940,13 @@ scale_table() {
         [[ $se == "—" ]] || se="$se ms"
         echo "| $b | $ie MB | $il MB | $ae MB | $al MB | $se | $large_startup |"
     done
+    if ((${#SCALE_SQLITE_NOTES[@]} > 0)); then
+        echo
+        echo "SQLite, the large file:"
+        for line in "${SCALE_SQLITE_NOTES[@]}"; do
+            echo "- $line"
+        done
+    fi
     if ((${#SCALE_PG_NOTES[@]} > 0)); then
         echo
         echo "Postgres, the user lookup on the large database (find_by_username, EXPLAIN (ANALYZE, BUFFERS) of the prepared statement):"

@@ -33,19 +33,26 @@ pub use connection::AnyConnection;
 pub use error::{ConnectError, SetupError};
 pub use login_failures::DieselLoginFailureRepository;
 pub use migrations::run_migrations;
-pub use pool::{DbPool, PooledConnection, SqliteSync, build_pool, build_pool_with, checkout, ping};
+pub use pool::{
+    DbPool, PooledConnection, SqliteOptions, SqliteSync, build_pool, build_pool_with, checkout,
+    ping,
+};
 pub use sessions::DieselSessionRepository;
 pub use url::{DatabaseUrl, UrlError};
 pub use users::DieselUserRepository;
 
-/// The connections that user lookups by username hold at once on the
-/// backend `url` names, however many threads ask: on Postgres lookups
-/// waiting together share one query ([`DieselUserRepository`]), and at
-/// most this many such queries run at once; on SQLite (`None`) each lookup
+/// The connections that lookups of users by username and of API keys by
+/// digest (with a key's last use, written once a minute) need at once on
+/// the backend `url` names, however many threads ask: on Postgres lookups
+/// waiting together share one query ([`DieselUserRepository`],
+/// [`DieselApiKeyRepository`]), at most `MAX_LEADERS` of each kind at
+/// once, and one more lets a key's last use be written beside them (more
+/// such writes at once wait their turn); on SQLite (`None`) each lookup
 /// takes a connection of its own.
 #[must_use]
 pub fn shared_lookup_connections(url: &DatabaseUrl) -> Option<u32> {
-    (!url.is_sqlite()).then(|| u32::try_from(batch::MAX_LEADERS).unwrap_or(u32::MAX))
+    let batches = u32::try_from(2 * batch::MAX_LEADERS).unwrap_or(u32::MAX);
+    (!url.is_sqlite()).then_some(batches + 1)
 }
 
 /// How long start-up waits for the database before giving up.
@@ -57,19 +64,19 @@ pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 /// # Errors
 /// [`SetupError`] when the database cannot be reached or migrated.
 pub fn connect(url: &DatabaseUrl, pool_size: u32) -> Result<DbPool, SetupError> {
-    connect_with(url, pool_size, SqliteSync::default())
+    connect_with(url, pool_size, SqliteOptions::default())
 }
 
-/// [`connect`] with SQLite's commits synced as `sqlite_sync` says.
+/// [`connect`] with SQLite files opened as `sqlite` says.
 ///
 /// # Errors
 /// [`SetupError`] when the database cannot be reached or migrated.
 pub fn connect_with(
     url: &DatabaseUrl,
     pool_size: u32,
-    sqlite_sync: SqliteSync,
+    sqlite: SqliteOptions,
 ) -> Result<DbPool, SetupError> {
-    let pool = build_pool_with(url, pool_size, DEFAULT_CONNECTION_TIMEOUT, sqlite_sync)?;
+    let pool = build_pool_with(url, pool_size, DEFAULT_CONNECTION_TIMEOUT, sqlite)?;
     let mut conn = pool.get().map_err(SetupError::Connect)?;
     run_migrations(&mut conn)?;
     drop(conn);

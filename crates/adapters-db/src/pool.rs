@@ -82,6 +82,21 @@ impl std::str::FromStr for SqliteSync {
     }
 }
 
+/// How the service opens SQLite files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SqliteOptions {
+    pub sync: SqliteSync,
+    /// `PRAGMA mmap_size`: how much of the file each connection reads
+    /// through a memory map instead of copying pages into its own cache
+    /// (0: none, SQLite's default). A read from a large file that misses
+    /// the connection's 2 MB cache is then a memory access, not a `pread`
+    /// (README, Performance). The mapped pages are the kernel's page cache,
+    /// shared by every connection, but each connection maps the file
+    /// itself, and RSS counts a page once per mapping that touched it; an
+    /// I/O error on the file becomes a SIGBUS instead of an error.
+    pub mmap_bytes: u64,
+}
+
 impl std::fmt::Display for SqliteSync {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -99,19 +114,19 @@ const PING_TIMEOUT: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct AnyConnectionManager {
     url: DatabaseUrl,
-    sqlite_sync: SqliteSync,
+    sqlite: SqliteOptions,
 }
 
 impl AnyConnectionManager {
-    /// SQLite connections with [`SqliteSync::Full`].
+    /// SQLite connections with the default [`SqliteOptions`].
     #[must_use]
     pub fn new(url: DatabaseUrl) -> Self {
-        Self::with_sqlite_sync(url, SqliteSync::default())
+        Self::with_sqlite(url, SqliteOptions::default())
     }
 
     #[must_use]
-    pub fn with_sqlite_sync(url: DatabaseUrl, sqlite_sync: SqliteSync) -> Self {
-        Self { url, sqlite_sync }
+    pub fn with_sqlite(url: DatabaseUrl, sqlite: SqliteOptions) -> Self {
+        Self { url, sqlite }
     }
 }
 
@@ -129,12 +144,12 @@ impl r2d2::ManageConnection for AnyConnectionManager {
                 let _ = conn.batch_execute(POSTGRES_SETTINGS);
                 Ok(AnyConnection::Postgresql(conn))
             }
-            DatabaseUrl::SqliteMemory => open_sqlite(":memory:", self.sqlite_sync),
+            DatabaseUrl::SqliteMemory => open_sqlite(":memory:", self.sqlite),
             DatabaseUrl::SqliteFile(path) => {
                 // `build_pool` has checked the directory; one removed since
                 // fails to open like any other unreadable file.
                 create_private(path);
-                open_sqlite(&sqlite_filename(path)?, self.sqlite_sync)
+                open_sqlite(&sqlite_filename(path)?, self.sqlite)
             }
         }
     }
@@ -151,10 +166,14 @@ impl r2d2::ManageConnection for AnyConnectionManager {
     }
 }
 
-fn open_sqlite(filename: &str, sync: SqliteSync) -> Result<AnyConnection, ConnectError> {
+fn open_sqlite(filename: &str, options: SqliteOptions) -> Result<AnyConnection, ConnectError> {
     let mut conn = SqliteConnection::establish(filename)?;
     conn.batch_execute(SQLITE_PRAGMAS)
-        .and_then(|()| conn.batch_execute(sync.pragma()))
+        .and_then(|()| conn.batch_execute(options.sync.pragma()))
+        .and_then(|()| match options.mmap_bytes {
+            0 => Ok(()),
+            bytes => conn.batch_execute(&format!("PRAGMA mmap_size = {bytes}")),
+        })
         .map_err(ConnectError::Pragmas)?;
     Ok(AnyConnection::Sqlite(conn))
 }
@@ -211,10 +230,10 @@ pub fn build_pool(
     size: u32,
     connection_timeout: Duration,
 ) -> Result<DbPool, SetupError> {
-    build_pool_with(url, size, connection_timeout, SqliteSync::default())
+    build_pool_with(url, size, connection_timeout, SqliteOptions::default())
 }
 
-/// [`build_pool`] with SQLite's commits synced as `sqlite_sync` says.
+/// [`build_pool`] with SQLite files opened as `sqlite` says.
 ///
 /// # Errors
 /// As [`build_pool`].
@@ -222,7 +241,7 @@ pub fn build_pool_with(
     url: &DatabaseUrl,
     size: u32,
     connection_timeout: Duration,
-    sqlite_sync: SqliteSync,
+    sqlite: SqliteOptions,
 ) -> Result<DbPool, SetupError> {
     if size == 0 {
         return Err(SetupError::PoolSize);
@@ -241,7 +260,7 @@ pub fn build_pool_with(
             .max_lifetime(None),
         DatabaseUrl::SqliteFile(_) | DatabaseUrl::Postgres(_) => builder.max_size(size),
     };
-    let manager = AnyConnectionManager::with_sqlite_sync(url.clone(), sqlite_sync);
+    let manager = AnyConnectionManager::with_sqlite(url.clone(), sqlite);
     if url.sqlite_file().is_some() {
         // A new SQLite file switches to WAL on its first connection, which
         // takes the write lock: let one connection do it before the pool

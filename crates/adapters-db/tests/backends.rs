@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use adapters_db::test_support::fresh_sqlite;
 use adapters_db::{
-    AnyConnection, DatabaseUrl, DieselUserRepository, SetupError, SqliteSync, build_pool, connect,
-    connect_with,
+    AnyConnection, DatabaseUrl, DieselUserRepository, SetupError, SqliteOptions, SqliteSync,
+    build_pool, connect, connect_with,
 };
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -103,12 +103,46 @@ fn sqlite_pragmas_are_set_on_every_pooled_connection() {
     }
 }
 
+#[derive(QueryableByName)]
+struct MmapSize {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    mmap_size: i64,
+}
+
+/// `DB__SQLITE_MMAP_MB`: none by default, the size asked for on every
+/// pooled connection when set.
+#[test]
+fn sqlite_files_are_memory_mapped_only_when_asked() {
+    for (mmap_bytes, expected) in [(0, 0), (64 << 20, 64 << 20)] {
+        let (_dir, url) = fresh_sqlite();
+        let options = SqliteOptions {
+            mmap_bytes,
+            ..SqliteOptions::default()
+        };
+        let pool = connect_with(&DatabaseUrl::parse(&url).unwrap(), 2, options).unwrap();
+        let mut held: Vec<_> = (0..2).map(|_| pool.get().unwrap()).collect();
+        for conn in &mut held {
+            let AnyConnection::Sqlite(conn) = &mut **conn else {
+                panic!("a sqlite URL gave another backend");
+            };
+            let size: MmapSize = diesel::sql_query("PRAGMA mmap_size")
+                .get_result(conn)
+                .unwrap();
+            assert_eq!(size.mmap_size, expected);
+        }
+    }
+}
+
 /// `DB__SQLITE_SYNCHRONOUS=normal`: every pooled connection, not only the
 /// first.
 #[test]
 fn sqlite_commits_can_be_synced_at_checkpoints_only() {
     let (_dir, url) = fresh_sqlite();
-    let pool = connect_with(&DatabaseUrl::parse(&url).unwrap(), 3, SqliteSync::Normal).unwrap();
+    let options = SqliteOptions {
+        sync: SqliteSync::Normal,
+        ..SqliteOptions::default()
+    };
+    let pool = connect_with(&DatabaseUrl::parse(&url).unwrap(), 3, options).unwrap();
     let mut held: Vec<_> = (0..3).map(|_| pool.get().unwrap()).collect();
     for conn in &mut held {
         let AnyConnection::Sqlite(conn) = &mut **conn else {

@@ -12,13 +12,15 @@
 //! the database pool holds a connection for every thread that may hold one
 //! at once, so none waits for a connection either.
 //!
-//! On Postgres a third lane, **lookup**, runs `users/me` with a bearer
-//! token: its one database call is the user lookup, which the database
-//! adapter batches with the lookups waiting beside it. A thread waiting in
-//! a batch holds no connection, only a batch's leader does (two at most),
-//! so this lane has many threads (`DB__LOOKUP_THREADS`) on a few
-//! connections: the more lookups wait together, the fewer queries answer
-//! them. Without it (SQLite, or 0 threads) the database lane runs them.
+//! On Postgres a third lane, **lookup**, runs `users/me`: its database
+//! call is the lookup of the token's user or of the API key and its owner,
+//! which the database adapter batches with the lookups waiting beside it.
+//! A thread waiting in a batch holds no connection, only a batch's leader
+//! does (two at most of each kind), so this lane has many threads
+//! (`DB__LOOKUP_THREADS`) on a few connections: the more lookups wait
+//! together, the fewer queries answer them. A key's last use, written once
+//! a minute, takes one more. Without the lane (SQLite, or 0 threads) the
+//! database lane runs them.
 //!
 //! A full queue answers 503 with `Retry-After` at once (the service is
 //! behind: clients should come back, not wait); a panicking call answers
@@ -56,7 +58,7 @@ pub enum UseCase {
     AbandonAttempt,
     /// The user of a bearer token: one user lookup.
     CurrentUser,
-    /// The owner of an API key: the key's lookup, and now and then a
+    /// The owner of an API key: the key's lookup, and once a minute a
     /// write (its last use).
     CurrentUserByKey,
     UpdateDetails,
@@ -101,8 +103,8 @@ pub enum Lane {
     Database,
     /// Work that hashes or checks a password, with its database calls.
     Hashing,
-    /// A user lookup and nothing else: the database lane when there is no
-    /// lookup lane.
+    /// A batched lookup (and a key's last use): the database lane when
+    /// there is no lookup lane.
     Lookup,
 }
 
@@ -119,7 +121,6 @@ impl UseCase {
             Self::AdmitLogin
             | Self::AdmitPasswordChange
             | Self::AbandonAttempt
-            | Self::CurrentUserByKey
             | Self::UpdateDetails
             | Self::Refresh
             | Self::Logout
@@ -142,7 +143,7 @@ impl UseCase {
             | Self::AdminRevokeApiKey
             | Self::ListSessions
             | Self::RevokeSession => Lane::Database,
-            Self::CurrentUser => Lane::Lookup,
+            Self::CurrentUser | Self::CurrentUserByKey => Lane::Lookup,
         }
     }
 }
@@ -421,11 +422,9 @@ mod tests {
             thread_of(UseCase::CurrentUser).await.unwrap(),
             "zentra-lookup-0"
         );
-        // An API key's owner may be written to (its last use): not on the
-        // lookup lane, whose threads have no connection of their own.
         assert_eq!(
             thread_of(UseCase::CurrentUserByKey).await.unwrap(),
-            "zentra-db-0"
+            "zentra-lookup-0"
         );
         assert_eq!(thread_of(UseCase::Refresh).await.unwrap(), "zentra-db-0");
     }

@@ -14,7 +14,7 @@ mod value;
 use std::time::Duration;
 
 use adapters_crypto::{AccessKeys, JwtAlgorithm, JwtSettings, SecretKey, SigningKeys};
-use adapters_db::{DatabaseUrl, SqliteSync};
+use adapters_db::{DatabaseUrl, SqliteOptions, SqliteSync};
 use adapters_http::{MetricsToken, RefreshCookie, RefreshCookieMode};
 use base64::Engine;
 use domain::{LoginLimits, Password, ScopeCatalogue, Scopes, Username};
@@ -171,15 +171,21 @@ variables! {
         url: DatabaseUrl = "sqlite:///zentra.db";
         /// Connections in the pool (1-1024; :memory: always uses one).
         pool_size: u32 = "8", range 1..=1024;
-        /// Threads that look up the user of each bearer-token request on
-        /// Postgres, where lookups waiting together share one query (0-1024;
-        /// 0: none, the database lane does it). They hold a connection only
-        /// while leading a query, two at most. SQLite does without them.
+        /// Threads that look up the user of each users/me request (token
+        /// or API key) on Postgres, where lookups waiting together share one
+        /// query (0-1024; 0: none, the database lane does it). They hold a
+        /// connection only while leading a query or writing a key's last
+        /// use: five at most. SQLite does without them.
         lookup_threads: u32 = "32", range 0..=1024;
         /// SQLite only: full syncs every commit to disk before answering;
         /// normal syncs at checkpoints, about twice the writes per second,
         /// but a power cut or OS crash may undo the last commits.
         sqlite_synchronous: SqliteSync = "full";
+        /// SQLite only: MB of the file each connection reads through a
+        /// memory map (0-2047; 0: none). Faster reads from a file larger
+        /// than the page caches; RSS counts the mapped pages once per
+        /// connection.
+        sqlite_mmap_mb: u32 = "0", range 0..=2047;
         /// Seconds between deletions of expired sessions and of failed
         /// logins older than the window (0-86400; 0: never, besides the
         /// user's own at each login).
@@ -353,7 +359,7 @@ pub struct Settings {
     pub database_url: DatabaseUrl,
     pub pool_size: u32,
     pub lookup_threads: u32,
-    pub sqlite_sync: SqliteSync,
+    pub sqlite: SqliteOptions,
     pub jwt: JwtSettings,
     pub bcrypt_cost: u32,
     pub login_limits: LoginLimits,
@@ -500,7 +506,10 @@ impl Settings {
             database_url: variables.db.url.clone(),
             pool_size: variables.db.pool_size,
             lookup_threads: variables.db.lookup_threads,
-            sqlite_sync: variables.db.sqlite_synchronous,
+            sqlite: SqliteOptions {
+                sync: variables.db.sqlite_synchronous,
+                mmap_bytes: u64::from(variables.db.sqlite_mmap_mb) << 20,
+            },
             jwt: JwtSettings {
                 algorithm: auth.algorithm,
                 access_keys,

@@ -93,7 +93,7 @@ fn migrate(settings: &Settings) -> anyhow::Result<()> {
         &settings.database_url,
         1,
         adapters_db::DEFAULT_CONNECTION_TIMEOUT,
-        settings.sqlite_sync,
+        settings.sqlite,
     )?;
     let mut connection = pool.get()?;
     let applied = adapters_db::run_migrations(&mut connection)?;

@@ -125,7 +125,7 @@ pub fn wire_with_clock(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Re
     let connections = settings.pool_size
         + u32::try_from(hashing_threads()).unwrap_or(1)
         + lookup_lane(settings).connections;
-    let pool = adapters_db::connect_with(url, connections, settings.sqlite_sync)
+    let pool = adapters_db::connect_with(url, connections, settings.sqlite)
         .with_context(|| format!("cannot open the database at {url}"))?;
     // bcrypt runs on the calling thread: the hashing lane's (see `Lanes`).
     let hasher = BcryptHasher::new(settings.bcrypt_cost)?;

@@ -23,7 +23,7 @@ fn an_empty_environment_gives_the_documented_defaults() {
     );
     assert_eq!(s.pool_size, 8);
     assert_eq!(s.lookup_threads, 32);
-    assert_eq!(s.sqlite_sync, SqliteSync::Full);
+    assert_eq!(s.sqlite, SqliteOptions::default());
     assert_eq!(s.jwt.algorithm, JwtAlgorithm::Hs256);
     assert_eq!(s.jwt.issuer, "zentra");
     assert_eq!(s.jwt.access_lifetime_secs, 15 * 60);
@@ -166,6 +166,7 @@ fn variables_override_defaults() {
         ("DB__POOL_SIZE", "3"),
         ("DB__LOOKUP_THREADS", "0"),
         ("DB__SQLITE_SYNCHRONOUS", "normal"),
+        ("DB__SQLITE_MMAP_MB", "256"),
         ("AUTH__ALGORITHM", "HS512"),
         ("AUTH__SECRET_ACCESS_KEY", KEY_64),
         ("AUTH__SECRET_REFRESH_KEY", &KEY_64.to_uppercase()),
@@ -183,7 +184,13 @@ fn variables_override_defaults() {
     assert!(matches!(s.database_url, DatabaseUrl::Postgres(_)));
     assert_eq!(s.pool_size, 3);
     assert_eq!(s.lookup_threads, 0);
-    assert_eq!(s.sqlite_sync, SqliteSync::Normal);
+    assert_eq!(
+        s.sqlite,
+        SqliteOptions {
+            sync: SqliteSync::Normal,
+            mmap_bytes: 256 << 20,
+        }
+    );
     assert_eq!(s.jwt.algorithm, JwtAlgorithm::Hs512);
     assert_eq!(s.jwt.access_keys, AccessKeys::Hmac(SecretKey::new(KEY_64)));
     assert_eq!(s.jwt.access_lifetime_secs, 300);
