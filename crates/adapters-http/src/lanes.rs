@@ -56,11 +56,9 @@ pub enum UseCase {
     ChangePassword,
     /// Gives back the places of an admitted attempt its lane never ran.
     AbandonAttempt,
-    /// The user of a bearer token: one user lookup.
+    /// The user of a bearer token or the owner of an API key: one batched
+    /// lookup (and for a key, once a minute, a write of its last use).
     CurrentUser,
-    /// The owner of an API key: the key's lookup, and once a minute a
-    /// write (its last use).
-    CurrentUserByKey,
     UpdateDetails,
     Refresh,
     Logout,
@@ -143,7 +141,7 @@ impl UseCase {
             | Self::AdminRevokeApiKey
             | Self::ListSessions
             | Self::RevokeSession => Lane::Database,
-            Self::CurrentUser | Self::CurrentUserByKey => Lane::Lookup,
+            Self::CurrentUser => Lane::Lookup,
         }
     }
 }
@@ -389,7 +387,6 @@ mod tests {
             UseCase::AdmitPasswordChange,
             UseCase::AbandonAttempt,
             UseCase::CurrentUser,
-            UseCase::CurrentUserByKey,
             UseCase::UpdateDetails,
             UseCase::Refresh,
             UseCase::Logout,
@@ -420,10 +417,6 @@ mod tests {
         };
         assert_eq!(
             thread_of(UseCase::CurrentUser).await.unwrap(),
-            "zentra-lookup-0"
-        );
-        assert_eq!(
-            thread_of(UseCase::CurrentUserByKey).await.unwrap(),
             "zentra-lookup-0"
         );
         assert_eq!(thread_of(UseCase::Refresh).await.unwrap(), "zentra-db-0");

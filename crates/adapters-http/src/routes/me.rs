@@ -4,8 +4,8 @@
 
 use actix_web::{HttpRequest, HttpResponse, http::StatusCode, web};
 use domain::{
-    AuthService, ChangePasswordRequest, Credential, DetailsUpdate, Email, EmailError, FullName,
-    Password, PasswordError, PasswordHash, Phone, Scopes, User, UserDetails, Username,
+    AuthService, ChangePasswordRequest, DetailsUpdate, Email, EmailError, FullName, Password,
+    PasswordError, PasswordHash, Phone, Scopes, User, UserDetails, Username,
 };
 use secrecy::SecretString;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -184,12 +184,10 @@ pub(crate) async fn current_user(
     auth: Authorized<Me>,
 ) -> Result<HttpResponse, ApiError> {
     let service = service.into_inner();
-    let use_case = match auth.credential {
-        Credential::Token(_) => UseCase::CurrentUser,
-        Credential::ApiKey { .. } => UseCase::CurrentUserByKey,
-    };
     let user = lanes
-        .run(use_case, move || service.current_user(&auth.credential))
+        .run(UseCase::CurrentUser, move || {
+            service.current_user(&auth.credential)
+        })
         .await?;
     Ok(user_response(&user))
 }
