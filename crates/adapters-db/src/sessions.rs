@@ -19,20 +19,87 @@ use crate::schema::{sessions, users};
 /// the SQLite branch, and the event inserted from the row it returns (no
 /// row, no event), in one statement. Every part of a `WITH` runs to
 /// completion whether or not the final SELECT reads it.
-const ROTATE_AND_RECORD: &str = "\
-WITH rotated AS (
-    UPDATE sessions SET current_token_id = $1, expires_at = $2,
-        client_address = $14, user_agent = $15, last_used_at = $6,
-        previous_token_id = $5, successor_access_id = $16, successor_scopes = $17
-    WHERE family = $3 AND user_id = $4 AND current_token_id = $5
-        AND revoked = false AND expires_at > $6
-    RETURNING scopes
-), recorded AS (
-    INSERT INTO audit_events
-        (at, action, actor, subject, client_address, user_agent, request_id)
-    SELECT $7, $8, $9, $10, $11, $12, $13 FROM rotated
-)
-SELECT scopes FROM rotated";
+///
+/// A query type of its own rather than `sql_query`, which diesel never
+/// prepares: Postgres parsed and planned this statement on every refresh
+/// (`base_yyparse`, `copyObjectImpl` at the top of its profile). With a
+/// static query id it is prepared once per connection.
+struct RotateAndRecord<'a> {
+    next_token_id: &'a str,
+    expires_at: i64,
+    device_address: Option<&'a str>,
+    device_agent: Option<&'a str>,
+    now: i64,
+    current_token_id: &'a str,
+    successor_id: Option<&'a str>,
+    successor_scopes: Option<&'a str>,
+    family: &'a str,
+    user_id: i64,
+    event: &'a NewEventRow<'a>,
+}
+
+impl diesel::query_builder::QueryId for RotateAndRecord<'_> {
+    type QueryId = RotateAndRecord<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for RotateAndRecord<'_> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for RotateAndRecord<'_> {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RotateAndRecord<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        let event = self.event;
+        out.push_sql("WITH rotated AS (UPDATE sessions SET current_token_id = ");
+        out.push_bind_param::<Text, _>(self.next_token_id)?;
+        out.push_sql(", expires_at = ");
+        out.push_bind_param::<BigInt, _>(&self.expires_at)?;
+        out.push_sql(", client_address = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.device_address)?;
+        out.push_sql(", user_agent = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.device_agent)?;
+        out.push_sql(", last_used_at = ");
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(", previous_token_id = ");
+        out.push_bind_param::<Text, _>(self.current_token_id)?;
+        out.push_sql(", successor_access_id = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.successor_id)?;
+        out.push_sql(", successor_scopes = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.successor_scopes)?;
+        out.push_sql(" WHERE family = ");
+        out.push_bind_param::<Text, _>(self.family)?;
+        out.push_sql(" AND user_id = ");
+        out.push_bind_param::<BigInt, _>(&self.user_id)?;
+        out.push_sql(" AND current_token_id = ");
+        out.push_bind_param::<Text, _>(self.current_token_id)?;
+        out.push_sql(" AND revoked = false AND expires_at > ");
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(
+            " RETURNING scopes), recorded AS (INSERT INTO audit_events \
+             (at, action, actor, subject, client_address, user_agent, request_id) SELECT ",
+        );
+        out.push_bind_param::<BigInt, _>(&event.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(event.action)?;
+        for value in [
+            &event.actor,
+            &event.subject,
+            &event.client_address,
+            &event.user_agent,
+            &event.request_id,
+        ] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(value)?;
+        }
+        out.push_sql(" FROM rotated) SELECT scopes FROM rotated");
+        Ok(())
+    }
+}
 
 /// What a rotation found, as stored.
 enum Rotated {
@@ -130,7 +197,7 @@ impl SessionRow {
     }
 }
 
-/// What [`ROTATE_AND_RECORD`] returns.
+/// What [`RotateAndRecord`] returns.
 #[derive(QueryableByName)]
 struct RotatedRow {
     #[diesel(sql_type = Text)]
@@ -262,26 +329,21 @@ impl SessionRepository for DieselSessionRepository {
         let mut conn = checkout(&self.pool)?;
         let outcome = match &mut *conn {
             AnyConnection::Postgresql(pg) => {
-                let rotated = diesel::sql_query(ROTATE_AND_RECORD)
-                    .bind::<Text, _>(&rotation.next_token_id)
-                    .bind::<BigInt, _>(expires_at)
-                    .bind::<Text, _>(&rotation.family)
-                    .bind::<BigInt, _>(rotation.user_id)
-                    .bind::<Text, _>(&rotation.current_token_id)
-                    .bind::<BigInt, _>(now)
-                    .bind::<BigInt, _>(event.at)
-                    .bind::<Text, _>(event.action)
-                    .bind::<Nullable<Text>, _>(event.actor)
-                    .bind::<Nullable<Text>, _>(event.subject)
-                    .bind::<Nullable<Text>, _>(event.client_address)
-                    .bind::<Nullable<Text>, _>(event.user_agent)
-                    .bind::<Nullable<Text>, _>(event.request_id)
-                    .bind::<Nullable<Text>, _>(rotation.device.client_address.as_deref())
-                    .bind::<Nullable<Text>, _>(rotation.device.user_agent.as_deref())
-                    .bind::<Nullable<Text>, _>(successor_id)
-                    .bind::<Nullable<Text>, _>(successor_scopes.as_deref())
-                    .get_result::<RotatedRow>(pg)
-                    .optional();
+                let rotated = RotateAndRecord {
+                    next_token_id: &rotation.next_token_id,
+                    expires_at,
+                    device_address: rotation.device.client_address.as_deref(),
+                    device_agent: rotation.device.user_agent.as_deref(),
+                    now,
+                    current_token_id: &rotation.current_token_id,
+                    successor_id,
+                    successor_scopes: successor_scopes.as_deref(),
+                    family: &rotation.family,
+                    user_id: rotation.user_id,
+                    event: &event,
+                }
+                .get_result::<RotatedRow>(pg)
+                .optional();
                 match rotated {
                     Ok(Some(row)) => Ok(Rotated::Moved(row.scopes)),
                     // A statement of its own: under READ COMMITTED it sees
