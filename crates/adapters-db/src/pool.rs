@@ -82,6 +82,15 @@ impl std::str::FromStr for SqliteSync {
     }
 }
 
+impl std::fmt::Display for SqliteSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Full => "full",
+            Self::Normal => "normal",
+        })
+    }
+}
+
 /// How the service opens SQLite files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SqliteOptions {
@@ -95,15 +104,6 @@ pub struct SqliteOptions {
     /// itself, and RSS counts a page once per mapping that touched it; an
     /// I/O error on the file becomes a SIGBUS instead of an error.
     pub mmap_bytes: u64,
-}
-
-impl std::fmt::Display for SqliteSync {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Full => "full",
-            Self::Normal => "normal",
-        })
-    }
 }
 
 /// How long [`ping`] waits for a free connection: the health route must
